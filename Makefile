@@ -1,0 +1,85 @@
+# berth — see README.md. `make` builds build/berth; `make check` runs every test.
+PREFIX ?= /usr/local
+CC ?= cc
+BUILD ?= build
+PKGS := yaml-0.1
+SANITIZE ?= 0
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
+	  -Wmissing-prototypes -Wvla -fno-strict-aliasing
+CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml) -lm
+
+ifeq ($(SANITIZE),1)
+BUILD := build/asan
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+SPEC_SRC := $(wildcard spec/*.c)
+CTL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
+LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(SPEC_SRC) $(CTL_SRC))
+LIB := $(BUILD)/libberth.a
+BIN := $(BUILD)/berth
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events
+
+.PHONY: all check unit asan asan-check fuzz bench demo deps install clean
+all: $(BIN)
+
+$(BUILD)/%.o: %.c $(wildcard spec/*.h controller/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BIN): $(BUILD)/controller/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Dependencies come from Debian packages; the script is idempotent and quick when all is there.
+deps:
+	@scripts/install-deps.sh
+
+unit: $(BIN) $(TEST_BIN)
+	@BERTH=$(abspath $(BIN)) tests/run-unit.sh $(TEST_BIN)
+
+asan:
+	$(MAKE) SANITIZE=1 all $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))
+
+asan-check: asan
+	@BERTH=$(abspath build/asan/berth) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  tests/run-unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))
+
+FUZZ_TIME ?= 20
+fuzz:
+	@tests/fuzz/run.sh $(FUZZ_TIME)
+
+# The whole suite: unit and spec tests, the same under ASan+UBSan, the schema check, the fuzzer.
+check: deps
+	@tests/check.sh
+
+bench: deps $(BIN) $(BENCH_BIN)
+	@bench/run.sh $(BUILD)
+
+demo: deps $(BIN)
+	@scripts/demo.sh $(BIN)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
+
+clean:
+	rm -rf build

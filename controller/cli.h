@@ -1,0 +1,9 @@
+/* The berth command line: one function per command, each returning the process exit status. */
+#ifndef BERTH_CLI_H
+#define BERTH_CLI_H
+
+#define BERTH_VERSION "0.1.0"
+
+int cmd_validate(int argc, char **argv);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs berth's build and test dependencies from Debian 12 packages. Idempotent: when every
+# package is present it only checks and exits.
+set -euo pipefail
+
+packages=(
+	build-essential pkg-config
+	libyaml-dev libjansson-dev libcurl4-openssl-dev libgit2-dev libmicrohttpd-dev libssl-dev
+	libcmocka-dev
+	clang libclang-rt-14-dev       # libFuzzer and the sanitizers
+	python3 python3-jsonschema python3-yaml   # schema tests (Debian's /usr/bin/python3)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

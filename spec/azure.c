@@ -1,0 +1,699 @@
+/* The azure section: scale sets, file shares, container groups, Traffic Manager profiles. */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec_internal.h"
+
+/* ACI's per-container and per-group ceilings for a standard Linux or Windows group. */
+#define ACI_MAX_CPU 4.0
+#define ACI_MAX_MEMORY_GB 16.0
+
+/* ---- endpoints ---- */
+
+static bool is_loopback_host(const char *url)
+{
+	const char *h = url + strlen("http://");
+	return !strncmp(h, "127.", 4) || !strncmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
+}
+
+static bool decode_url(spec_ctx *c, const ynode *v, const char **out)
+{
+	if (!dec_str(c, v, out))
+		return false;
+	if (!strncmp(*out, "https://", 8) && (*out)[8])
+		return true;
+	if (!strncmp(*out, "http://", 7) && is_loopback_host(*out))
+		return true;
+	if (!strncmp(*out, "http://", 7))
+		spec_error_at(c, v, "plain http is only allowed for loopback addresses (got '%s')", *out);
+	else
+		spec_error_at(c, v, "expected an https:// URL, got '%s'", *out);
+	return false;
+}
+
+static bool f_rm(spec_ctx *c, const ynode *v, void *o) { return decode_url(c, v, &((spec_azure *)o)->resource_manager_endpoint); }
+static bool f_ad(spec_ctx *c, const ynode *v, void *o) { return decode_url(c, v, &((spec_azure *)o)->active_directory_endpoint); }
+
+static bool f_endpoints(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {F_FN("resource_manager", f_rm, 0), F_FN("active_directory", f_ad, 0)};
+	return dec_object(c, v, f, NFIELDS(f), o);
+}
+
+static bool f_subscription(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_azure *az = o;
+	if (!dec_str(c, v, &az->subscription))
+		return false;
+	const char *s = az->subscription;
+	bool ok = strlen(s) == 36;
+	for (size_t i = 0; ok && i < 36; i++)
+		ok = (i == 8 || i == 13 || i == 18 || i == 23) ? s[i] == '-' : isxdigit((unsigned char)s[i]);
+	if (!ok)
+		spec_error_at(c, v, "'%s' is not a subscription id (a GUID like 00000000-0000-0000-0000-000000000000)", s);
+	return ok;
+}
+static bool f_resource_group(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_azure *az = o;
+	return dec_str(c, v, &az->resource_group) &&
+	       spec_check_name(c, v, NAME_RESOURCE_GROUP, "resource group name", az->resource_group);
+}
+static bool f_location(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_azure *az = o;
+	return dec_str(c, v, &az->location) && spec_check_name(c, v, NAME_LOCATION, "location", az->location);
+}
+
+/* ---- scale sets ---- */
+
+static bool decode_scale_set(spec_ctx *c, const ynode *key, const ynode *v, void *item)
+{
+	static const field f[] = {F_INT("capacity", spec_scale_set, capacity, 0, 1000)};
+	spec_scale_set *ss = item;
+	ss->name = key->u.str;
+	ss->loc = spec_loc_of(c, key);
+	ss->capacity = -1;
+	bool ok = spec_check_name(c, key, NAME_SCALE_SET, "scale set name", ss->name);
+	size_t before = spec_diags_errors(c->diags);
+	dec_object(c, v, f, NFIELDS(f), ss);
+	if (ss->capacity < 0 && spec_diags_errors(c->diags) == before && v && v->kind == YNODE_MAP)
+		spec_error_at(c, v, "missing required key 'capacity'");
+	return ok && spec_diags_errors(c->diags) == before;
+}
+
+/* ---- file shares ---- */
+
+static const char *const access_tiers[] = {"TransactionOptimized", "Hot", "Cool", "Premium", NULL};
+
+static bool f_storage_account(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_file_share *fs = o;
+	return dec_str(c, v, &fs->storage_account) &&
+	       spec_check_name(c, v, NAME_STORAGE_ACCOUNT, "storage account name", fs->storage_account);
+}
+
+static const field share_fields[] = {
+	F_FN("storage_account", f_storage_account, F_REQUIRED),
+	F_INT("quota_gb", spec_file_share, quota_gb, 1, 102400),
+	F_BOOL("protect", spec_file_share, protect),
+	F_ENUMSTR("access_tier", spec_file_share, access_tier, access_tiers),
+};
+
+static bool decode_file_share(spec_ctx *c, const ynode *key, const ynode *v, void *item)
+{
+	spec_file_share *fs = item;
+	fs->name = key->u.str;
+	fs->loc = spec_loc_of(c, key);
+	fs->quota_gb = -1;
+	fs->protect = true;
+	bool ok = spec_check_name(c, key, NAME_SHARE, "file share name", fs->name);
+	size_t before = spec_diags_errors(c->diags);
+	dec_object(c, v, share_fields, NFIELDS(share_fields), fs);
+	return ok && spec_diags_errors(c->diags) == before;
+}
+
+/* ---- container groups ---- */
+
+static const char *const os_values[] = {"linux", "windows", NULL};
+static const char *const ip_values[] = {"none", "public", "private", NULL};
+static const char *const restart_values[] = {"always", "on_failure", "never", NULL};
+
+static bool decode_aci_ports(spec_ctx *c, const ynode *n, spec_aci_port **out, size_t *nout)
+{
+	if (ynode_is_null(n))
+		return true;
+	if (!dec_expect_seq(c, n))
+		return false;
+	spec_aci_port *ports = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(*ports));
+	size_t count = 0;
+	bool ok = true;
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *it = n->u.items[i];
+		spec_push_index(c, i);
+		spec_aci_port p = {.protocol = SPEC_PROTO_TCP, .loc = spec_loc_of(c, it)};
+		bool good = false;
+		if (it->kind == YNODE_SCALAR && !ynode_is_null(it)) {
+			const char *s = it->u.str, *slash = strchr(s, '/');
+			int64_t port = 0;
+			size_t digits = slash ? (size_t)(slash - s) : strlen(s);
+			good = digits > 0 && digits <= 5;
+			for (size_t d = 0; good && d < digits; d++)
+				good = isdigit((unsigned char)s[d]);
+			for (size_t d = 0; good && d < digits; d++)
+				port = port * 10 + (s[d] - '0');
+			if (good && slash) {
+				if (!strcmp(slash + 1, "udp"))
+					p.protocol = SPEC_PROTO_UDP;
+				else if (strcmp(slash + 1, "tcp"))
+					good = false;
+			}
+			if (!good)
+				spec_error_at(c, it, "invalid port '%s': use PORT or PORT/tcp or PORT/udp", s);
+			else if (port < 1 || port > 65535) {
+				spec_error_at(c, it, "port must be between 1 and 65535 (got %lld)", (long long)port);
+				good = false;
+			}
+			p.port = (int)port;
+		} else {
+			spec_error_at(c, it, "expected a port like 80 or 53/udp, got %s", ynode_kind_name(it));
+		}
+		if (good) {
+			for (size_t j = 0; j < count; j++)
+				if (ports[j].port == p.port && ports[j].protocol == p.protocol) {
+					spec_error_at(c, it, "port %d/%s is listed twice", p.port,
+						      p.protocol == SPEC_PROTO_UDP ? "udp" : "tcp");
+					good = false;
+				}
+		}
+		if (good)
+			ports[count++] = p;
+		ok &= good;
+		spec_pop(c);
+	}
+	*out = ports;
+	*nout = count;
+	return ok;
+}
+
+static bool f_container_ports(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container *ct = o;
+	return decode_aci_ports(c, v, &ct->ports, &ct->n_ports);
+}
+static bool f_group_ports(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container_group *g = o;
+	return decode_aci_ports(c, v, &g->ports, &g->n_ports);
+}
+
+static bool f_cpu(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container *ct = o;
+	if (!dec_num(c, v, 0.01, ACI_MAX_CPU, &ct->cpu))
+		return false;
+	if (fabs(ct->cpu * 100 - round(ct->cpu * 100)) > 1e-6) {
+		spec_error_at(c, v, "must be a multiple of 0.01 (got %s)", v->u.str);
+		return false;
+	}
+	return true;
+}
+static bool f_memory(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container *ct = o;
+	if (!dec_num(c, v, 0.1, ACI_MAX_MEMORY_GB, &ct->memory_gb))
+		return false;
+	if (fabs(ct->memory_gb * 10 - round(ct->memory_gb * 10)) > 1e-6) {
+		spec_error_at(c, v, "must be a multiple of 0.1 (got %s)", v->u.str);
+		return false;
+	}
+	return true;
+}
+
+static bool f_secure_env(spec_ctx *c, const ynode *n, void *o)
+{
+	spec_container *ct = o;
+	if (ynode_is_null(n))
+		return true;
+	if (!dec_expect_map(c, n))
+		return false;
+	ct->secure_environment = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(spec_secure_env));
+	bool ok = true;
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *k = n->u.pairs[2 * i], *v = n->u.pairs[2 * i + 1];
+		spec_secure_env *e = &ct->secure_environment[ct->n_secure_environment];
+		if (!dec_str(c, k, &e->name)) {
+			ok = false;
+			continue;
+		}
+		spec_push_key(c, e->name);
+		if (dec_secret_ref(c, v, &e->value))
+			ct->n_secure_environment++;
+		else
+			ok = false;
+		spec_pop(c);
+	}
+	return ok;
+}
+
+static bool f_volume_mounts(spec_ctx *c, const ynode *n, void *o)
+{
+	spec_container *ct = o;
+	if (ynode_is_null(n))
+		return true;
+	if (!dec_expect_map(c, n))
+		return false;
+	ct->volume_mounts = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(spec_volume_mount));
+	bool ok = true;
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *k = n->u.pairs[2 * i], *v = n->u.pairs[2 * i + 1];
+		spec_volume_mount *m = &ct->volume_mounts[ct->n_volume_mounts];
+		if (!dec_str(c, k, &m->volume)) {
+			ok = false;
+			continue;
+		}
+		m->loc = spec_loc_of(c, k);
+		spec_push_key(c, m->volume);
+		if (dec_str(c, v, &m->path)) {
+			if (m->path[0] != '/' && !(isalpha((unsigned char)m->path[0]) && m->path[1] == ':')) {
+				spec_error_at(c, v, "mount path '%s' must be absolute", m->path);
+				ok = false;
+			} else {
+				ct->n_volume_mounts++;
+			}
+		} else {
+			ok = false;
+		}
+		spec_pop(c);
+	}
+	return ok;
+}
+
+static bool f_container_env(spec_ctx *c, const ynode *n, void *o)
+{
+	spec_container *ct = o;
+	if (!dec_kv(c, n, true, &ct->environment, &ct->n_environment))
+		return false;
+	for (size_t i = 0; i < ct->n_environment; i++)
+		if (spec_looks_like_ref(ct->environment[i].value)) {
+			spec_push_key(c, ct->environment[i].key);
+			spec_error_loc(c, ct->environment[i].loc, "secret references belong in secure_environment");
+			spec_pop(c);
+			return false;
+		}
+	return true;
+}
+
+static const field container_fields[] = {
+	F_STR("image", spec_container, image, F_REQUIRED),
+	F_FN("cpu", f_cpu, F_REQUIRED),
+	F_FN("memory_gb", f_memory, F_REQUIRED),
+	F_FN("ports", f_container_ports, 0),
+	F_CMD("command", spec_container, command),
+	F_FN("environment", f_container_env, 0),
+	F_FN("secure_environment", f_secure_env, 0),
+	F_FN("volume_mounts", f_volume_mounts, 0),
+};
+
+static bool decode_container(spec_ctx *c, const ynode *key, const ynode *v, void *item)
+{
+	spec_container *ct = item;
+	ct->name = key->u.str;
+	ct->loc = spec_loc_of(c, key);
+	bool ok = spec_check_name(c, key, NAME_AZURE_CONTAINER, "container name", ct->name);
+	size_t before = spec_diags_errors(c->diags);
+	dec_object(c, v, container_fields, NFIELDS(container_fields), ct);
+	return ok && spec_diags_errors(c->diags) == before;
+}
+
+static bool f_containers(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container_group *g = o;
+	void *arr = NULL;
+	size_t n = 0;
+	bool ok = dec_named_map(c, v, sizeof(spec_container), &arr, &n, decode_container);
+	/* Containers live in the model's arena, not on the heap like top-level maps. */
+	g->containers = arena_calloc(c->mem, n ? n : 1, sizeof(spec_container));
+	if (n)
+		memcpy(g->containers, arr, n * sizeof(spec_container));
+	g->n_containers = n;
+	free(arr);
+	return ok;
+}
+
+/* ---- container group volumes ---- */
+
+typedef struct {
+	spec_cg_volume *vol;
+	int kinds;
+} cgvol_build;
+
+static bool cgvol_kind(spec_ctx *c, const ynode *v, cgvol_build *b, spec_cg_volume_kind kind)
+{
+	if (b->kinds++) {
+		spec_error_at(c, v, "give exactly one of file_share, empty_dir and secret");
+		return false;
+	}
+	b->vol->kind = kind;
+	return true;
+}
+static bool f_cgvol_share(spec_ctx *c, const ynode *v, void *o)
+{
+	cgvol_build *b = o;
+	b->vol->file_share_loc = spec_loc_of(c, v);
+	return cgvol_kind(c, v, b, SPEC_CGVOL_FILE_SHARE) && dec_str(c, v, &b->vol->file_share);
+}
+static bool f_cgvol_empty(spec_ctx *c, const ynode *v, void *o)
+{
+	cgvol_build *b = o;
+	if (!cgvol_kind(c, v, b, SPEC_CGVOL_EMPTY_DIR))
+		return false;
+	if (!ynode_is_null(v) && !(v->kind == YNODE_MAP && v->n == 0)) {
+		spec_error_at(c, v, "empty_dir takes no options: write empty_dir: {}");
+		return false;
+	}
+	return true;
+}
+static bool f_cgvol_secret(spec_ctx *c, const ynode *n, void *o)
+{
+	cgvol_build *b = o;
+	if (!cgvol_kind(c, n, b, SPEC_CGVOL_SECRET) || !dec_expect_map(c, n))
+		return false;
+	spec_cg_volume *vol = b->vol;
+	vol->secret_files = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(spec_secret_file));
+	bool ok = true;
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *k = n->u.pairs[2 * i], *v = n->u.pairs[2 * i + 1];
+		spec_secret_file *sf = &vol->secret_files[vol->n_secret_files];
+		if (!dec_str(c, k, &sf->file_name)) {
+			ok = false;
+			continue;
+		}
+		spec_push_key(c, sf->file_name);
+		if (strchr(sf->file_name, '/')) {
+			spec_error_at(c, k, "secret file names cannot contain '/'");
+			ok = false;
+		} else if (dec_secret_ref(c, v, &sf->value)) {
+			vol->n_secret_files++;
+		} else {
+			ok = false;
+		}
+		spec_pop(c);
+	}
+	if (ok && !vol->n_secret_files) {
+		spec_error_at(c, n, "a secret volume needs at least one file");
+		ok = false;
+	}
+	return ok;
+}
+static bool f_cgvol_ro(spec_ctx *c, const ynode *v, void *o)
+{
+	cgvol_build *b = o;
+	return dec_bool(c, v, &b->vol->read_only);
+}
+
+static const field cgvol_fields[] = {
+	F_FN("file_share", f_cgvol_share, 0),
+	F_FN("empty_dir", f_cgvol_empty, 0),
+	F_FN("secret", f_cgvol_secret, 0),
+	F_FN("read_only", f_cgvol_ro, 0),
+};
+
+static bool decode_cg_volume(spec_ctx *c, const ynode *key, const ynode *v, void *item)
+{
+	spec_cg_volume *vol = item;
+	vol->name = key->u.str;
+	vol->loc = spec_loc_of(c, key);
+	bool ok = spec_check_name(c, key, NAME_CG_VOLUME, "volume name", vol->name);
+	cgvol_build b = {.vol = vol};
+	size_t before = spec_diags_errors(c->diags);
+	dec_object(c, v, cgvol_fields, NFIELDS(cgvol_fields), &b);
+	if (!b.kinds && spec_diags_errors(c->diags) == before && v && v->kind == YNODE_MAP) {
+		spec_error_at(c, v, "give one of file_share, empty_dir and secret");
+		ok = false;
+	}
+	return ok && spec_diags_errors(c->diags) == before;
+}
+
+static bool f_cg_volumes(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container_group *g = o;
+	void *arr = NULL;
+	size_t n = 0;
+	bool ok = dec_named_map(c, v, sizeof(spec_cg_volume), &arr, &n, decode_cg_volume);
+	g->volumes = arena_calloc(c->mem, n ? n : 1, sizeof(spec_cg_volume));
+	if (n)
+		memcpy(g->volumes, arr, n * sizeof(spec_cg_volume));
+	g->n_volumes = n;
+	free(arr);
+	return ok;
+}
+
+static bool f_dns_label(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container_group *g = o;
+	return dec_str(c, v, &g->dns_label) && spec_check_name(c, v, NAME_DNS_LABEL, "DNS label", g->dns_label);
+}
+
+static const field group_fields[] = {
+	F_ENUM("os", spec_container_group, os, os_values),
+	F_ENUM("ip", spec_container_group, ip, ip_values),
+	F_FN("dns_label", f_dns_label, 0),
+	F_FN("ports", f_group_ports, 0),
+	F_ENUM("restart_policy", spec_container_group, restart_policy, restart_values),
+	F_FN("containers", f_containers, F_REQUIRED),
+	F_FN("volumes", f_cg_volumes, 0),
+};
+
+static const char *proto_name(spec_proto p)
+{
+	return p == SPEC_PROTO_UDP ? "udp" : "tcp";
+}
+
+/* Rules that span the group's fields. */
+static void check_group(spec_ctx *c, const ynode *n, spec_container_group *g)
+{
+	double cpu = 0, mem = 0;
+	for (size_t i = 0; i < g->n_containers; i++) {
+		cpu += g->containers[i].cpu;
+		mem += g->containers[i].memory_gb;
+	}
+	if (cpu > ACI_MAX_CPU + 1e-9)
+		spec_error_at(c, n, "containers request %g CPUs in total; a container group allows at most %g", cpu, ACI_MAX_CPU);
+	if (mem > ACI_MAX_MEMORY_GB + 1e-9)
+		spec_error_at(c, n, "containers request %g GB of memory in total; a container group allows at most %g", mem,
+			      ACI_MAX_MEMORY_GB);
+	if (g->n_containers == 0)
+		spec_error_at(c, n, "a container group needs at least one container");
+	/* Containers of a group share one network namespace. */
+	for (size_t i = 0; i < g->n_containers; i++)
+		for (size_t p = 0; p < g->containers[i].n_ports; p++) {
+			const spec_aci_port *a = &g->containers[i].ports[p];
+			for (size_t j = 0; j < i; j++)
+				for (size_t q = 0; q < g->containers[j].n_ports; q++) {
+					const spec_aci_port *b = &g->containers[j].ports[q];
+					if (a->port == b->port && a->protocol == b->protocol)
+						spec_error_loc(c, a->loc, "port %d/%s is already used by container '%s'", a->port,
+							       proto_name(a->protocol), g->containers[j].name);
+				}
+		}
+	if (g->dns_label && g->ip != SPEC_IP_PUBLIC)
+		spec_error_at(c, n, "dns_label needs ip: public");
+	if (g->n_ports && g->ip == SPEC_IP_NONE)
+		spec_error_at(c, n, "ports need ip: public or ip: private");
+	for (size_t p = 0; p < g->n_ports; p++) {
+		bool exposed = false;
+		for (size_t i = 0; i < g->n_containers && !exposed; i++)
+			for (size_t q = 0; q < g->containers[i].n_ports; q++)
+				if (g->containers[i].ports[q].port == g->ports[p].port &&
+				    g->containers[i].ports[q].protocol == g->ports[p].protocol)
+					exposed = true;
+		if (!exposed)
+			spec_error_loc(c, g->ports[p].loc, "port %d/%s is not exposed by any container", g->ports[p].port,
+				       proto_name(g->ports[p].protocol));
+	}
+	if (g->ip != SPEC_IP_NONE && !g->n_ports) {
+		/* The group's address exposes every container port unless told otherwise. */
+		size_t total = 0;
+		for (size_t i = 0; i < g->n_containers; i++)
+			total += g->containers[i].n_ports;
+		if (!total)
+			spec_error_at(c, n, "ip: %s needs at least one container port", g->ip == SPEC_IP_PUBLIC ? "public" : "private");
+		g->ports = arena_calloc(c->mem, total ? total : 1, sizeof(spec_aci_port));
+		for (size_t i = 0; i < g->n_containers; i++)
+			for (size_t q = 0; q < g->containers[i].n_ports; q++)
+				g->ports[g->n_ports++] = g->containers[i].ports[q];
+	}
+	for (size_t v = 0; v < g->n_volumes; v++)
+		if (g->os == SPEC_OS_WINDOWS && g->volumes[v].kind == SPEC_CGVOL_FILE_SHARE)
+			spec_error_loc(c, g->volumes[v].loc, "Azure File volumes are not supported in windows container groups");
+	for (size_t i = 0; i < g->n_containers; i++)
+		for (size_t m = 0; m < g->containers[i].n_volume_mounts; m++) {
+			const spec_volume_mount *vm = &g->containers[i].volume_mounts[m];
+			bool found = false;
+			const char *names[64];
+			size_t nn = 0;
+			for (size_t v = 0; v < g->n_volumes; v++) {
+				if (!strcmp(g->volumes[v].name, vm->volume))
+					found = true;
+				if (nn < 64)
+					names[nn++] = g->volumes[v].name;
+			}
+			if (!found) {
+				const char *hint = spec_did_you_mean(vm->volume, names, nn);
+				spec_error_loc(c, vm->loc, "container '%s' mounts volume '%s', which is not defined in this group's volumes%s%s%s",
+					       g->containers[i].name, vm->volume, hint ? "; did you mean '" : "", hint ? hint : "",
+					       hint ? "'?" : "");
+			}
+		}
+}
+
+static bool decode_container_group(spec_ctx *c, const ynode *key, const ynode *v, void *item)
+{
+	spec_container_group *g = item;
+	g->name = key->u.str;
+	g->loc = spec_loc_of(c, key);
+	bool ok = spec_check_name(c, key, NAME_AZURE_GROUP, "container group name", g->name);
+	size_t before = spec_diags_errors(c->diags);
+	if (!dec_object(c, v, group_fields, NFIELDS(group_fields), g))
+		return false;
+	if (spec_diags_errors(c->diags) == before)
+		check_group(c, v, g);
+	return ok && spec_diags_errors(c->diags) == before;
+}
+
+/* ---- Traffic Manager ---- */
+
+static const char *const routing_values[] = {"weighted", NULL};
+static const char *const monitor_protocols[] = {"HTTP", "HTTPS", "TCP", NULL};
+
+static bool f_ep_group(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_tm_endpoint *e = o;
+	e->container_group_loc = spec_loc_of(c, v);
+	return dec_str(c, v, &e->container_group);
+}
+
+static const field endpoint_fields[] = {
+	F_FN("container_group", f_ep_group, 0),
+	F_STR("target", spec_tm_endpoint, target, 0),
+	F_INT("weight", spec_tm_endpoint, weight, 1, 1000),
+	F_BOOL("enabled", spec_tm_endpoint, enabled),
+};
+
+static bool decode_endpoint(spec_ctx *c, const ynode *key, const ynode *v, void *item)
+{
+	spec_tm_endpoint *e = item;
+	e->name = key->u.str;
+	e->loc = spec_loc_of(c, key);
+	e->weight = 1;
+	e->enabled = true;
+	bool ok = spec_check_name(c, key, NAME_TM_ENDPOINT, "endpoint name", e->name);
+	size_t before = spec_diags_errors(c->diags);
+	if (!dec_object(c, v, endpoint_fields, NFIELDS(endpoint_fields), e))
+		return false;
+	if (spec_diags_errors(c->diags) == before && !e->container_group == !e->target)
+		spec_error_at(c, v, "give exactly one of container_group and target");
+	return ok && spec_diags_errors(c->diags) == before;
+}
+
+static bool f_monitor_path(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_traffic_manager *tm = o;
+	if (!dec_str(c, v, &tm->monitor_path))
+		return false;
+	if (tm->monitor_path[0] != '/') {
+		spec_error_at(c, v, "must start with '/' (got '%s')", tm->monitor_path);
+		return false;
+	}
+	return true;
+}
+
+static bool f_monitor(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {
+		F_ENUM("protocol", spec_traffic_manager, monitor_protocol, monitor_protocols),
+		F_INT("port", spec_traffic_manager, monitor_port, 1, 65535),
+		F_FN("path", f_monitor_path, 0),
+		F_INT("interval", spec_traffic_manager, monitor_interval, 10, 30),
+		F_INT("timeout", spec_traffic_manager, monitor_timeout, 5, 10),
+		F_INT("tolerated_failures", spec_traffic_manager, monitor_tolerated_failures, 0, 9),
+	};
+	spec_traffic_manager *tm = o;
+	if (!dec_object(c, v, f, NFIELDS(f), tm))
+		return false;
+	if (tm->monitor_protocol == SPEC_MONITOR_TCP && tm->monitor_path) {
+		spec_error_at(c, v, "a TCP monitor has no path");
+		return false;
+	}
+	if (tm->monitor_interval > 0 && tm->monitor_timeout > 0 && tm->monitor_timeout >= tm->monitor_interval) {
+		spec_error_at(c, v, "timeout must be shorter than interval");
+		return false;
+	}
+	return true;
+}
+
+static bool f_tm_endpoints(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_traffic_manager *tm = o;
+	void *arr = NULL;
+	size_t n = 0;
+	bool ok = dec_named_map(c, v, sizeof(spec_tm_endpoint), &arr, &n, decode_endpoint);
+	tm->endpoints = arena_calloc(c->mem, n ? n : 1, sizeof(spec_tm_endpoint));
+	if (n)
+		memcpy(tm->endpoints, arr, n * sizeof(spec_tm_endpoint));
+	tm->n_endpoints = n;
+	free(arr);
+	return ok;
+}
+
+static bool f_tm_dns_name(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_traffic_manager *tm = o;
+	return dec_str(c, v, &tm->dns_name) && spec_check_name(c, v, NAME_TM_PROFILE, "DNS name", tm->dns_name);
+}
+
+static const field tm_fields[] = {
+	F_ENUMSTR("routing", spec_traffic_manager, routing, routing_values),
+	F_FN("dns_name", f_tm_dns_name, 0),
+	F_INT("ttl", spec_traffic_manager, ttl, 0, 2147483647),
+	F_FN("monitor", f_monitor, 0),
+	F_FN("endpoints", f_tm_endpoints, 0),
+};
+
+static bool decode_traffic_manager(spec_ctx *c, const ynode *key, const ynode *v, void *item)
+{
+	spec_traffic_manager *tm = item;
+	tm->name = key->u.str;
+	tm->loc = spec_loc_of(c, key);
+	tm->ttl = 30;
+	tm->monitor_port = -1;
+	tm->monitor_interval = tm->monitor_timeout = tm->monitor_tolerated_failures = -1;
+	bool ok = spec_check_name(c, key, NAME_TM_PROFILE, "Traffic Manager profile name", tm->name);
+	size_t before = spec_diags_errors(c->diags);
+	if (!dec_object(c, v, tm_fields, NFIELDS(tm_fields), tm))
+		return false;
+	if (!tm->routing)
+		tm->routing = "weighted";
+	if (!tm->dns_name)
+		tm->dns_name = tm->name;
+	if (tm->monitor_port < 0)
+		tm->monitor_port = tm->monitor_protocol == SPEC_MONITOR_HTTPS ? 443 : 80;
+	if (!tm->monitor_path && tm->monitor_protocol != SPEC_MONITOR_TCP)
+		tm->monitor_path = "/";
+	return ok && spec_diags_errors(c->diags) == before;
+}
+
+/* ---- the section ---- */
+
+#define NAMED(fn_name, member, count, decoder, T)                                                   \
+	static bool fn_name(spec_ctx *c, const ynode *v, void *o)                                   \
+	{                                                                                           \
+		spec_azure *az = o;                                                                 \
+		return dec_named_map(c, v, sizeof(T), (void **)&az->member, &az->count, decoder);   \
+	}
+NAMED(f_scale_sets, scale_sets, n_scale_sets, decode_scale_set, spec_scale_set)
+NAMED(f_file_shares, file_shares, n_file_shares, decode_file_share, spec_file_share)
+NAMED(f_container_groups, container_groups, n_container_groups, decode_container_group, spec_container_group)
+NAMED(f_traffic_manager, traffic_managers, n_traffic_managers, decode_traffic_manager, spec_traffic_manager)
+
+static const field azure_fields[] = {
+	F_FN("subscription", f_subscription, F_SETTING),
+	F_FN("resource_group", f_resource_group, F_SETTING),
+	F_FN("location", f_location, F_SETTING),
+	F_FN("endpoints", f_endpoints, F_SETTING),
+	F_FN("scale_sets", f_scale_sets, 0),
+	F_FN("file_shares", f_file_shares, 0),
+	F_FN("container_groups", f_container_groups, 0),
+	F_FN("traffic_manager", f_traffic_manager, 0),
+};
+
+bool spec_decode_azure(spec_ctx *c, const ynode *n, spec_azure *az)
+{
+	az->present = true;
+	if (ynode_is_null(n))
+		return true;
+	return dec_object(c, n, azure_fields, NFIELDS(azure_fields), az);
+}

@@ -1,0 +1,368 @@
+/* berth's desired-state model (format version 1): parse, validate, and read.
+ *
+ * A spec is loaded from one YAML file or a directory of *.yaml files. Everything reachable from
+ * a spec (strings, arrays, nested structs) is owned by it and freed by spec_free(). The model is
+ * read-only for callers. Unset optional values are NULL for strings and -1 for numbers, unless
+ * the field's comment names a default. */
+#ifndef BERTH_SPEC_H
+#define BERTH_SPEC_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+#define SPEC_FORMAT_VERSION 1
+
+typedef struct spec_loc {
+	const char *file;
+	int line, col;
+} spec_loc;
+
+/* A string pair: labels, environment, driver options. */
+typedef struct spec_kv {
+	const char *key;
+	const char *value;
+	spec_loc loc;
+} spec_kv;
+
+/* A secret value is never in the model: only where to read it at run time. */
+typedef enum { SPEC_REF_ENV = 1, SPEC_REF_FILE } spec_ref_kind;
+typedef struct spec_secret_ref {
+	spec_ref_kind kind;
+	const char *name; /* environment variable name, or file path (resolved against the spec file) */
+	spec_loc loc;
+} spec_secret_ref;
+
+typedef struct spec_strv {
+	const char **v;
+	size_t n;
+} spec_strv;
+
+/* ---- swarm ---------------------------------------------------------------------------------- */
+
+typedef enum { SPEC_PROTO_TCP, SPEC_PROTO_UDP, SPEC_PROTO_SCTP } spec_proto;
+typedef enum { SPEC_PUBLISH_INGRESS, SPEC_PUBLISH_HOST } spec_publish_mode;
+
+typedef struct spec_port {
+	int target;    /* container port */
+	int published; /* 0 = not published */
+	spec_proto protocol;
+	spec_publish_mode mode;
+	spec_loc loc;
+} spec_port;
+
+typedef enum { SPEC_MOUNT_VOLUME, SPEC_MOUNT_BIND, SPEC_MOUNT_TMPFS } spec_mount_type;
+typedef struct spec_mount {
+	spec_mount_type type;
+	const char *source; /* volume name or host path; NULL for tmpfs and anonymous volumes */
+	const char *target;
+	bool read_only;
+	bool nocopy;
+	const char *propagation; /* bind only */
+	int64_t tmpfs_size;      /* bytes */
+	spec_loc loc;
+} spec_mount;
+
+/* A secret or config made available to a service. */
+typedef struct spec_file_ref {
+	const char *source;
+	const char *target; /* default: the source name (secrets under /run/secrets/, configs at /) */
+	const char *uid, *gid;
+	int mode; /* -1 = engine default (0444) */
+	spec_loc loc;
+} spec_file_ref;
+
+typedef struct spec_service_network {
+	const char *name;
+	spec_strv aliases;
+	spec_loc loc;
+} spec_service_network;
+
+typedef struct spec_healthcheck {
+	bool present;
+	bool disable;
+	spec_strv test; /* ["CMD", ...], ["CMD-SHELL", "..."] or ["NONE"] */
+	int64_t interval_ns, timeout_ns, start_period_ns, start_interval_ns;
+	int64_t retries;
+} spec_healthcheck;
+
+typedef struct spec_update_config {
+	bool present;
+	int64_t parallelism;
+	int64_t delay_ns;
+	const char *failure_action; /* pause | continue | rollback (update only) */
+	int64_t monitor_ns;
+	double max_failure_ratio; /* -1 = unset */
+	const char *order;        /* stop-first | start-first */
+} spec_update_config;
+
+typedef struct spec_restart_policy {
+	bool present;
+	const char *condition; /* none | on-failure | any */
+	int64_t delay_ns;
+	int64_t max_attempts;
+	int64_t window_ns;
+} spec_restart_policy;
+
+typedef enum { SPEC_MODE_REPLICATED, SPEC_MODE_GLOBAL } spec_service_mode;
+
+typedef struct spec_deploy {
+	spec_service_mode mode; /* default replicated */
+	int64_t replicas;       /* default 1 for replicated */
+	int64_t limit_nano_cpus, limit_memory, limit_pids;
+	int64_t reserve_nano_cpus, reserve_memory;
+	spec_strv constraints;
+	spec_strv spread_preferences;
+	int64_t max_replicas_per_node;
+	spec_update_config update_config, rollback_config;
+	spec_restart_policy restart_policy;
+	spec_kv *labels; /* service labels */
+	size_t n_labels;
+	const char *endpoint_mode; /* vip | dnsrr */
+} spec_deploy;
+
+typedef struct spec_service {
+	const char *name;
+	spec_loc loc;
+	const char *image;
+	spec_strv command, entrypoint; /* n == 0 and v == NULL: unset (image default) */
+	spec_kv *environment;
+	size_t n_environment;
+	spec_port *ports;
+	size_t n_ports;
+	spec_mount *volumes;
+	size_t n_volumes;
+	spec_file_ref *secrets;
+	size_t n_secrets;
+	spec_file_ref *configs;
+	size_t n_configs;
+	spec_service_network *networks;
+	size_t n_networks;
+	spec_kv *labels; /* container labels */
+	size_t n_labels;
+	spec_healthcheck healthcheck;
+	spec_deploy deploy;
+	const char *hostname, *user, *working_dir, *stop_signal;
+	int64_t stop_grace_period_ns;
+	int init, read_only, tty; /* -1 unset, 0, 1 */
+	spec_strv dns, dns_search, extra_hosts, cap_add, cap_drop;
+	spec_kv *sysctls;
+	size_t n_sysctls;
+	const char *logging_driver;
+	spec_kv *logging_options;
+	size_t n_logging_options;
+} spec_service;
+
+typedef struct spec_network {
+	const char *name;
+	spec_loc loc;
+	const char *driver; /* default "overlay" */
+	bool attachable, internal;
+	spec_kv *labels;
+	size_t n_labels;
+	spec_kv *driver_opts;
+	size_t n_driver_opts;
+} spec_network;
+
+typedef struct spec_swarm_secret {
+	const char *name;
+	spec_loc loc;
+	spec_secret_ref value;
+	spec_kv *labels;
+	size_t n_labels;
+} spec_swarm_secret;
+
+typedef struct spec_config {
+	const char *name;
+	spec_loc loc;
+	const char *content; /* inline text, or NULL when file is set */
+	const char *file;    /* path resolved against the spec file's directory */
+	spec_kv *labels;
+	size_t n_labels;
+} spec_config;
+
+typedef struct spec_volume {
+	const char *name;
+	spec_loc loc;
+	const char *driver; /* default "local" */
+	spec_kv *driver_opts;
+	size_t n_driver_opts;
+	spec_kv *labels;
+	size_t n_labels;
+	const char *file_share; /* an azure.file_shares name: a CIFS mount of that share */
+	spec_loc file_share_loc;
+} spec_volume;
+
+typedef struct spec_swarm {
+	bool present;
+	const char *endpoint; /* NULL: DOCKER_HOST, else unix:///var/run/docker.sock */
+	const char *tls_ca, *tls_cert, *tls_key;
+	int64_t managers, workers; /* expected node counts */
+	spec_network *networks;
+	size_t n_networks;
+	spec_swarm_secret *secrets;
+	size_t n_secrets;
+	spec_config *configs;
+	size_t n_configs;
+	spec_volume *volumes;
+	size_t n_volumes;
+	spec_service *services;
+	size_t n_services;
+} spec_swarm;
+
+/* ---- azure ---------------------------------------------------------------------------------- */
+
+typedef struct spec_scale_set {
+	const char *name;
+	spec_loc loc;
+	int64_t capacity;
+} spec_scale_set;
+
+typedef struct spec_file_share {
+	const char *name;
+	spec_loc loc;
+	const char *storage_account;
+	int64_t quota_gb;
+	bool protect;            /* default true: never deleted by berth */
+	const char *access_tier; /* TransactionOptimized | Hot | Cool | Premium, or NULL */
+} spec_file_share;
+
+typedef struct spec_aci_port {
+	int port;
+	spec_proto protocol; /* tcp or udp */
+	spec_loc loc;
+} spec_aci_port;
+
+typedef struct spec_secure_env {
+	const char *name;
+	spec_secret_ref value;
+} spec_secure_env;
+
+typedef struct spec_volume_mount {
+	const char *volume;
+	const char *path;
+	spec_loc loc;
+} spec_volume_mount;
+
+typedef struct spec_container {
+	const char *name;
+	spec_loc loc;
+	const char *image;
+	double cpu, memory_gb;
+	spec_aci_port *ports;
+	size_t n_ports;
+	spec_strv command;
+	spec_kv *environment;
+	size_t n_environment;
+	spec_secure_env *secure_environment;
+	size_t n_secure_environment;
+	spec_volume_mount *volume_mounts;
+	size_t n_volume_mounts;
+} spec_container;
+
+typedef enum { SPEC_CGVOL_FILE_SHARE = 1, SPEC_CGVOL_EMPTY_DIR, SPEC_CGVOL_SECRET } spec_cg_volume_kind;
+
+typedef struct spec_secret_file {
+	const char *file_name;
+	spec_secret_ref value;
+} spec_secret_file;
+
+typedef struct spec_cg_volume {
+	const char *name;
+	spec_loc loc;
+	spec_cg_volume_kind kind;
+	const char *file_share;
+	spec_loc file_share_loc;
+	bool read_only;
+	spec_secret_file *secret_files;
+	size_t n_secret_files;
+} spec_cg_volume;
+
+typedef enum { SPEC_OS_LINUX, SPEC_OS_WINDOWS } spec_os;
+typedef enum { SPEC_IP_NONE, SPEC_IP_PUBLIC, SPEC_IP_PRIVATE } spec_ip;
+typedef enum { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER } spec_aci_restart;
+
+typedef struct spec_container_group {
+	const char *name;
+	spec_loc loc;
+	spec_os os;                     /* default linux */
+	spec_ip ip;                     /* default none; public when dns_label is set */
+	const char *dns_label;
+	spec_aci_port *ports;           /* group (IP address) ports */
+	size_t n_ports;
+	spec_aci_restart restart_policy; /* default always */
+	spec_container *containers;
+	size_t n_containers;
+	spec_cg_volume *volumes;
+	size_t n_volumes;
+} spec_container_group;
+
+typedef struct spec_tm_endpoint {
+	const char *name;
+	spec_loc loc;
+	const char *container_group; /* exactly one of container_group and target */
+	spec_loc container_group_loc;
+	const char *target;
+	int64_t weight; /* 1..1000, default 1 */
+	bool enabled;   /* default true */
+} spec_tm_endpoint;
+
+typedef enum { SPEC_MONITOR_HTTP, SPEC_MONITOR_HTTPS, SPEC_MONITOR_TCP } spec_monitor_protocol;
+
+typedef struct spec_traffic_manager {
+	const char *name;
+	spec_loc loc;
+	const char *routing;  /* "weighted" */
+	const char *dns_name; /* relative DNS name; default the profile name */
+	int64_t ttl;          /* seconds, default 30 */
+	spec_monitor_protocol monitor_protocol; /* default HTTP */
+	int64_t monitor_port;                     /* default 80 (443 for HTTPS) */
+	const char *monitor_path;               /* default "/" for HTTP(S), NULL for TCP */
+	int64_t monitor_interval, monitor_timeout, monitor_tolerated_failures;
+	spec_tm_endpoint *endpoints;
+	size_t n_endpoints;
+} spec_traffic_manager;
+
+typedef struct spec_azure {
+	bool present;
+	const char *subscription, *resource_group, *location;
+	const char *resource_manager_endpoint, *active_directory_endpoint;
+	spec_scale_set *scale_sets;
+	size_t n_scale_sets;
+	spec_file_share *file_shares;
+	size_t n_file_shares;
+	spec_container_group *container_groups;
+	size_t n_container_groups;
+	spec_traffic_manager *traffic_managers;
+	size_t n_traffic_managers;
+} spec_azure;
+
+/* ---- the document --------------------------------------------------------------------------- */
+
+typedef struct spec spec;
+
+struct spec_model {
+	int version;
+	const char *name; /* the owner id */
+	spec_loc name_loc;
+	spec_swarm swarm;
+	spec_azure azure;
+};
+
+typedef struct spec_options {
+	/* Do not check that ${env:...} variables are set and ${file:...} files are readable
+	 * (for editors and pre-commit hooks that run without the secrets). */
+	bool skip_secret_refs;
+} spec_options;
+
+/* Loads and validates PATH (a file, or a directory whose *.yaml files are merged). Problems are
+ * added to diags (sorted). Returns NULL when there is any error; free the result with spec_free. */
+spec *spec_load(const char *path, const spec_options *opts, spec_diags *diags);
+/* Same, for a document held in memory; file is the name used in diagnostics. */
+spec *spec_load_buffer(const char *buf, size_t len, const char *file, const spec_options *opts,
+		       spec_diags *diags);
+void spec_free(spec *s);
+const struct spec_model *spec_model(const spec *s);
+
+#endif

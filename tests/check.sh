@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make check` runs it. Each stage prints "STAGE: N passed, N failed";
+# the last line adds them up. Exit status 1 if any stage failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+MAKE=${MAKE:-make}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+total_pass=0 total_fail=0 failed_stages=()
+stage() {
+	local name=$1; shift
+	echo "== $name" >&2
+	local log; log=$(mktemp)
+	"$@" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	local line; line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	local p=0 f=0
+	if [ -n "$line" ]; then
+		p=$(sed -E 's/^[a-z-]+: ([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/^[a-z-]+: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+	[ "$rc" -eq 0 ] || failed_stages+=("$name")
+	rm -f "$log"
+}
+
+stage build $MAKE -j"$jobs" all
+stage unit $MAKE -j"$jobs" unit
+stage asan $MAKE -j"$jobs" asan-check
+stage schema tests/schema/run.sh
+stage fuzz $MAKE fuzz
+
+if [ ${#failed_stages[@]} -ne 0 ]; then
+	echo "check: failed stages: ${failed_stages[*]}" >&2
+fi
+echo "check: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] && [ ${#failed_stages[@]} -eq 0 ]
