@@ -1,0 +1,555 @@
+/* Valid documents load into the model with every field as written (or its documented default). */
+#include <unistd.h>
+
+#include "testutil.h"
+#include "../../spec/spec_internal.h"
+
+static const char *full_swarm =
+	"version: 1\n"
+	"name: shop\n"
+	"x-common: &common\n"
+	"  image: example/app:1.0\n"
+	"  user: \"1000\"\n"
+	"swarm:\n"
+	"  endpoint: tcp://10.0.0.4:2376\n"
+	"  tls: {ca: ca.pem, cert: /etc/berth/cert.pem, key: /etc/berth/key.pem}\n"
+	"  nodes: {managers: 3, workers: 5}\n"
+	"  networks:\n"
+	"    front: {attachable: true, labels: {tier: front}, driver_opts: {encrypted: \"\"}}\n"
+	"    back: {internal: true}\n"
+	"  secrets:\n"
+	"    db-password: {value: \"${env:DB_PASSWORD}\", labels: [team=core]}\n"
+	"    tls-key: {file: keys/tls.key}\n"
+	"  configs:\n"
+	"    nginx-conf: {content: \"server {}\\n\"}\n"
+	"    app-conf: {file: /etc/passwd}\n"
+	"  volumes:\n"
+	"    data: {driver_opts: {type: none}, labels: {backup: daily}}\n"
+	"    shared: {file_share: logs}\n"
+	"  services:\n"
+	"    web:\n"
+	"      <<: *common\n"
+	"      command: nginx -g 'daemon off;'\n"
+	"      entrypoint: [\"/docker-entrypoint.sh\"]\n"
+	"      environment: [MODE=prod, EMPTY=]\n"
+	"      ports:\n"
+	"        - \"8080:80\"\n"
+	"        - 53:53/udp\n"
+	"        - {target: 443, published: \"8443\", protocol: tcp, mode: host}\n"
+	"        - \"9000-9001:7000-7001\"\n"
+	"        - 3000\n"
+	"      volumes:\n"
+	"        - data:/var/lib/data:ro\n"
+	"        - /var/run/docker.sock:/var/run/docker.sock\n"
+	"        - /cache\n"
+	"        - {type: tmpfs, target: /tmp, tmpfs: {size: 64m}}\n"
+	"        - {type: bind, source: /srv, target: /srv, bind: {propagation: rshared}}\n"
+	"        - {type: volume, source: shared, target: /logs, volume: {nocopy: true}}\n"
+	"      secrets:\n"
+	"        - db-password\n"
+	"        - {source: tls-key, target: server.key, uid: \"0\", gid: \"0\", mode: 0400}\n"
+	"      configs: [{source: nginx-conf, target: /etc/nginx/nginx.conf}]\n"
+	"      networks:\n"
+	"        front: {aliases: [www, web.local]}\n"
+	"        back:\n"
+	"      labels: {com.example.role: web}\n"
+	"      healthcheck: {test: curl -f http://localhost/, interval: 30s, timeout: 5s, retries: 3, start_period: 1m30s}\n"
+	"      hostname: web-host\n"
+	"      working_dir: /srv\n"
+	"      stop_signal: SIGQUIT\n"
+	"      stop_grace_period: 1m\n"
+	"      init: true\n"
+	"      read_only: false\n"
+	"      dns: [1.1.1.1]\n"
+	"      extra_hosts: [\"db:10.0.0.9\"]\n"
+	"      cap_add: [NET_ADMIN]\n"
+	"      sysctls: {net.core.somaxconn: 1024}\n"
+	"      logging: {driver: json-file, options: {max-size: 10m}}\n"
+	"      x-note: ignored\n"
+	"      deploy:\n"
+	"        replicas: 4\n"
+	"        resources:\n"
+	"          limits: {cpus: \"0.5\", memory: 512M, pids: 100}\n"
+	"          reservations: {cpus: 0.25, memory: 128m}\n"
+	"        placement:\n"
+	"          constraints: [node.role == worker]\n"
+	"          preferences: [{spread: node.labels.zone}]\n"
+	"          max_replicas_per_node: 2\n"
+	"        update_config: {parallelism: 2, delay: 10s, failure_action: rollback, monitor: 500ms, max_failure_ratio: 0.25, order: start-first}\n"
+	"        rollback_config: {parallelism: 0, failure_action: continue}\n"
+	"        restart_policy: {condition: on-failure, delay: 5s, max_attempts: 3, window: 2m}\n"
+	"        labels: [com.example.svc=web]\n"
+	"        endpoint_mode: vip\n"
+	"    agent:\n"
+	"      image: example/agent\n"
+	"      deploy: {mode: global}\n"
+	"azure:\n"
+	"  subscription: 00000000-0000-0000-0000-000000000000\n"
+	"  resource_group: rg-shop\n"
+	"  location: westeurope\n"
+	"  file_shares:\n"
+	"    logs: {storage_account: shopstorage, quota_gb: 100}\n";
+
+static void test_swarm_round_trip(void **state)
+{
+	(void)state;
+	setenv("DB_PASSWORD", "hunter2", 1);
+	spec_diags *d = spec_diags_new();
+	/* tls-key is a ${file:} reference to a file that does not exist here. */
+	spec_options o = {.skip_secret_refs = true};
+	spec *s = spec_load_buffer(full_swarm, strlen(full_swarm), "dir/t.yaml", &o, d);
+	if (!s)
+		spec_diags_print(d, stderr);
+	assert_non_null(s);
+	assert_int_equal(spec_diags_count(d), 0);
+	const struct spec_model *m = spec_model(s);
+	assert_int_equal(m->version, 1);
+	assert_string_equal(m->name, "shop");
+	assert_int_equal(m->name_loc.line, 2);
+	assert_int_equal(m->name_loc.col, 7);
+
+	const spec_swarm *sw = &m->swarm;
+	assert_true(sw->present);
+	assert_string_equal(sw->endpoint, "tcp://10.0.0.4:2376");
+	assert_string_equal(sw->tls_ca, "dir/ca.pem");
+	assert_string_equal(sw->tls_cert, "/etc/berth/cert.pem");
+	assert_string_equal(sw->tls_key, "/etc/berth/key.pem");
+	assert_int_equal(sw->managers, 3);
+	assert_int_equal(sw->workers, 5);
+
+	assert_int_equal(sw->n_networks, 2);
+	assert_string_equal(sw->networks[0].name, "front");
+	assert_string_equal(sw->networks[0].driver, "overlay");
+	assert_true(sw->networks[0].attachable);
+	assert_false(sw->networks[0].internal);
+	assert_int_equal(sw->networks[0].n_labels, 1);
+	assert_string_equal(sw->networks[0].labels[0].key, "tier");
+	assert_string_equal(sw->networks[0].labels[0].value, "front");
+	assert_int_equal(sw->networks[0].n_driver_opts, 1);
+	assert_string_equal(sw->networks[0].driver_opts[0].key, "encrypted");
+	assert_string_equal(sw->networks[0].driver_opts[0].value, "");
+	assert_true(sw->networks[1].internal);
+
+	assert_int_equal(sw->n_secrets, 2);
+	assert_string_equal(sw->secrets[0].name, "db-password");
+	assert_int_equal(sw->secrets[0].value.kind, SPEC_REF_ENV);
+	assert_string_equal(sw->secrets[0].value.name, "DB_PASSWORD");
+	assert_int_equal(sw->secrets[0].n_labels, 1);
+	assert_string_equal(sw->secrets[0].labels[0].key, "team");
+	assert_string_equal(sw->secrets[0].labels[0].value, "core");
+	assert_int_equal(sw->secrets[1].value.kind, SPEC_REF_FILE);
+	assert_string_equal(sw->secrets[1].value.name, "dir/keys/tls.key");
+
+	assert_int_equal(sw->n_configs, 2);
+	assert_string_equal(sw->configs[0].content, "server {}\n");
+	assert_null(sw->configs[0].file);
+	assert_string_equal(sw->configs[1].file, "/etc/passwd");
+
+	assert_int_equal(sw->n_volumes, 2);
+	assert_string_equal(sw->volumes[0].driver, "local");
+	assert_string_equal(sw->volumes[0].driver_opts[0].value, "none");
+	assert_string_equal(sw->volumes[0].labels[0].key, "backup");
+	assert_null(sw->volumes[0].file_share);
+	assert_string_equal(sw->volumes[1].file_share, "logs");
+
+	assert_int_equal(sw->n_services, 2);
+	const spec_service *w = &sw->services[0];
+	assert_string_equal(w->name, "web");
+	assert_int_equal(w->loc.line, 23);
+	assert_string_equal(w->image, "example/app:1.0");
+	assert_string_equal(w->user, "1000");
+	assert_int_equal(w->command.n, 3);
+	assert_string_equal(w->command.v[0], "nginx");
+	assert_string_equal(w->command.v[1], "-g");
+	assert_string_equal(w->command.v[2], "daemon off;");
+	assert_int_equal(w->entrypoint.n, 1);
+	assert_string_equal(w->entrypoint.v[0], "/docker-entrypoint.sh");
+	assert_int_equal(w->n_environment, 2);
+	assert_string_equal(w->environment[0].key, "MODE");
+	assert_string_equal(w->environment[0].value, "prod");
+	assert_string_equal(w->environment[1].key, "EMPTY");
+	assert_string_equal(w->environment[1].value, "");
+
+	assert_int_equal(w->n_ports, 6);
+	assert_int_equal(w->ports[0].published, 8080);
+	assert_int_equal(w->ports[0].target, 80);
+	assert_int_equal(w->ports[0].protocol, SPEC_PROTO_TCP);
+	assert_int_equal(w->ports[0].mode, SPEC_PUBLISH_INGRESS);
+	assert_int_equal(w->ports[1].published, 53);
+	assert_int_equal(w->ports[1].protocol, SPEC_PROTO_UDP);
+	assert_int_equal(w->ports[2].target, 443);
+	assert_int_equal(w->ports[2].published, 8443);
+	assert_int_equal(w->ports[2].mode, SPEC_PUBLISH_HOST);
+	assert_int_equal(w->ports[3].published, 9000);
+	assert_int_equal(w->ports[3].target, 7000);
+	assert_int_equal(w->ports[4].published, 9001);
+	assert_int_equal(w->ports[4].target, 7001);
+	assert_int_equal(w->ports[5].target, 3000);
+	assert_int_equal(w->ports[5].published, 0);
+
+	assert_int_equal(w->n_volumes, 6);
+	assert_int_equal(w->volumes[0].type, SPEC_MOUNT_VOLUME);
+	assert_string_equal(w->volumes[0].source, "data");
+	assert_string_equal(w->volumes[0].target, "/var/lib/data");
+	assert_true(w->volumes[0].read_only);
+	assert_int_equal(w->volumes[1].type, SPEC_MOUNT_BIND);
+	assert_false(w->volumes[1].read_only);
+	assert_int_equal(w->volumes[2].type, SPEC_MOUNT_VOLUME);
+	assert_null(w->volumes[2].source);
+	assert_int_equal(w->volumes[3].type, SPEC_MOUNT_TMPFS);
+	assert_int_equal(w->volumes[3].tmpfs_size, 64 * 1024 * 1024);
+	assert_string_equal(w->volumes[4].propagation, "rshared");
+	assert_true(w->volumes[5].nocopy);
+
+	assert_int_equal(w->n_secrets, 2);
+	assert_string_equal(w->secrets[0].source, "db-password");
+	assert_null(w->secrets[0].target);
+	assert_int_equal(w->secrets[0].mode, -1);
+	assert_string_equal(w->secrets[1].target, "server.key");
+	assert_string_equal(w->secrets[1].uid, "0");
+	assert_int_equal(w->secrets[1].mode, 0400);
+	assert_int_equal(w->n_configs, 1);
+	assert_string_equal(w->configs[0].target, "/etc/nginx/nginx.conf");
+
+	assert_int_equal(w->n_networks, 2);
+	assert_string_equal(w->networks[0].name, "front");
+	assert_int_equal(w->networks[0].aliases.n, 2);
+	assert_string_equal(w->networks[0].aliases.v[1], "web.local");
+	assert_string_equal(w->networks[1].name, "back");
+	assert_int_equal(w->networks[1].aliases.n, 0);
+
+	assert_string_equal(w->labels[0].key, "com.example.role");
+	assert_true(w->healthcheck.present);
+	assert_int_equal(w->healthcheck.test.n, 2);
+	assert_string_equal(w->healthcheck.test.v[0], "CMD-SHELL");
+	assert_string_equal(w->healthcheck.test.v[1], "curl -f http://localhost/");
+	assert_int_equal(w->healthcheck.interval_ns, 30000000000LL);
+	assert_int_equal(w->healthcheck.timeout_ns, 5000000000LL);
+	assert_int_equal(w->healthcheck.start_period_ns, 90000000000LL);
+	assert_int_equal(w->healthcheck.retries, 3);
+	assert_string_equal(w->hostname, "web-host");
+	assert_string_equal(w->working_dir, "/srv");
+	assert_string_equal(w->stop_signal, "SIGQUIT");
+	assert_int_equal(w->stop_grace_period_ns, 60000000000LL);
+	assert_int_equal(w->init, 1);
+	assert_int_equal(w->read_only, 0);
+	assert_int_equal(w->tty, -1);
+	assert_string_equal(w->dns.v[0], "1.1.1.1");
+	assert_string_equal(w->extra_hosts.v[0], "db:10.0.0.9");
+	assert_string_equal(w->cap_add.v[0], "NET_ADMIN");
+	assert_int_equal(w->cap_drop.n, 0);
+	assert_string_equal(w->sysctls[0].value, "1024");
+	assert_string_equal(w->logging_driver, "json-file");
+	assert_string_equal(w->logging_options[0].key, "max-size");
+
+	const spec_deploy *dp = &w->deploy;
+	assert_int_equal(dp->mode, SPEC_MODE_REPLICATED);
+	assert_int_equal(dp->replicas, 4);
+	assert_int_equal(dp->limit_nano_cpus, 500000000);
+	assert_int_equal(dp->limit_memory, 512 * 1024 * 1024);
+	assert_int_equal(dp->limit_pids, 100);
+	assert_int_equal(dp->reserve_nano_cpus, 250000000);
+	assert_int_equal(dp->reserve_memory, 128 * 1024 * 1024);
+	assert_string_equal(dp->constraints.v[0], "node.role == worker");
+	assert_string_equal(dp->spread_preferences.v[0], "node.labels.zone");
+	assert_int_equal(dp->max_replicas_per_node, 2);
+	assert_int_equal(dp->update_config.parallelism, 2);
+	assert_int_equal(dp->update_config.delay_ns, 10000000000LL);
+	assert_string_equal(dp->update_config.failure_action, "rollback");
+	assert_int_equal(dp->update_config.monitor_ns, 500000000);
+	assert_true(dp->update_config.max_failure_ratio == 0.25);
+	assert_string_equal(dp->update_config.order, "start-first");
+	assert_int_equal(dp->rollback_config.parallelism, 0);
+	assert_string_equal(dp->rollback_config.failure_action, "continue");
+	assert_int_equal(dp->rollback_config.delay_ns, -1);
+	assert_string_equal(dp->restart_policy.condition, "on-failure");
+	assert_int_equal(dp->restart_policy.max_attempts, 3);
+	assert_int_equal(dp->restart_policy.window_ns, 120000000000LL);
+	assert_string_equal(dp->labels[0].value, "web");
+	assert_string_equal(dp->endpoint_mode, "vip");
+
+	const spec_service *a = &sw->services[1];
+	assert_int_equal(a->deploy.mode, SPEC_MODE_GLOBAL);
+	assert_int_equal(a->deploy.replicas, -1);
+	assert_false(a->healthcheck.present);
+	assert_int_equal(a->command.n, 0);
+	assert_null(a->command.v);
+
+	assert_int_equal(m->azure.n_file_shares, 1);
+	assert_true(m->azure.file_shares[0].protect);
+	spec_free(s);
+	spec_diags_free(d);
+}
+
+static const char *full_azure =
+	"version: 1\n"
+	"name: jobs\n"
+	"azure:\n"
+	"  subscription: 0b1f6471-1bf0-4dda-aec3-cb9272f09590\n"
+	"  resource_group: rg-jobs\n"
+	"  location: westeurope\n"
+	"  endpoints: {resource_manager: \"http://127.0.0.1:8443\", active_directory: \"https://login.example\"}\n"
+	"  scale_sets:\n"
+	"    swarm-workers: {capacity: 3}\n"
+	"  file_shares:\n"
+	"    joblogs: {storage_account: jobsstore, quota_gb: 50, protect: false, access_tier: Hot}\n"
+	"  container_groups:\n"
+	"    jobs-v1:\n"
+	"      os: linux\n"
+	"      ip: public\n"
+	"      dns_label: jobs-v1\n"
+	"      restart_policy: on_failure\n"
+	"      containers:\n"
+	"        generator: {image: gen:1, cpu: 1, memory_gb: 1.5, ports: [80], command: run --fast,\n"
+	"                    environment: {LEVEL: 3}, secure_environment: {TOKEN: \"${env:JOB_TOKEN}\"}}\n"
+	"        logger: {image: log:1, cpu: 0.5, memory_gb: 0.5, ports: [8080, 514/udp],\n"
+	"                 volume_mounts: {logs: /var/log/jobs, certs: /etc/certs}}\n"
+	"      volumes:\n"
+	"        logs: {file_share: joblogs, read_only: false}\n"
+	"        certs: {secret: {ca.pem: \"${file:/dev/null}\"}}\n"
+	"        scratch: {empty_dir: {}}\n"
+	"  traffic_manager:\n"
+	"    jobs:\n"
+	"      ttl: 60\n"
+	"      monitor: {protocol: HTTPS, path: /healthz, interval: 30, timeout: 10, tolerated_failures: 3}\n"
+	"      endpoints:\n"
+	"        v1: {container_group: jobs-v1, weight: 900}\n"
+	"        legacy: {target: old.example.com, weight: 100, enabled: false}\n";
+
+static void test_azure_round_trip(void **state)
+{
+	(void)state;
+	setenv("JOB_TOKEN", "x", 1);
+	char *text;
+	spec *s = load_text(full_azure, &text);
+	if (!s)
+		fprintf(stderr, "%s", text);
+	assert_non_null(s);
+	assert_string_equal(text, "");
+	free(text);
+	const spec_azure *az = &spec_model(s)->azure;
+	assert_string_equal(az->subscription, "0b1f6471-1bf0-4dda-aec3-cb9272f09590");
+	assert_string_equal(az->resource_group, "rg-jobs");
+	assert_string_equal(az->location, "westeurope");
+	assert_string_equal(az->resource_manager_endpoint, "http://127.0.0.1:8443");
+	assert_string_equal(az->active_directory_endpoint, "https://login.example");
+	assert_int_equal(az->n_scale_sets, 1);
+	assert_string_equal(az->scale_sets[0].name, "swarm-workers");
+	assert_int_equal(az->scale_sets[0].capacity, 3);
+	assert_int_equal(az->n_file_shares, 1);
+	assert_string_equal(az->file_shares[0].storage_account, "jobsstore");
+	assert_int_equal(az->file_shares[0].quota_gb, 50);
+	assert_false(az->file_shares[0].protect);
+	assert_string_equal(az->file_shares[0].access_tier, "Hot");
+
+	assert_int_equal(az->n_container_groups, 1);
+	const spec_container_group *g = &az->container_groups[0];
+	assert_int_equal(g->os, SPEC_OS_LINUX);
+	assert_int_equal(g->ip, SPEC_IP_PUBLIC);
+	assert_string_equal(g->dns_label, "jobs-v1");
+	assert_int_equal(g->restart_policy, SPEC_RESTART_ON_FAILURE);
+	/* Without explicit group ports, the address exposes every container port. */
+	assert_int_equal(g->n_ports, 3);
+	assert_int_equal(g->ports[2].port, 514);
+	assert_int_equal(g->ports[2].protocol, SPEC_PROTO_UDP);
+	assert_int_equal(g->n_containers, 2);
+	const spec_container *gen = &g->containers[0];
+	assert_string_equal(gen->name, "generator");
+	assert_string_equal(gen->image, "gen:1");
+	assert_true(gen->cpu == 1.0);
+	assert_true(gen->memory_gb == 1.5);
+	assert_int_equal(gen->n_ports, 1);
+	assert_int_equal(gen->ports[0].port, 80);
+	assert_int_equal(gen->command.n, 2);
+	assert_string_equal(gen->command.v[1], "--fast");
+	assert_string_equal(gen->environment[0].key, "LEVEL");
+	assert_string_equal(gen->environment[0].value, "3");
+	assert_int_equal(gen->n_secure_environment, 1);
+	assert_string_equal(gen->secure_environment[0].name, "TOKEN");
+	assert_int_equal(gen->secure_environment[0].value.kind, SPEC_REF_ENV);
+	assert_string_equal(gen->secure_environment[0].value.name, "JOB_TOKEN");
+	const spec_container *lg = &g->containers[1];
+	assert_int_equal(lg->n_volume_mounts, 2);
+	assert_string_equal(lg->volume_mounts[0].volume, "logs");
+	assert_string_equal(lg->volume_mounts[0].path, "/var/log/jobs");
+	assert_int_equal(g->n_volumes, 3);
+	assert_int_equal(g->volumes[0].kind, SPEC_CGVOL_FILE_SHARE);
+	assert_string_equal(g->volumes[0].file_share, "joblogs");
+	assert_int_equal(g->volumes[1].kind, SPEC_CGVOL_SECRET);
+	assert_int_equal(g->volumes[1].n_secret_files, 1);
+	assert_string_equal(g->volumes[1].secret_files[0].file_name, "ca.pem");
+	assert_int_equal(g->volumes[1].secret_files[0].value.kind, SPEC_REF_FILE);
+	assert_int_equal(g->volumes[2].kind, SPEC_CGVOL_EMPTY_DIR);
+
+	assert_int_equal(az->n_traffic_managers, 1);
+	const spec_traffic_manager *tm = &az->traffic_managers[0];
+	assert_string_equal(tm->routing, "weighted");
+	assert_string_equal(tm->dns_name, "jobs");
+	assert_int_equal(tm->ttl, 60);
+	assert_int_equal(tm->monitor_protocol, SPEC_MONITOR_HTTPS);
+	assert_int_equal(tm->monitor_port, 443);
+	assert_string_equal(tm->monitor_path, "/healthz");
+	assert_int_equal(tm->monitor_interval, 30);
+	assert_int_equal(tm->monitor_timeout, 10);
+	assert_int_equal(tm->monitor_tolerated_failures, 3);
+	assert_int_equal(tm->n_endpoints, 2);
+	assert_string_equal(tm->endpoints[0].container_group, "jobs-v1");
+	assert_int_equal(tm->endpoints[0].weight, 900);
+	assert_true(tm->endpoints[0].enabled);
+	assert_null(tm->endpoints[1].container_group);
+	assert_string_equal(tm->endpoints[1].target, "old.example.com");
+	assert_false(tm->endpoints[1].enabled);
+	spec_free(s);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	const char *doc = "version: 1\nname: d\nswarm:\n  services:\n    s: {image: busybox}\n"
+			  "azure:\n  subscription: 00000000-0000-0000-0000-000000000000\n  resource_group: rg\n"
+			  "  location: westus\n  file_shares:\n    share1: {storage_account: acct1}\n"
+			  "  container_groups:\n    grp: {containers: {c: {image: i, cpu: 1, memory_gb: 1}}}\n"
+			  "  traffic_manager:\n    tm: {endpoints: {e: {target: a.example}}}\n";
+	spec *s = load_text(doc, NULL);
+	assert_non_null(s);
+	const struct spec_model *m = spec_model(s);
+	assert_int_equal(m->swarm.managers, -1);
+	assert_null(m->swarm.endpoint);
+	const spec_service *sv = &m->swarm.services[0];
+	assert_int_equal(sv->deploy.mode, SPEC_MODE_REPLICATED);
+	assert_int_equal(sv->deploy.replicas, 1);
+	assert_int_equal(sv->deploy.limit_memory, -1);
+	assert_int_equal(sv->stop_grace_period_ns, -1);
+	assert_int_equal(sv->init, -1);
+	assert_false(sv->deploy.update_config.present);
+	const spec_file_share *fs = &m->azure.file_shares[0];
+	assert_true(fs->protect);
+	assert_int_equal(fs->quota_gb, -1);
+	assert_null(fs->access_tier);
+	const spec_container_group *g = &m->azure.container_groups[0];
+	assert_int_equal(g->os, SPEC_OS_LINUX);
+	assert_int_equal(g->ip, SPEC_IP_NONE);
+	assert_int_equal(g->restart_policy, SPEC_RESTART_ALWAYS);
+	assert_int_equal(g->n_ports, 0);
+	const spec_traffic_manager *tm = &m->azure.traffic_managers[0];
+	assert_string_equal(tm->routing, "weighted");
+	assert_int_equal(tm->ttl, 30);
+	assert_int_equal(tm->monitor_protocol, SPEC_MONITOR_HTTP);
+	assert_int_equal(tm->monitor_port, 80);
+	assert_string_equal(tm->monitor_path, "/");
+	assert_int_equal(tm->endpoints[0].weight, 1);
+	assert_true(tm->endpoints[0].enabled);
+	spec_free(s);
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	int64_t ns;
+	assert_true(spec_parse_duration("0", &ns));
+	assert_int_equal(ns, 0);
+	assert_true(spec_parse_duration("1h30m", &ns));
+	assert_int_equal(ns, 5400000000000LL);
+	assert_true(spec_parse_duration("1.5s", &ns));
+	assert_int_equal(ns, 1500000000LL);
+	assert_true(spec_parse_duration("250ms", &ns));
+	assert_int_equal(ns, 250000000LL);
+	assert_true(spec_parse_duration("10us", &ns));
+	assert_int_equal(ns, 10000);
+	assert_false(spec_parse_duration("10", &ns));
+	assert_false(spec_parse_duration("s", &ns));
+	assert_false(spec_parse_duration("", &ns));
+	assert_false(spec_parse_duration("-5s", &ns));
+	assert_false(spec_parse_duration("5 s", &ns));
+	assert_false(spec_parse_duration("9999999999h", &ns));
+}
+
+static void test_sizes(void **state)
+{
+	(void)state;
+	int64_t b;
+	assert_true(spec_parse_bytes("512", &b));
+	assert_int_equal(b, 512);
+	assert_true(spec_parse_bytes("512m", &b));
+	assert_int_equal(b, 512LL << 20);
+	assert_true(spec_parse_bytes("1G", &b));
+	assert_int_equal(b, 1LL << 30);
+	assert_true(spec_parse_bytes("1.5gb", &b));
+	assert_int_equal(b, 3LL << 29);
+	assert_true(spec_parse_bytes("64k", &b));
+	assert_int_equal(b, 65536);
+	assert_false(spec_parse_bytes("1x", &b));
+	assert_false(spec_parse_bytes("m", &b));
+	assert_false(spec_parse_bytes("-1m", &b));
+	assert_false(spec_parse_bytes("0.5b", &b));
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	spec_diags *d = spec_diags_new();
+	spec *s = spec_load("/nonexistent/berth.yaml", NULL, d);
+	assert_null(s);
+	assert_int_equal(spec_diags_count(d), 1);
+	assert_string_equal(spec_diags_get(d, 0)->message, "cannot open: No such file or directory");
+	spec_diags_free(d);
+}
+
+static void test_empty_directory_is_an_error(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/berth-empty-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	spec_diags *d = spec_diags_new();
+	spec *s = spec_load(dir, NULL, d);
+	assert_null(s);
+	assert_int_equal(spec_diags_errors(d), 1);
+	assert_string_equal(spec_diags_get(d, 0)->message, "no *.yaml files in this directory");
+	spec_diags_free(d);
+	rmdir(dir);
+}
+
+static void test_alias_bomb_is_refused(void **state)
+{
+	(void)state;
+	char doc[4096] = "version: 1\nname: x\nx-a0: &a0 [1,1,1,1,1,1,1,1,1,1]\n";
+	for (int i = 1; i < 9; i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "x-a%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]\n", i, i,
+			 i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+		strcat(doc, line);
+	}
+	char *text;
+	spec *s = load_text(doc, &text);
+	assert_null(s);
+	assert_non_null(strstr(text, "aliases expand this document to too many nodes"));
+	free(text);
+}
+
+static void test_secret_value_never_echoed(void **state)
+{
+	(void)state;
+	char *text;
+	spec *s = load_text("version: 1\nname: x\nswarm:\n  secrets:\n    db: {value: hunter2-s3cr3t}\n", &text);
+	assert_null(s);
+	assert_null(strstr(text, "hunter2-s3cr3t"));
+	assert_string_equal(text, "t.yaml:5:17: error: swarm.secrets.db.value: secret values must not be written "
+				  "inline; use ${env:NAME} or ${file:PATH}\n");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_swarm_round_trip),
+		cmocka_unit_test(test_azure_round_trip),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_empty_directory_is_an_error),
+		cmocka_unit_test(test_alias_bomb_is_refused),
+		cmocka_unit_test(test_secret_value_never_echoed),
+	};
+	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
+}
