@@ -311,16 +311,7 @@ static bool decode_container(spec_ctx *c, const ynode *key, const ynode *v, void
 static bool f_containers(spec_ctx *c, const ynode *v, void *o)
 {
 	spec_container_group *g = o;
-	void *arr = NULL;
-	size_t n = 0;
-	bool ok = dec_named_map(c, v, sizeof(spec_container), &arr, &n, decode_container);
-	/* Containers live in the model's arena, not on the heap like top-level maps. */
-	g->containers = arena_calloc(c->mem, n ? n : 1, sizeof(spec_container));
-	if (n)
-		memcpy(g->containers, arr, n * sizeof(spec_container));
-	g->n_containers = n;
-	free(arr);
-	return ok;
+	return dec_named_map_arena(c, v, sizeof(spec_container), (void **)&g->containers, &g->n_containers, decode_container);
 }
 
 /* ---- container group volumes ---- */
@@ -420,15 +411,7 @@ static bool decode_cg_volume(spec_ctx *c, const ynode *key, const ynode *v, void
 static bool f_cg_volumes(spec_ctx *c, const ynode *v, void *o)
 {
 	spec_container_group *g = o;
-	void *arr = NULL;
-	size_t n = 0;
-	bool ok = dec_named_map(c, v, sizeof(spec_cg_volume), &arr, &n, decode_cg_volume);
-	g->volumes = arena_calloc(c->mem, n ? n : 1, sizeof(spec_cg_volume));
-	if (n)
-		memcpy(g->volumes, arr, n * sizeof(spec_cg_volume));
-	g->n_volumes = n;
-	free(arr);
-	return ok;
+	return dec_named_map_arena(c, v, sizeof(spec_cg_volume), (void **)&g->volumes, &g->n_volumes, decode_cg_volume);
 }
 
 static bool f_dns_label(spec_ctx *c, const ynode *v, void *o)
@@ -618,15 +601,7 @@ static bool f_monitor(spec_ctx *c, const ynode *v, void *o)
 static bool f_tm_endpoints(spec_ctx *c, const ynode *v, void *o)
 {
 	spec_traffic_manager *tm = o;
-	void *arr = NULL;
-	size_t n = 0;
-	bool ok = dec_named_map(c, v, sizeof(spec_tm_endpoint), &arr, &n, decode_endpoint);
-	tm->endpoints = arena_calloc(c->mem, n ? n : 1, sizeof(spec_tm_endpoint));
-	if (n)
-		memcpy(tm->endpoints, arr, n * sizeof(spec_tm_endpoint));
-	tm->n_endpoints = n;
-	free(arr);
-	return ok;
+	return dec_named_map_arena(c, v, sizeof(spec_tm_endpoint), (void **)&tm->endpoints, &tm->n_endpoints, decode_endpoint);
 }
 
 static bool f_tm_dns_name(spec_ctx *c, const ynode *v, void *o)
@@ -668,16 +643,10 @@ static bool decode_traffic_manager(spec_ctx *c, const ynode *key, const ynode *v
 
 /* ---- the section ---- */
 
-#define NAMED(fn_name, member, count, decoder, T)                                                   \
-	static bool fn_name(spec_ctx *c, const ynode *v, void *o)                                   \
-	{                                                                                           \
-		spec_azure *az = o;                                                                 \
-		return dec_named_map(c, v, sizeof(T), (void **)&az->member, &az->count, decoder);   \
-	}
-NAMED(f_scale_sets, scale_sets, n_scale_sets, decode_scale_set, spec_scale_set)
-NAMED(f_file_shares, file_shares, n_file_shares, decode_file_share, spec_file_share)
-NAMED(f_container_groups, container_groups, n_container_groups, decode_container_group, spec_container_group)
-NAMED(f_traffic_manager, traffic_managers, n_traffic_managers, decode_traffic_manager, spec_traffic_manager)
+NAMED_MAP_FIELD(f_scale_sets, spec_azure, scale_sets, n_scale_sets, decode_scale_set, spec_scale_set)
+NAMED_MAP_FIELD(f_file_shares, spec_azure, file_shares, n_file_shares, decode_file_share, spec_file_share)
+NAMED_MAP_FIELD(f_container_groups, spec_azure, container_groups, n_container_groups, decode_container_group, spec_container_group)
+NAMED_MAP_FIELD(f_traffic_manager, spec_azure, traffic_managers, n_traffic_managers, decode_traffic_manager, spec_traffic_manager)
 
 static const field azure_fields[] = {
 	F_FN("subscription", f_subscription, F_SETTING),

@@ -818,3 +818,16 @@ bool dec_named_map(spec_ctx *c, const ynode *n, size_t item_size, void **arr, si
 	}
 	return ok;
 }
+
+bool dec_named_map_arena(spec_ctx *c, const ynode *n, size_t item_size, void **arr, size_t *count, entry_fn fn)
+{
+	void *heap = NULL;
+	size_t k = 0;
+	bool ok = dec_named_map(c, n, item_size, &heap, &k, fn);
+	*arr = arena_calloc(c->mem, k ? k : 1, item_size);
+	if (k)
+		memcpy(*arr, heap, k * item_size);
+	*count = k;
+	free(heap);
+	return ok;
+}

@@ -111,6 +111,17 @@ bool spec_check_name(spec_ctx *c, const ynode *at, name_rule rule, const char *w
 typedef bool (*entry_fn)(spec_ctx *c, const ynode *key, const ynode *value, void *item);
 bool dec_named_map(spec_ctx *c, const ynode *n, size_t item_size, void **arr, size_t *count, entry_fn fn);
 
+/* The same, for maps nested in an object: the array ends up in the model's arena. */
+bool dec_named_map_arena(spec_ctx *c, const ynode *n, size_t item_size, void **arr, size_t *count, entry_fn fn);
+
+/* A field function decoding a resource map into SECTION_T's MEMBER array. */
+#define NAMED_MAP_FIELD(fn_name, SECTION_T, member, count, decoder, ITEM_T)                         \
+	static bool fn_name(spec_ctx *c, const ynode *v, void *o)                                   \
+	{                                                                                           \
+		SECTION_T *sec = o;                                                                 \
+		return dec_named_map(c, v, sizeof(ITEM_T), (void **)&sec->member, &sec->count, decoder); \
+	}
+
 /* Sections. */
 bool spec_decode_swarm(spec_ctx *c, const ynode *n, spec_swarm *sw);
 bool spec_decode_service(spec_ctx *c, const ynode *key, const ynode *n, void *svc);

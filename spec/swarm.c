@@ -242,17 +242,11 @@ static bool decode_volume(spec_ctx *c, const ynode *key, const ynode *v, void *i
 
 /* ---- the section ---- */
 
-#define NAMED(fn_name, member, count, decoder, T)                                                   \
-	static bool fn_name(spec_ctx *c, const ynode *v, void *o)                                   \
-	{                                                                                           \
-		spec_swarm *sw = o;                                                                 \
-		return dec_named_map(c, v, sizeof(T), (void **)&sw->member, &sw->count, decoder);   \
-	}
-NAMED(f_networks, networks, n_networks, decode_network, spec_network)
-NAMED(f_secrets, secrets, n_secrets, decode_secret, spec_swarm_secret)
-NAMED(f_configs, configs, n_configs, decode_config, spec_config)
-NAMED(f_volumes, volumes, n_volumes, decode_volume, spec_volume)
-NAMED(f_services, services, n_services, spec_decode_service, spec_service)
+NAMED_MAP_FIELD(f_networks, spec_swarm, networks, n_networks, decode_network, spec_network)
+NAMED_MAP_FIELD(f_secrets, spec_swarm, secrets, n_secrets, decode_secret, spec_swarm_secret)
+NAMED_MAP_FIELD(f_configs, spec_swarm, configs, n_configs, decode_config, spec_config)
+NAMED_MAP_FIELD(f_volumes, spec_swarm, volumes, n_volumes, decode_volume, spec_volume)
+NAMED_MAP_FIELD(f_services, spec_swarm, services, n_services, spec_decode_service, spec_service)
 
 static const field swarm_fields[] = {
 	F_FN("endpoint", f_endpoint, F_SETTING),
