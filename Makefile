@@ -9,7 +9,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wvla -fno-strict-aliasing
 CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml) -lm
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml) -lm -lpthread
 
 ifeq ($(SANITIZE),1)
 BUILD := build/asan
