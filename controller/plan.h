@@ -64,4 +64,10 @@ typedef struct plan_summary {
  * when every step is done. */
 int plan_execute(plan *p, int parallelism, plan_apply_fn apply, void *ctx, plan_summary *out);
 
+/* Writes the plan for people, in Terraform's style: "+" create, "~" update, "-/+" replace,
+ * "-" delete, with reasons and per-field old -> new; sensitive values are never shown. Steps
+ * appear in dependency order. color adds ANSI colours (callers pass isatty && !NO_COLOR). */
+#include <stdio.h>
+void plan_render_text(const plan *p, FILE *out, bool color);
+
 #endif

@@ -175,6 +175,61 @@ static void test_sensitive_values_are_not_kept(void **state)
 	plan_free(p);
 }
 
+static char *render(const plan *p, bool color)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	plan_render_text(p, f, color);
+	fclose(f);
+	return buf;
+}
+
+static void test_render_text(void **state)
+{
+	(void)state;
+	plan *p = plan_new(NULL);
+	size_t svc = plan_add_step(p, PLAN_UPDATE, "service", "web", "image changed", NULL);
+	plan_add_change(p, svc, "image", "nginx:1.26", "nginx:1.27", false);
+	plan_add_change(p, svc, "ports", NULL, "8080:80/tcp", false);
+	plan_add_change(p, svc, "env.DEBUG", "1", NULL, false);
+	size_t net = plan_add_step(p, PLAN_CREATE, "network", "front", NULL, NULL);
+	size_t sec = plan_add_step(p, PLAN_REPLACE, "secret", "db", "content changed", NULL);
+	plan_add_change(p, sec, "data", "s3cret-old", "s3cret-new", true);
+	size_t del = plan_add_step(p, PLAN_DELETE, "service", "old", "not in the spec", NULL);
+	plan_add_dep(p, svc, net);
+	plan_add_dep(p, svc, sec);
+	plan_add_dep(p, del, svc);
+	char *text = render(p, false);
+	assert_string_equal(text,
+			    "berth will perform the following actions:\n"
+			    "\n  # network front will be created\n"
+			    "  + network \"front\"\n"
+			    "\n  # secret db will be replaced (content changed)\n"
+			    "-/+ secret \"db\"\n"
+			    "      ~ data: (sensitive value changed)\n"
+			    "\n  # service web will be updated in place (image changed)\n"
+			    "  ~ service \"web\"\n"
+			    "      ~ image: \"nginx:1.26\" -> \"nginx:1.27\"\n"
+			    "      + ports: \"8080:80/tcp\"\n"
+			    "      - env.DEBUG: \"1\" -> null\n"
+			    "\n  # service old will be destroyed (not in the spec)\n"
+			    "  - service \"old\"\n"
+			    "\nPlan: 1 to add, 1 to change, 1 to replace, 1 to destroy.\n");
+	free(text);
+	text = render(p, true);
+	assert_non_null(strstr(text, "\033[32m  +\033[0m network"));
+	assert_null(strstr(text, "s3cret"));
+	free(text);
+	plan_free(p);
+
+	plan *empty = plan_new(NULL);
+	text = render(empty, false);
+	assert_string_equal(text, "No changes. The live state matches the spec.\n");
+	free(text);
+	plan_free(empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_cycle_runs_nothing),
 		cmocka_unit_test(test_topo_order_is_stable),
 		cmocka_unit_test(test_sensitive_values_are_not_kept),
+		cmocka_unit_test(test_render_text),
 	};
 	return cmocka_run_group_tests_name("plan executor", tests, NULL, NULL);
 }
