@@ -15,7 +15,22 @@
 static bool is_loopback_host(const char *url)
 {
 	const char *h = url + strlen("http://");
-	return !strncmp(h, "127.", 4) || !strncmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
+	size_t len = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+	if (len == 9 && !strncmp(h, "localhost", 9))
+		return true;
+	if (len == 5 && !strncmp(h, "[::1]", 5))
+		return true;
+	/* 127.0.0.0/8, written as a dotted quad */
+	if (len < 7 || len > 15 || strncmp(h, "127.", 4))
+		return false;
+	int dots = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (h[i] == '.')
+			dots++;
+		else if (!isdigit((unsigned char)h[i]))
+			return false;
+	}
+	return dots == 3;
 }
 
 static bool decode_url(spec_ctx *c, const ynode *v, const char **out)
@@ -448,8 +463,8 @@ static void check_group(spec_ctx *c, const ynode *n, spec_container_group *g)
 	if (mem > ACI_MAX_MEMORY_GB + 1e-9)
 		spec_error_at(c, n, "containers request %g GB of memory in total; a container group allows at most %g", mem,
 			      ACI_MAX_MEMORY_GB);
-	if (g->n_containers == 0)
-		spec_error_at(c, n, "a container group needs at least one container");
+	if (g->n_containers == 0 && ymap_key(n, "containers") != n)
+		spec_error_at(c, ymap_key(n, "containers"), "a container group needs at least one container");
 	/* Containers of a group share one network namespace. */
 	for (size_t i = 0; i < g->n_containers; i++)
 		for (size_t p = 0; p < g->containers[i].n_ports; p++) {
@@ -463,9 +478,9 @@ static void check_group(spec_ctx *c, const ynode *n, spec_container_group *g)
 				}
 		}
 	if (g->dns_label && g->ip != SPEC_IP_PUBLIC)
-		spec_error_at(c, n, "dns_label needs ip: public");
+		spec_error_at(c, ymap_key(n, "dns_label"), "dns_label needs ip: public");
 	if (g->n_ports && g->ip == SPEC_IP_NONE)
-		spec_error_at(c, n, "ports need ip: public or ip: private");
+		spec_error_at(c, ymap_key(n, "ports"), "ports need ip: public or ip: private");
 	for (size_t p = 0; p < g->n_ports; p++) {
 		bool exposed = false;
 		for (size_t i = 0; i < g->n_containers && !exposed; i++)
@@ -522,8 +537,7 @@ static bool decode_container_group(spec_ctx *c, const ynode *key, const ynode *v
 	size_t before = spec_diags_errors(c->diags);
 	if (!dec_object(c, v, group_fields, NFIELDS(group_fields), g))
 		return false;
-	if (spec_diags_errors(c->diags) == before)
-		check_group(c, v, g);
+	check_group(c, v, g);
 	return ok && spec_diags_errors(c->diags) == before;
 }
 
@@ -574,13 +588,26 @@ static bool f_monitor_path(spec_ctx *c, const ynode *v, void *o)
 	return true;
 }
 
+/* Traffic Manager probes every 30 s, or every 10 s ("fast" probing); nothing else. */
+static bool f_monitor_interval(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_traffic_manager *tm = o;
+	if (!dec_int(c, v, INT64_MIN, INT64_MAX, &tm->monitor_interval))
+		return false;
+	if (tm->monitor_interval != 10 && tm->monitor_interval != 30) {
+		spec_error_at(c, v, "must be 10 or 30 (got %s)", v->u.str);
+		return false;
+	}
+	return true;
+}
+
 static bool f_monitor(spec_ctx *c, const ynode *v, void *o)
 {
 	static const field f[] = {
 		F_ENUM("protocol", spec_traffic_manager, monitor_protocol, monitor_protocols),
 		F_INT("port", spec_traffic_manager, monitor_port, 1, 65535),
 		F_FN("path", f_monitor_path, 0),
-		F_INT("interval", spec_traffic_manager, monitor_interval, 10, 30),
+		F_FN("interval", f_monitor_interval, 0),
 		F_INT("timeout", spec_traffic_manager, monitor_timeout, 5, 10),
 		F_INT("tolerated_failures", spec_traffic_manager, monitor_tolerated_failures, 0, 9),
 	};

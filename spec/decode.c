@@ -556,6 +556,28 @@ bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, siz
 	return ok;
 }
 
+bool spec_valid_env_name(const char *s, size_t len)
+{
+	if (!len || isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+const ynode *ymap_key(const ynode *map, const char *key)
+{
+	if (!map || map->kind != YNODE_MAP)
+		return map;
+	for (size_t i = 0; i < map->n; i++) {
+		const ynode *k = map->u.pairs[2 * i];
+		if (k->kind == YNODE_SCALAR && !strcmp(k->u.str, key))
+			return k;
+	}
+	return map;
+}
+
 bool spec_looks_like_ref(const char *s)
 {
 	return !strncmp(s, "${env:", 6) || !strncmp(s, "${file:", 7);
@@ -587,12 +609,9 @@ bool dec_secret_ref(spec_ctx *c, const ynode *n, spec_secret_ref *out)
 		return false;
 	}
 	if (kind == SPEC_REF_ENV) {
-		for (size_t i = 0; i < blen; i++) {
-			char ch = body[i];
-			if (!(isalnum((unsigned char)ch) || ch == '_') || (i == 0 && isdigit((unsigned char)ch))) {
-				spec_error_at(c, n, "'%.*s' is not a valid environment variable name", (int)blen, body);
-				return false;
-			}
+		if (!spec_valid_env_name(body, blen)) {
+			spec_error_at(c, n, "'%.*s' is not a valid environment variable name", (int)blen, body);
+			return false;
 		}
 		out->name = arena_strndup(c->mem, body, blen);
 	} else {

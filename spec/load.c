@@ -123,10 +123,11 @@ static void decode_document(spec_ctx *c, load_state *st, const char *buf, size_t
 		spec_diags_add(c->diags, SPEC_DIAG_ERROR, c->file, 1, 1, "empty document: expected 'version: %d' and 'name'",
 			       SPEC_FORMAT_VERSION);
 	} else if (ok) {
-		if (root->kind != YNODE_MAP)
+		if (root->kind != YNODE_MAP) {
 			spec_error_at(c, root, "expected a mapping with version, name, swarm and azure, got %s",
 				      ynode_kind_name(root));
-		else
+			st->incomplete = true;
+		} else
 			dec_object(c, root, top_fields, NFIELDS(top_fields), st);
 	}
 	arena_free(nodes);

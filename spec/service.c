@@ -611,25 +611,32 @@ static bool f_preferences(spec_ctx *c, const ynode *n, void *o)
 	return ok;
 }
 
-static bool f_placement(spec_ctx *c, const ynode *v, void *o)
+static bool f_constraints(spec_ctx *c, const ynode *n, void *o)
 {
-	static const field f[] = {
-		F_STRV("constraints", spec_deploy, constraints),
-		F_FN("preferences", f_preferences, 0),
-		F_INT("max_replicas_per_node", spec_deploy, max_replicas_per_node, 0, INT32_MAX),
-	};
 	spec_deploy *d = o;
-	if (!dec_object(c, v, f, NFIELDS(f), o))
+	if (!dec_strv(c, n, &d->constraints))
 		return false;
 	bool ok = true;
 	for (size_t i = 0; i < d->constraints.n; i++) {
 		const char *s = d->constraints.v[i];
 		if (!strstr(s, "==") && !strstr(s, "!=")) {
-			spec_error_at(c, v, "constraint '%s' needs an operator, == or !=", s);
+			spec_push_index(c, i);
+			spec_error_at(c, n->u.items[i], "constraint '%s' needs an operator, == or !=", s);
+			spec_pop(c);
 			ok = false;
 		}
 	}
 	return ok;
+}
+
+static bool f_placement(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {
+		F_FN("constraints", f_constraints, 0),
+		F_FN("preferences", f_preferences, 0),
+		F_INT("max_replicas_per_node", spec_deploy, max_replicas_per_node, 0, INT32_MAX),
+	};
+	return dec_object(c, v, f, NFIELDS(f), o);
 }
 
 static const field update_fields[] = {

@@ -287,7 +287,7 @@ typedef struct spec_container_group {
 	const char *name;
 	spec_loc loc;
 	spec_os os;                     /* default linux */
-	spec_ip ip;                     /* default none; public when dns_label is set */
+	spec_ip ip;                     /* default none; dns_label and ports need public (or private) */
 	const char *dns_label;
 	spec_aci_port *ports;           /* group (IP address) ports */
 	size_t n_ports;

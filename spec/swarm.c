@@ -116,6 +116,10 @@ static bool f_secret_env(spec_ctx *c, const ynode *v, void *o)
 	secret_build *b = o;
 	if (!secret_source(c, v, b) || !dec_str(c, v, &b->s->value.name))
 		return false;
+	if (!spec_valid_env_name(b->s->value.name, strlen(b->s->value.name))) {
+		spec_error_at(c, v, "'%s' is not a valid environment variable name", b->s->value.name);
+		return false;
+	}
 	b->s->value.kind = SPEC_REF_ENV;
 	b->s->value.loc = spec_loc_of(c, v);
 	return true;

@@ -208,14 +208,33 @@ static void check_azure(spec_ctx *c, const spec_azure *az, const name_index *sha
 		spec_push_key(c, g->name);
 		for (size_t v = 0; v < g->n_volumes; v++) {
 			const spec_cg_volume *vol = &g->volumes[v];
+			spec_push_key(c, "volumes");
+			spec_push_key(c, vol->name);
 			if (vol->kind == SPEC_CGVOL_FILE_SHARE)
 				check_ref(c, shares, vol->file_share, vol->file_share_loc);
-			for (size_t f = 0; f < vol->n_secret_files; f++)
+			for (size_t f = 0; f < vol->n_secret_files; f++) {
+				spec_push_key(c, "secret");
+				spec_push_key(c, vol->secret_files[f].file_name);
 				check_secret_ref(c, &vol->secret_files[f].value);
+				spec_pop(c);
+				spec_pop(c);
+			}
+			spec_pop(c);
+			spec_pop(c);
 		}
-		for (size_t k = 0; k < g->n_containers; k++)
-			for (size_t e = 0; e < g->containers[k].n_secure_environment; e++)
+		for (size_t k = 0; k < g->n_containers; k++) {
+			spec_push_key(c, "containers");
+			spec_push_key(c, g->containers[k].name);
+			spec_push_key(c, "secure_environment");
+			for (size_t e = 0; e < g->containers[k].n_secure_environment; e++) {
+				spec_push_key(c, g->containers[k].secure_environment[e].name);
 				check_secret_ref(c, &g->containers[k].secure_environment[e].value);
+				spec_pop(c);
+			}
+			spec_pop(c);
+			spec_pop(c);
+			spec_pop(c);
+		}
 		spec_pop(c);
 		spec_pop(c);
 	}
