@@ -155,7 +155,24 @@ bool dec_str(spec_ctx *c, const ynode *n, const char **out)
 {
 	if (!want_scalar(c, n, "a string"))
 		return false;
+	if (n->n == 0) {
+		spec_error_at(c, n, "must not be empty");
+		return false;
+	}
 	*out = n->u.str;
+	return true;
+}
+
+bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out)
+{
+	if (n && n->kind == YNODE_SEQ)
+		return dec_strv(c, n, out);
+	const char *s;
+	if (!dec_str(c, n, &s))
+		return false;
+	out->v = arena_calloc(c->mem, 1, sizeof(char *));
+	out->v[0] = s;
+	out->n = 1;
 	return true;
 }
 
@@ -190,6 +207,10 @@ bool dec_int(spec_ctx *c, const ynode *n, int64_t min, int64_t max, int64_t *out
 	if (!want_scalar(c, n, "an integer"))
 		return false;
 	int64_t v;
+	if (!n->quoted && !parse_int(n->u.str, &v) && strspn(n->u.str + (n->u.str[0] == '-'), "0123456789") == strlen(n->u.str + (n->u.str[0] == '-')) && n->n > 1) {
+		range_error(c, n, min, max, n->u.str); /* digits only, but beyond 64 bits */
+		return false;
+	}
 	if (n->quoted || !parse_int(n->u.str, &v)) {
 		spec_error_at(c, n, "expected an integer, got %s'%s'", n->quoted ? "the string " : "", n->u.str);
 		return false;
@@ -717,6 +738,8 @@ static bool dec_field(spec_ctx *c, const field *f, const ynode *v, void *obj)
 	}
 	case FK_STRV:
 		return dec_strv(c, v, (spec_strv *)at);
+	case FK_STR_OR_STRV:
+		return dec_str_or_strv(c, v, (spec_strv *)at);
 	case FK_COMMAND:
 		return dec_command(c, v, (spec_strv *)at);
 	case FK_KV:
@@ -776,7 +799,7 @@ static bool decode_mapping(spec_ctx *c, const ynode *n, const field *fields, siz
 		if (!(f->flags & F_SETTING) || claim_setting(c, k)) {
 			if (ynode_is_null(v) && f->kind != FK_CUSTOM && f->kind != FK_STR && f->kind != FK_INT &&
 			    f->kind != FK_BOOL && f->kind != FK_TRISTATE && f->kind != FK_NUM && f->kind != FK_ENUM && f->kind != FK_ENUMSTR &&
-			    f->kind != FK_DURATION && f->kind != FK_BYTES) {
+			    f->kind != FK_DURATION && f->kind != FK_BYTES && f->kind != FK_STR_OR_STRV) {
 				/* An empty list or map written as "key:" means empty. */
 			} else {
 				dec_field(c, f, v, obj);

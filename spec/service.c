@@ -349,7 +349,7 @@ static bool f_volumes(spec_ctx *c, const ynode *n, void *o)
 
 static bool f_file_mode(spec_ctx *c, const ynode *v, void *o)
 {
-	if (!v || v->kind != YNODE_SCALAR || v->quoted || ynode_is_null(v)) {
+	if (!v || v->kind != YNODE_SCALAR || ynode_is_null(v)) {
 		spec_error_at(c, v, "expected a file mode like 0440");
 		return false;
 	}
@@ -746,15 +746,16 @@ static bool f_environment(spec_ctx *c, const ynode *n, void *o)
 	spec_service *s = o;
 	if (!dec_kv(c, n, true, &s->environment, &s->n_environment))
 		return false;
+	bool ok = true;
 	for (size_t i = 0; i < s->n_environment; i++)
 		if (spec_looks_like_ref(s->environment[i].value)) {
 			spec_push_key(c, s->environment[i].key);
 			spec_error_loc(c, s->environment[i].loc,
 				       "secret references are not expanded in environment; use a swarm secret");
 			spec_pop(c);
-			return false;
+			ok = false;
 		}
-	return true;
+	return ok;
 }
 
 static const field service_fields[] = {
@@ -778,8 +779,8 @@ static const field service_fields[] = {
 	F_TRI("init", spec_service, init),
 	F_TRI("read_only", spec_service, read_only),
 	F_TRI("tty", spec_service, tty),
-	F_STRV("dns", spec_service, dns),
-	F_STRV("dns_search", spec_service, dns_search),
+	F_STRS("dns", spec_service, dns),
+	F_STRS("dns_search", spec_service, dns_search),
 	F_STRV("extra_hosts", spec_service, extra_hosts),
 	F_STRV("cap_add", spec_service, cap_add),
 	F_STRV("cap_drop", spec_service, cap_drop),

@@ -178,6 +178,7 @@ typedef struct spec_config {
 	spec_loc loc;
 	const char *content; /* inline text, or NULL when file is set */
 	const char *file;    /* path resolved against the spec file's directory */
+	spec_loc file_loc;
 	spec_kv *labels;
 	size_t n_labels;
 } spec_config;

@@ -57,6 +57,8 @@ bool dec_duration(spec_ctx *c, const ynode *n, int64_t *out_ns);
 bool dec_bytes(spec_ctx *c, const ynode *n, int64_t *out);
 bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, int *out);
 bool dec_strv(spec_ctx *c, const ynode *n, spec_strv *out);
+/* One string, or a list of strings (Compose allows both for dns and dns_search). */
+bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out);
 /* A command: a list of strings, or one string split like a POSIX shell would. */
 bool dec_command(spec_ctx *c, const ynode *n, spec_strv *out);
 /* A map of scalars, or a list of "key=value"; with value_required, "key" alone is an error. */
@@ -75,7 +77,7 @@ bool spec_parse_bytes(const char *s, int64_t *bytes);
 typedef bool (*field_fn)(spec_ctx *c, const ynode *value, void *obj);
 
 enum field_kind {
-	FK_STR = 1, FK_INT, FK_BOOL, FK_TRISTATE, FK_NUM, FK_DURATION, FK_BYTES, FK_ENUM, FK_ENUMSTR, FK_STRV,
+	FK_STR = 1, FK_INT, FK_BOOL, FK_TRISTATE, FK_NUM, FK_DURATION, FK_BYTES, FK_ENUM, FK_ENUMSTR, FK_STRV, FK_STR_OR_STRV,
 	FK_COMMAND, FK_KV, FK_CUSTOM,
 };
 
@@ -145,6 +147,7 @@ void spec_validate_model(spec_ctx *c);
 #define F_ENUMSTR(k, T, m, vals) {.key = k, .kind = FK_ENUMSTR, .off = offsetof(T, m), .values = vals}
 #define F_ENUM(k, T, m, vals) {.key = k, .kind = FK_ENUM, .off = offsetof(T, m), .values = vals}
 #define F_STRV(k, T, m) {.key = k, .kind = FK_STRV, .off = offsetof(T, m)}
+#define F_STRS(k, T, m) {.key = k, .kind = FK_STR_OR_STRV, .off = offsetof(T, m)}
 #define F_CMD(k, T, m) {.key = k, .kind = FK_COMMAND, .off = offsetof(T, m)}
 #define F_KV(k, T, m, nm, required) {.key = k, .kind = FK_KV, .off = offsetof(T, m), .noff = offsetof(T, nm), .min = required}
 #define F_FN(k, f, fl) {.key = k, .kind = FK_CUSTOM, .fn = f, .flags = fl}

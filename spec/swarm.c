@@ -170,6 +170,10 @@ static bool f_config_content(spec_ctx *c, const ynode *v, void *o)
 		spec_error_at(c, v, "give either content or file, not both");
 		return false;
 	}
+	if (v && v->kind == YNODE_SCALAR && v->quoted && v->n == 0) {
+		cf->content = ""; /* an empty config is legitimate */
+		return true;
+	}
 	return dec_str(c, v, &cf->content);
 }
 static bool f_config_file(spec_ctx *c, const ynode *v, void *o)
@@ -181,6 +185,7 @@ static bool f_config_file(spec_ctx *c, const ynode *v, void *o)
 	}
 	if (!dec_str(c, v, &cf->file))
 		return false;
+	cf->file_loc = spec_loc_of(c, v);
 	if (cf->file[0] != '/' && c->dir && strcmp(c->dir, "."))
 		cf->file = arena_printf(c->mem, "%s/%s", c->dir, cf->file);
 	return true;

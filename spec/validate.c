@@ -298,7 +298,7 @@ void spec_validate_model(spec_ctx *c)
 		if (sw->configs[i].file && access(sw->configs[i].file, R_OK) != 0) {
 			spec_push_key(c, "swarm.configs");
 			spec_push_key(c, sw->configs[i].name);
-			spec_error_loc(c, sw->configs[i].loc, "cannot read config file '%s': %s", sw->configs[i].file,
+			spec_error_loc(c, sw->configs[i].file_loc, "cannot read config file '%s': %s", sw->configs[i].file,
 				       strerror(errno));
 			spec_pop(c);
 			spec_pop(c);
