@@ -132,6 +132,9 @@ const char *spec_did_you_mean(const char *word, const char *const *candidates, s
 	const char *best = NULL;
 	size_t best_d = limit + 1;
 	for (size_t i = 0; i < n; i++) {
+		size_t cl = strlen(candidates[i]);
+		if ((cl > len ? cl - len : len - cl) > limit)
+			continue; /* cannot be within the distance: skip the O(n*m) comparison */
 		size_t d = edit_distance(word, candidates[i]);
 		if (d < best_d) {
 			best_d = d;

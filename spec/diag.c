@@ -6,10 +6,14 @@
 
 #include "arena.h"
 
+/* Past this many, problems are counted but not kept: a broken document (or one whose aliases
+ * repeat an error thousands of times) must not make berth slow or its output unreadable. */
+#define DIAGS_MAX 1000
+
 struct spec_diags {
 	arena *mem;
 	spec_diag *items;
-	size_t n, cap, errors;
+	size_t n, cap, errors, dropped;
 };
 
 spec_diags *spec_diags_new(void)
@@ -33,6 +37,12 @@ void spec_diags_free(spec_diags *d)
 void spec_diags_add(spec_diags *d, spec_diag_level level, const char *file, int line, int col,
 		    const char *fmt, ...)
 {
+	if (d->n >= DIAGS_MAX) {
+		d->dropped++;
+		if (level == SPEC_DIAG_ERROR)
+			d->errors++;
+		return;
+	}
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 16;
 		spec_diag *items = realloc(d->items, d->cap * sizeof(*items));
@@ -108,4 +118,6 @@ void spec_diags_print(const spec_diags *d, FILE *out)
 		else
 			fprintf(out, "%s: %s: %s\n", g->file, lvl, g->message);
 	}
+	if (d->dropped)
+		fprintf(out, "berth: %zu more problems not shown\n", d->dropped);
 }

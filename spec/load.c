@@ -175,7 +175,7 @@ static spec *finish(spec *s, spec_ctx *c)
 spec *spec_load_buffer(const char *buf, size_t len, const char *file, const spec_options *opts, spec_diags *diags)
 {
 	spec *s = spec_new();
-	spec_ctx c = {.mem = s->mem, .diags = diags, .opts = opts, .m = &s->m};
+	spec_ctx c = {.mem = s->mem, .diags = diags, .opts = opts, .m = &s->m, .hints_left = 100};
 	load_state st = {0};
 	decode_document(&c, &st, buf, len, file);
 	check_whole(&c, &st, file);
@@ -234,7 +234,7 @@ spec *spec_load(const char *path, const spec_options *opts, spec_diags *diags)
 		return NULL;
 	}
 	spec *s = spec_new();
-	spec_ctx c = {.mem = s->mem, .diags = diags, .opts = opts, .m = &s->m};
+	spec_ctx c = {.mem = s->mem, .diags = diags, .opts = opts, .m = &s->m, .hints_left = 100};
 	load_state ls = {0};
 	const char *first = path;
 	if (S_ISDIR(st.st_mode)) {

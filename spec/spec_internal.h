@@ -29,6 +29,7 @@ typedef struct spec_ctx {
 	const char *dir;  /* its directory, for relative paths */
 	path_seg path[SPEC_PATH_MAX];
 	int depth;
+	size_t hints_left;      /* "did you mean" searches over big name lists still allowed */
 	spec_setting *settings; /* single-valued settings seen so far, across files */
 	size_t n_settings, cap_settings;
 } spec_ctx;

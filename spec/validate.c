@@ -87,6 +87,11 @@ static void check_ref(spec_ctx *c, const name_index *ix, const char *name, spec_
 {
 	if (!name || index_find(ix, name))
 		return;
+	if (c->hints_left == 0) {
+		spec_error_loc(c, at, "%s '%s' is not defined in %s", ix->kind, name, ix->section);
+		return;
+	}
+	c->hints_left--;
 	const char **names = malloc((ix->n ? ix->n : 1) * sizeof(char *));
 	if (!names)
 		abort();

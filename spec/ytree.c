@@ -33,6 +33,7 @@ typedef struct {
 	anchor *anchors;
 	size_t nanchors, capanchors;
 	size_t total_nodes;
+	size_t merged_pairs; /* pairs copied by merge keys, bounded like aliases */
 	ynode *root;
 } builder;
 
@@ -105,19 +106,33 @@ static bool is_merge_key(const ynode *k)
 	return k->kind == YNODE_SCALAR && !k->quoted && k->n == 2 && k->u.str[0] == '<' && k->u.str[1] == '<';
 }
 
-static bool has_key(ynode **pairs, size_t npairs, const ynode *key)
+typedef struct {
+	ynode *key, *value;
+	size_t order;
+} merge_pair;
+
+static int merge_cmp(const void *pa, const void *pb)
 {
-	if (key->kind != YNODE_SCALAR)
-		return false;
-	for (size_t i = 0; i < npairs; i++) {
-		const ynode *k = pairs[2 * i];
-		if (k->kind == YNODE_SCALAR && k->n == key->n && !memcmp(k->u.str, key->u.str, key->n))
-			return true;
+	const merge_pair *a = pa, *b = pb;
+	bool sa = a->key->kind == YNODE_SCALAR, sb = b->key->kind == YNODE_SCALAR;
+	if (sa && sb) {
+		int c = strcmp(a->key->u.str, b->key->u.str);
+		if (c)
+			return c;
+	} else if (sa != sb) {
+		return sa ? -1 : 1;
 	}
-	return false;
+	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* Rewrites a mapping that uses "<<" so that merged keys appear as its own, own keys first. */
+static int order_cmp(const void *pa, const void *pb)
+{
+	const merge_pair *a = pa, *b = pb;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Rewrites a mapping that uses "<<" so that merged keys appear as its own: own keys first, then
+ * merged ones in order, the first occurrence of a key winning. Sorting keeps it O(n log n). */
 static void expand_merges(builder *b, ynode *map)
 {
 	size_t nmerge = 0, extra = 0;
@@ -144,15 +159,23 @@ static void expand_merges(builder *b, ynode *map)
 	}
 	if (!nmerge)
 		return;
-	ynode **out = arena_calloc(b->nodes, 2 * (map->n - nmerge + extra), sizeof(ynode *));
+	b->merged_pairs += extra;
+	if (b->merged_pairs > YTREE_MAX_WEIGHT_FLOOR) {
+		berr(b, map->line, map->col, "merge keys expand this document to too many nodes");
+		return;
+	}
+	size_t total = map->n - nmerge + extra;
+	merge_pair *all = malloc((total ? total : 1) * sizeof(*all));
+	if (!all)
+		abort();
 	size_t n = 0;
 	for (size_t i = 0; i < map->n; i++) {
 		if (is_merge_key(map->u.pairs[2 * i]))
 			continue;
-		out[2 * n] = map->u.pairs[2 * i];
-		out[2 * n + 1] = map->u.pairs[2 * i + 1];
+		all[n] = (merge_pair){map->u.pairs[2 * i], map->u.pairs[2 * i + 1], n};
 		n++;
 	}
+	size_t own = n;
 	for (size_t i = 0; i < map->n; i++) {
 		if (!is_merge_key(map->u.pairs[2 * i]))
 			continue;
@@ -160,17 +183,28 @@ static void expand_merges(builder *b, ynode *map)
 		size_t nsrc = v->kind == YNODE_MAP ? 1 : v->n;
 		for (size_t s = 0; s < nsrc; s++) {
 			ynode *src = v->kind == YNODE_MAP ? v : v->u.items[s];
-			for (size_t j = 0; j < src->n; j++) {
-				if (has_key(out, n, src->u.pairs[2 * j]))
-					continue;
-				out[2 * n] = src->u.pairs[2 * j];
-				out[2 * n + 1] = src->u.pairs[2 * j + 1];
-				n++;
-			}
+			for (size_t j = 0; j < src->n; j++, n++)
+				all[n] = (merge_pair){src->u.pairs[2 * j], src->u.pairs[2 * j + 1], n};
 		}
 	}
+	qsort(all, n, sizeof(*all), merge_cmp);
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* Own duplicates stay (the duplicate-key check reports them); merged ones yield. */
+		bool dup = i > 0 && all[i].key->kind == YNODE_SCALAR && all[kept - 1].key->kind == YNODE_SCALAR &&
+			   !strcmp(all[i].key->u.str, all[kept - 1].key->u.str) && all[i].order >= own;
+		if (!dup)
+			all[kept++] = all[i];
+	}
+	qsort(all, kept, sizeof(*all), order_cmp);
+	ynode **out = arena_calloc(b->nodes, 2 * (kept ? kept : 1), sizeof(ynode *));
+	for (size_t i = 0; i < kept; i++) {
+		out[2 * i] = all[i].key;
+		out[2 * i + 1] = all[i].value;
+	}
+	free(all);
 	map->u.pairs = out;
-	map->n = n;
+	map->n = kept;
 }
 
 static int key_cmp(const void *pa, const void *pb)
@@ -233,7 +267,8 @@ static void finish_container(builder *b)
 	ynode *n = f->node;
 	size_t count = b->nkids - f->first_child;
 	ynode **items = arena_calloc(b->nodes, count ? count : 1, sizeof(ynode *));
-	memcpy(items, b->kids + f->first_child, count * sizeof(ynode *));
+	if (count)
+		memcpy(items, b->kids + f->first_child, count * sizeof(ynode *));
 	b->nkids = f->first_child;
 	if (n->kind == YNODE_MAP) {
 		n->u.pairs = items;

@@ -1,4 +1,5 @@
 /* Valid documents load into the model with every field as written (or its documented default). */
+#include <dirent.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -538,6 +539,34 @@ static void test_secret_value_never_echoed(void **state)
 	free(text);
 }
 
+/* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
+ * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
+static void test_fuzz_regressions(void **state)
+{
+	(void)state;
+	const char *dir = "tests/fuzz/regressions";
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+	assert_true(n > 2);
+	int checked = 0;
+	for (int i = 0; i < n; i++) {
+		if (ents[i]->d_name[0] != '.') {
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+			spec_diags *d = spec_diags_new();
+			spec_options o = {.skip_secret_refs = true};
+			spec *s = spec_load(path, &o, d);
+			assert_null(s);
+			assert_true(spec_diags_errors(d) > 0);
+			spec_diags_free(d);
+			checked++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	assert_true(checked > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_empty_directory_is_an_error),
 		cmocka_unit_test(test_alias_bomb_is_refused),
 		cmocka_unit_test(test_secret_value_never_echoed),
+		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
 }
