@@ -174,6 +174,22 @@ def load(path):
         raise LoadError("nesting is too deep") from None
 
 
+def _patterns(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "pattern" and isinstance(v, str):
+                yield v
+            elif k == "patternProperties" and isinstance(v, dict):
+                yield from v.keys()
+                for sub in v.values():
+                    yield from _patterns(sub)
+            else:
+                yield from _patterns(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _patterns(v)
+
+
 def yaml_files(d):
     return sorted(os.path.join(d, n) for n in os.listdir(d)
                   if not n.startswith(".") and (n.endswith(".yaml") or n.endswith(".yml"))
@@ -201,15 +217,26 @@ def main():
         with open(schema_path, encoding="utf-8") as f:
             schema = json.load(f)
         jsonschema.Draft7Validator.check_schema(schema)
+        # Patterns must compile, and stay within what ECMA-262 (editors) and Python share.
+        jsonschema.Draft7Validator(jsonschema.Draft7Validator.META_SCHEMA,
+                                   format_checker=jsonschema.draft7_format_checker).validate(schema)
+        for pat in _patterns(schema):
+            for bad in ("(?P", "(?<", "\\A", "\\Z", "(?i", "(?s", "(?m", "(?x"):
+                if bad in pat:
+                    raise ValueError("pattern uses %s, which editors do not support: %s" % (bad, pat))
         ok()
-    except (OSError, ValueError, jsonschema.SchemaError) as e:
+    except (OSError, ValueError, jsonschema.SchemaError, jsonschema.ValidationError) as e:
         fail("%s: not a valid draft-07 schema: %s" % (rel(schema_path), str(e).splitlines()[0]))
         print("schema: %d passed, %d failed" % (passed, failed))
         return 1
     validator = jsonschema.Draft7Validator(schema)
 
     def errors(doc):
-        return sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        """The most relevant error first (or none)."""
+        errs = list(validator.iter_errors(doc))
+        if errs:
+            errs.insert(0, jsonschema.exceptions.best_match(errs))
+        return errs
 
     def where(e):
         return "/".join(str(p) for p in e.absolute_path) or "(top)"
@@ -255,6 +282,8 @@ def main():
             continue
         marked = None
         rejected = []  # (file, why)
+        if not files:
+            rejected.append((p, "no YAML file to check"))
         for q in files:
             with open(q, "rb") as f:
                 m = MARKER.search(f.read().decode("utf-8", "replace"))
@@ -284,4 +313,5 @@ def main():
 
 
 if __name__ == "__main__":
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 50 * MAX_DEPTH))
     sys.exit(main())
