@@ -66,6 +66,10 @@ spec_loc spec_loc_of(spec_ctx *c, const ynode *n)
 static void vreport(spec_ctx *c, spec_diag_level lvl, const char *file, int line, int col, const char *fmt,
 		    va_list ap)
 {
+	if (spec_diags_full(c->diags)) {
+		spec_diags_drop(c->diags, lvl);
+		return;
+	}
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	const char *path = c->depth ? spec_path(c) : "";
@@ -787,7 +791,7 @@ static bool decode_mapping(spec_ctx *c, const ynode *n, const field *fields, siz
 			size_t nn = 0;
 			for (size_t t = 0; t < nfields && nn < 64; t++)
 				names[nn++] = fields[t].key;
-			const char *hint = spec_did_you_mean(key, names, nn);
+			const char *hint = spec_diags_full(c->diags) ? NULL : spec_did_you_mean(key, names, nn);
 			if (hint && nsuggested < 8)
 				suggested[nsuggested++] = hint;
 			if (hint)

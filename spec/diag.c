@@ -101,6 +101,14 @@ void spec_diags_sort(spec_diags *d)
 }
 
 size_t spec_diags_count(const spec_diags *d) { return d->n; }
+bool spec_diags_full(const spec_diags *d) { return d->n >= DIAGS_MAX; }
+
+void spec_diags_drop(spec_diags *d, spec_diag_level level)
+{
+	d->dropped++;
+	if (level == SPEC_DIAG_ERROR)
+		d->errors++;
+}
 size_t spec_diags_errors(const spec_diags *d) { return d->errors; }
 
 const spec_diag *spec_diags_get(const spec_diags *d, size_t i)

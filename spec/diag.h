@@ -23,6 +23,10 @@ void spec_diags_add(spec_diags *d, spec_diag_level level, const char *file, int 
 /* Sort by file, line, column; identical entries are dropped. */
 void spec_diags_sort(spec_diags *d);
 size_t spec_diags_count(const spec_diags *d);
+/* True once no more problems are kept (they are still counted): callers can skip formatting. */
+bool spec_diags_full(const spec_diags *d);
+/* Counts a problem without keeping it. */
+void spec_diags_drop(spec_diags *d, spec_diag_level level);
 size_t spec_diags_errors(const spec_diags *d);
 const spec_diag *spec_diags_get(const spec_diags *d, size_t i);
 /* Prints "FILE:LINE:COL: error: MESSAGE" lines. */

@@ -718,7 +718,7 @@ static bool f_deploy(spec_ctx *c, const ynode *n, void *o)
 		return false;
 	if (d->mode == SPEC_MODE_GLOBAL && d->replicas >= 0) {
 		for (size_t i = 0; i < n->n; i++)
-			if (!strcmp(n->u.pairs[2 * i]->u.str, "replicas")) {
+			if (n->u.pairs[2 * i]->kind == YNODE_SCALAR && !strcmp(n->u.pairs[2 * i]->u.str, "replicas")) {
 				spec_push_key(c, "replicas");
 				spec_error_at(c, n->u.pairs[2 * i], "cannot be set with mode: global");
 				spec_pop(c);
