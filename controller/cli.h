@@ -5,5 +5,7 @@
 #define BERTH_VERSION "0.1.0"
 
 int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 
 #endif

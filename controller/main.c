@@ -12,6 +12,8 @@ typedef struct {
 
 static const command commands[] = {
 	{"validate", cmd_validate, "check a desired-state spec and report every problem"},
+	{"plan", cmd_plan, "show what apply would change (a dry run)"},
+	{"apply", cmd_apply, "make the live state match the spec"},
 };
 
 static void usage(FILE *out)

@@ -43,6 +43,7 @@ size_t plan_add_step(plan *p, plan_action action, const char *kind, const char *
 		     void *payload);
 void plan_add_change(plan *p, size_t step, const char *field, const char *old_value, const char *new_value,
 		     bool sensitive);
+void plan_set_reason(plan *p, size_t step, const char *reason);
 /* step may only start after dep is done. */
 void plan_add_dep(plan *p, size_t step, size_t dep);
 size_t plan_count(const plan *p);
@@ -69,5 +70,11 @@ int plan_execute(plan *p, int parallelism, plan_apply_fn apply, void *ctx, plan_
  * appear in dependency order. color adds ANSI colours (callers pass isatty && !NO_COLOR). */
 #include <stdio.h>
 void plan_render_text(const plan *p, FILE *out, bool color);
+
+/* The machine-readable plan (format documented in docs/plan-json.md). meta is merged in at the
+ * top level (owner, spec digest, observed fingerprint); the caller owns the result. */
+#include <jansson.h>
+#define PLAN_JSON_FORMAT_VERSION 1
+json_t *plan_to_json(const plan *p, json_t *meta);
 
 #endif

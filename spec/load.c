@@ -283,3 +283,32 @@ spec *spec_load(const char *path, const spec_options *opts, spec_diags *diags)
 	check_whole(&c, &ls, first);
 	return finish(s, &c);
 }
+
+int spec_list_files(const char *path, char ***files, size_t *n)
+{
+	struct stat st;
+	*files = NULL;
+	*n = 0;
+	if (stat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		*files = malloc(sizeof(char *));
+		(*files)[0] = strdup(path);
+		*n = 1;
+		return 0;
+	}
+	struct dirent **list = NULL;
+	int count = scandir(path, &list, yaml_entry, alphasort);
+	if (count < 0)
+		return -1;
+	*files = calloc((size_t)count + 1, sizeof(char *));
+	size_t plen = strlen(path);
+	for (int i = 0; i < count; i++) {
+		if (asprintf(&(*files)[i], "%s%s%s", path, plen && path[plen - 1] == '/' ? "" : "/", list[i]->d_name) < 0)
+			abort();
+		free(list[i]);
+	}
+	free(list);
+	*n = (size_t)count;
+	return 0;
+}

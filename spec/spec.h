@@ -364,6 +364,12 @@ spec *spec_load(const char *path, const spec_options *opts, spec_diags *diags);
 spec *spec_load_buffer(const char *buf, size_t len, const char *file, const spec_options *opts,
 		       spec_diags *diags);
 void spec_free(spec *s);
+/* The files spec_load(path) reads, in order (each and the array malloc'd). Returns 0 or -1. */
+int spec_list_files(const char *path, char ***files, size_t *n);
+
+/* Compose durations ("1m30s", "500ms") and sizes ("512m", "1g"), as the spec reads them. */
+bool spec_parse_duration(const char *s, int64_t *ns);
+bool spec_parse_bytes(const char *s, int64_t *bytes);
 const struct spec_model *spec_model(const spec *s);
 
 #endif

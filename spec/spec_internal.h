@@ -70,9 +70,6 @@ bool spec_looks_like_ref(const char *s);
 bool spec_valid_env_name(const char *s, size_t len);
 /* The key node named key in a mapping (for error positions), or the mapping itself. */
 const ynode *ymap_key(const ynode *map, const char *key);
-/* Duration and size parsing shared with the tests. */
-bool spec_parse_duration(const char *s, int64_t *ns);
-bool spec_parse_bytes(const char *s, int64_t *bytes);
 
 /* ---- decoding mappings through field tables ---- */
 typedef bool (*field_fn)(spec_ctx *c, const ynode *value, void *obj);

@@ -1,0 +1,53 @@
+/* A client for the Docker Engine API (swarm mode) over libcurl: unix socket or TCP with TLS,
+ * API version negotiated with /_ping, JSON bodies with jansson.
+ *
+ * One docker handle may be used from several threads at once: requests borrow a libcurl handle
+ * from a pool, so connections are kept alive and reused. */
+#ifndef BERTH_DOCKER_H
+#define BERTH_DOCKER_H
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct docker_config {
+	const char *host;      /* unix:///path or tcp://host:port; NULL: DOCKER_HOST, else unix:///var/run/docker.sock */
+	const char *ca_file;   /* TLS: CA, client certificate and key (PEM); NULL: from DOCKER_CERT_PATH if TLS is on */
+	const char *cert_file;
+	const char *key_file;
+	bool tls;              /* use https:// for tcp hosts (on when DOCKER_TLS_VERIFY is non-empty or ca/cert given) */
+	bool tls_verify;       /* verify the peer (DOCKER_TLS_VERIFY semantics) */
+	const char *api_version; /* NULL: negotiate; DOCKER_API_VERSION pins it */
+	long timeout_ms;         /* per request; 0: 60 s */
+} docker_config;
+
+/* Fills cfg from the spec's endpoint/tls (may be NULL) and the environment (DOCKER_HOST,
+ * DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION). Strings point into the arguments or
+ * the environment, or to static storage. */
+void docker_config_init(docker_config *cfg, const char *spec_endpoint, const char *ca, const char *cert,
+			const char *key);
+
+typedef struct docker docker;
+
+/* Connects and negotiates the API version (GET /_ping). On failure returns NULL and sets *err
+ * (malloc'd) to a message naming the endpoint, e.g. "cannot reach the Docker engine at
+ * unix:///var/run/docker.sock: Couldn't connect to server". */
+docker *docker_open(const docker_config *cfg, char **err);
+void docker_close(docker *d);
+const char *docker_endpoint(const docker *d);  /* as configured, for messages */
+const char *docker_api_version(const docker *d); /* e.g. "1.41" */
+
+/* One request. path is relative to the versioned base and starts with '/', e.g.
+ * "/services?status=true". body may be NULL (borrowed, not stolen). On transport failure
+ * returns -1 with *err set. Otherwise returns 0 and sets *status; *response gets the parsed JSON
+ * body (NULL if the body is empty or not JSON; caller owns it). For status >= 400 *err is also
+ * set to "HTTP <status>: <engine message>". */
+int docker_request(docker *d, const char *method, const char *path, json_t *body, long *status, json_t **response,
+		   char **err);
+
+/* Requests made so far, by kind: for benchmarks and for the "no-op plan makes N requests" test. */
+unsigned long docker_requests(const docker *d);
+unsigned long docker_writes(const docker *d); /* POST, PUT, DELETE */
+
+/* URL-encodes filters {"label":["a=b"]} for a query string; caller frees. */
+char *docker_filters(const char *key, const char *value);
+
+#endif
