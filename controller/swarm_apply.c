@@ -303,17 +303,20 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 					snprintf(last_error, sizeof(last_error), "%s", terr);
 			}
 		}
-		json_decref(svc);
 		json_decref(tasks);
 		if (state && (!strcmp(state, "rollback_started") || !strcmp(state, "rollback_completed") ||
-			      !strcmp(state, "rollback_paused") || !strcmp(state, "paused")))
-			return fail(err, "service %s: the swarm %s the update (%s)%s%s", name,
-				    strncmp(state, "rollback", 8) ? "paused" : "rolled back", message ? message : state,
-				    *last_error ? "; task error: " : "", last_error);
+			      !strcmp(state, "rollback_paused") || !strcmp(state, "paused"))) {
+			fail(err, "service %s: the swarm %s the update (%s)%s%s", name,
+			     strncmp(state, "rollback", 8) ? "paused" : "rolled back", message ? message : state,
+			     *last_error ? "; task error: " : "", last_error);
+			json_decref(svc);
+			return -1;
+		}
+		bool updated = !state || !strcmp(state, "completed");
+		json_decref(svc); /* state and message point into it */
 		if (failed >= 3)
 			return fail(err, "service %s: tasks keep failing (%lld failed): %s", name, failed,
 				    *last_error ? last_error : "no error reported");
-		bool updated = !state || !strcmp(state, "completed");
 		if (updated && ((want >= 0 && running == want && pending == 0) || (want < 0 && running > 0 && pending == 0)))
 			break;
 		if (running != last_running) {
