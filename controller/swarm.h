@@ -41,6 +41,9 @@ typedef struct swarm_state {
  * number of objects. Returns 0, or -1 with *err set. */
 int swarm_observe(docker *d, swarm_state *out, char **err);
 void swarm_state_free(swarm_state *st);
+/* The same from list responses already read (services, networks, secrets, configs), which are
+ * borrowed: the state takes its own references. For tests and replays. */
+void swarm_state_from_json(json_t *lists[SWARM_KINDS], swarm_state *out);
 const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const char *name);
 const char *swarm_kind_name(swarm_kind k);
 /* A digest of everything observed that a plan depends on (ids and versions), for stale-plan checks. */

@@ -38,50 +38,21 @@ static void add_object(swarm_state *st, size_t *cap, swarm_object o)
 	st->objects[st->n++] = o;
 }
 
-int swarm_observe(docker *d, swarm_state *out, char **err)
+static const char *const list_paths[SWARM_KINDS] = {"/services", "/networks", "/secrets", "/configs"};
+
+void swarm_state_from_json(json_t *lists[SWARM_KINDS], swarm_state *out)
 {
-	static const struct {
-		swarm_kind kind;
-		const char *path;
-	} lists[] = {
-		{SWARM_SERVICE, "/services"},
-		{SWARM_NETWORK, "/networks"},
-		{SWARM_SECRET, "/secrets"},
-		{SWARM_CONFIG, "/configs"},
-	};
 	memset(out, 0, sizeof(*out));
 	out->raw = json_array();
 	size_t cap = 0;
-	unsigned long before = docker_requests(d);
-	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
-		long status;
-		json_t *resp = NULL;
-		char *rerr = NULL;
-		if (docker_request(d, "GET", lists[l].path, NULL, &status, &resp, &rerr) != 0 || status != 200) {
-			if (status == 503 && rerr && strstr(rerr, "not part of a swarm")) {
-				free(rerr);
-				rerr = errf("the Docker engine at %s is not in swarm mode (run 'docker swarm init')%s",
-					    docker_endpoint(d), NULL);
-			}
-			*err = errf("listing %ss: %s", swarm_kind_name(lists[l].kind), rerr ? rerr : "unexpected response");
-			free(rerr);
-			json_decref(resp);
-			swarm_state_free(out);
-			return -1;
-		}
-		free(rerr);
-		if (!json_is_array(resp)) {
-			*err = errf("listing %ss: the engine's answer is not a list%s", swarm_kind_name(lists[l].kind), NULL);
-			json_decref(resp);
-			swarm_state_free(out);
-			return -1;
-		}
-		json_array_append_new(out->raw, resp);
+	for (int k = 0; k < SWARM_KINDS; k++) {
+		json_t *resp = lists[k];
+		json_array_append(out->raw, resp);
 		size_t i;
 		json_t *it;
 		json_array_foreach(resp, i, it) {
-			swarm_object o = {.kind = lists[l].kind};
-			if (lists[l].kind == SWARM_NETWORK) {
+			swarm_object o = {.kind = (swarm_kind)k};
+			if (k == SWARM_NETWORK) {
 				/* Only swarm-scoped networks share a namespace with berth's overlays. */
 				const char *scope = json_string_value(json_object_get(it, "Scope"));
 				if (scope && strcmp(scope, "swarm"))
@@ -109,6 +80,36 @@ int swarm_observe(docker *d, swarm_state *out, char **err)
 			add_object(out, &cap, o);
 		}
 	}
+}
+
+int swarm_observe(docker *d, swarm_state *out, char **err)
+{
+	json_t *lists[SWARM_KINDS] = {0};
+	unsigned long before = docker_requests(d);
+	for (int k = 0; k < SWARM_KINDS; k++) {
+		long status = 0;
+		json_t *resp = NULL;
+		char *rerr = NULL;
+		if (docker_request(d, "GET", list_paths[k], NULL, &status, &resp, &rerr) != 0 || status != 200 ||
+		    !json_is_array(resp)) {
+			if (status == 503 && rerr && strstr(rerr, "not part of a swarm")) {
+				free(rerr);
+				rerr = errf("the Docker engine at %s is not in swarm mode (run 'docker swarm init')%s",
+					    docker_endpoint(d), NULL);
+			}
+			*err = errf("listing %ss: %s", swarm_kind_name((swarm_kind)k), rerr ? rerr : "unexpected response");
+			free(rerr);
+			json_decref(resp);
+			for (int j = 0; j < k; j++)
+				json_decref(lists[j]);
+			return -1;
+		}
+		free(rerr);
+		lists[k] = resp;
+	}
+	swarm_state_from_json(lists, out);
+	for (int k = 0; k < SWARM_KINDS; k++)
+		json_decref(lists[k]);
 	out->requests = docker_requests(d) - before;
 	return 0;
 }
@@ -128,16 +129,26 @@ const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const cha
 	return NULL;
 }
 
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 char *swarm_fingerprint(const swarm_state *st)
 {
+	/* Sorted, so that the engine's list order does not matter. */
+	char **lines = calloc(st->n + 1, sizeof(char *));
+	for (size_t i = 0; i < st->n; i++)
+		if (asprintf(&lines[i], "%d %s %lld\n", st->objects[i].kind, st->objects[i].id, st->objects[i].version) < 0)
+			abort();
+	qsort(lines, st->n, sizeof(char *), line_cmp);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	for (size_t i = 0; i < st->n; i++) {
-		char line[256];
-		int n = snprintf(line, sizeof(line), "%d %s %lld\n", st->objects[i].kind, st->objects[i].id,
-				 st->objects[i].version);
-		EVP_DigestUpdate(ctx, line, (size_t)n);
+		EVP_DigestUpdate(ctx, lines[i], strlen(lines[i]));
+		free(lines[i]);
 	}
+	free(lines);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len;
 	EVP_DigestFinal_ex(ctx, md, &len);

@@ -1,0 +1,334 @@
+/* The swarm planner is a pure function of (spec, observed): these tests feed it specs and
+ * observed states (fixtures are list responses recorded from a Debian 12 engine, API 1.41) and
+ * check the plan, without a server. */
+#include "testutil.h"
+#include "../../controller/plan.h"
+#include "../../controller/swarm.h"
+
+static json_t *fixture(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "tests/unit/fixtures/%s", name);
+	json_error_t e;
+	json_t *j = json_load_file(path, 0, &e);
+	if (!j)
+		fail_msg("%s: %s", path, e.text);
+	return j;
+}
+
+static void state_from(swarm_state *st, json_t *services, json_t *networks, json_t *secrets, json_t *configs)
+{
+	json_t *lists[SWARM_KINDS] = {services, networks, secrets, configs};
+	swarm_state_from_json(lists, st);
+	for (int i = 0; i < SWARM_KINDS; i++)
+		json_decref(lists[i]);
+}
+
+static void quickstart_state(swarm_state *st)
+{
+	state_from(st, fixture("quickstart-services.json"), fixture("quickstart-networks.json"),
+		   fixture("quickstart-secrets.json"), fixture("quickstart-configs.json"));
+}
+
+static void empty_state(swarm_state *st)
+{
+	state_from(st, json_array(), json_array(), json_array(), json_array());
+}
+
+static spec *load_file(const char *path)
+{
+	spec_diags *d = spec_diags_new();
+	spec *s = spec_load(path, NULL, d);
+	if (!s)
+		spec_diags_print(d, stderr);
+	spec_diags_free(d);
+	assert_non_null(s);
+	return s;
+}
+
+static plan *make_plan(const spec *s, const swarm_state *st, const swarm_plan_options *o, char **err)
+{
+	plan *p = plan_new(swarm_step_free);
+	*err = NULL;
+	int rc = swarm_plan(spec_model(s), st, o, p, err);
+	if (rc != 0 && !*err)
+		fail_msg("swarm_plan failed without a message");
+	return p;
+}
+
+static char *render(const plan *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	plan_render_text(p, f, false);
+	fclose(f);
+	return buf;
+}
+
+static const plan_step *find_step(const plan *p, const char *kind, const char *name)
+{
+	for (size_t i = 0; i < plan_count(p); i++) {
+		const plan_step *s = plan_step_at(p, i);
+		if (!strcmp(s->kind, kind) && !strcmp(s->name, name))
+			return s;
+	}
+	return NULL;
+}
+
+static bool depends_on(const plan_step *s, size_t id)
+{
+	for (size_t i = 0; i < s->n_deps; i++)
+		if (s->deps[i] == id)
+			return true;
+	return false;
+}
+
+static void test_applied_state_plans_nothing(void **state)
+{
+	(void)state;
+	/* The engine fills in Isolation, ForceUpdate, Runtime, EndpointSpec.Mode and turns the network
+	 * name into an id: none of that may show as a change. */
+	spec *s = load_file("examples/quickstart");
+	swarm_state st;
+	quickstart_state(&st);
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 0);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+static void test_create_from_empty_in_dependency_order(void **state)
+{
+	(void)state;
+	spec *s = load_file("examples/quickstart");
+	swarm_state st;
+	empty_state(&st);
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 3);
+	const plan_step *net = find_step(p, "network", "web"), *cfg = find_step(p, "config", "index-html"),
+			*svc = find_step(p, "service", "hello");
+	assert_non_null(net);
+	assert_non_null(cfg);
+	assert_non_null(svc);
+	assert_int_equal(svc->action, PLAN_CREATE);
+	assert_true(depends_on(svc, net->id));
+	assert_true(depends_on(svc, cfg->id));
+	assert_int_equal(net->n_deps, 0);
+	char *text = render(p);
+	assert_non_null(strstr(text, "+ image: \"berth-demo/busybox:latest\""));
+	assert_non_null(strstr(text, "+ port.18080/tcp: \"18080:8080/tcp host\""));
+	assert_non_null(strstr(text, "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy."));
+	/* Engine defaults are not listed for a new service. */
+	assert_null(strstr(text, "restart_policy.condition"));
+	free(text);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+static spec *load_yaml(const char *yaml)
+{
+	char *text;
+	spec *s = load_text(yaml, &text);
+	if (!s)
+		fail_msg("%s", text);
+	free(text);
+	return s;
+}
+
+static const char *quickstart_changed =
+	"version: 1\nname: quickstart\nswarm:\n  networks:\n    web: {attachable: true}\n"
+	"  configs:\n    index-html:\n      content: |\n        <h1>hello from berth</h1>\n"
+	"  services:\n    hello:\n      image: berth-demo/busybox:1.36\n"
+	"      command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+	"      environment: {MODE: prod}\n"
+	"      ports: [{target: 8080, published: 18080, mode: host}, \"9090:9090/udp\"]\n"
+	"      configs: [{source: index-html, target: /www/index.html}]\n"
+	"      networks: [web]\n"
+	"      deploy: {replicas: 3, update_config: {parallelism: 1, order: start-first}}\n";
+
+static void test_update_lists_field_changes(void **state)
+{
+	(void)state;
+	spec *s = load_yaml(quickstart_changed);
+	swarm_state st;
+	quickstart_state(&st);
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 1);
+	const plan_step *svc = find_step(p, "service", "hello");
+	assert_int_equal(svc->action, PLAN_UPDATE);
+	assert_string_equal(svc->reason, "image changed, env.MODE added, replicas changed and 1 more");
+	char *text = render(p);
+	assert_non_null(strstr(text, "~ image: \"berth-demo/busybox:latest\" -> \"berth-demo/busybox:1.36\""));
+	assert_non_null(strstr(text, "+ env.MODE: \"prod\""));
+	assert_non_null(strstr(text, "~ replicas: \"1\" -> \"3\""));
+	assert_non_null(strstr(text, "+ port.9090/udp: \"9090:9090/udp ingress\""));
+	free(text);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+/* The fixture's service without berth's label: someone else's object with the same name. */
+static void test_unowned_same_name_is_a_plan_error(void **state)
+{
+	(void)state;
+	spec *s = load_file("examples/quickstart");
+	json_t *services = fixture("quickstart-services.json");
+	json_object_del(json_object_get(json_object_get(json_array_get(services, 0), "Spec"), "Labels"), "berth.owner");
+	swarm_state st;
+	state_from(&st, services, fixture("quickstart-networks.json"), fixture("quickstart-secrets.json"),
+		   fixture("quickstart-configs.json"));
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_non_null(err);
+	assert_string_equal(err, "service 'hello' exists and was not created by berth (no berth.owner label); berth "
+				 "never adopts objects: remove or rename it");
+	free(err);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+static json_t *owned_services(int n, const char *owner)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		char id[32], name[32];
+		snprintf(id, sizeof(id), "id%d", i);
+		snprintf(name, sizeof(name), "svc%d", i);
+		json_array_append_new(a, json_pack("{s:s, s:{s:I}, s:{s:s, s:{s:s}, s:{s:{s:s}}}}", "ID", id, "Version",
+						   "Index", (json_int_t)10, "Spec", "Name", name, "Labels", "berth.owner",
+						   owner, "TaskTemplate", "ContainerSpec", "Image", "busybox"));
+	}
+	return a;
+}
+
+static void test_mass_delete_is_refused(void **state)
+{
+	(void)state;
+	spec *s = load_yaml("version: 1\nname: shop\nswarm:\n  services:\n    keep: {image: busybox}\n");
+	swarm_state st;
+	state_from(&st, owned_services(8, "shop"), json_array(), json_array(), json_array());
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_non_null(err);
+	assert_string_equal(err, "the plan would delete 8 of the 8 swarm objects berth owns as 'shop' (more than 5 and "
+				 "more than 25%); refusing without --allow-mass-delete");
+	free(err);
+	plan_free(p);
+	swarm_plan_options allow = {.allow_mass_delete = true};
+	p = make_plan(s, &st, &allow, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 9); /* 8 deletes and 1 create */
+	assert_int_equal(find_step(p, "service", "svc3")->action, PLAN_DELETE);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+static void test_other_owners_objects_are_never_touched(void **state)
+{
+	(void)state;
+	spec *s = load_yaml("version: 1\nname: shop\nswarm:\n  services:\n    keep: {image: busybox}\n");
+	swarm_state st;
+	state_from(&st, owned_services(3, "someone-else"), json_array(), json_array(), json_array());
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 1);
+	assert_int_equal(plan_step_at(p, 0)->action, PLAN_CREATE);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+static void test_secret_rotation(void **state)
+{
+	(void)state;
+	setenv("BERTH_TEST_DB_PASSWORD", "new-s3cret-value", 1);
+	spec *s = load_yaml("version: 1\nname: shop\nswarm:\n  secrets:\n    db: {value: \"${env:BERTH_TEST_DB_PASSWORD}\"}\n"
+			    "  services:\n    api: {image: busybox, secrets: [db]}\n");
+	char old_name[80];
+	swarm_content_name("db", "old-value", 9, old_name);
+	json_t *secrets = json_pack("[{s:s, s:{s:I}, s:{s:s, s:{s:s, s:s}}}]", "ID", "sec-old", "Version", "Index",
+				    (json_int_t)3, "Spec", "Name", old_name, "Labels", "berth.owner", "shop", "berth.name", "db");
+	json_t *services = json_pack(
+		"[{s:s, s:{s:I}, s:{s:s, s:{s:s}, s:{s:{s:s, s:[{s:{s:s, s:s, s:s, s:i}, s:s, s:s}]}}, s:{s:{s:i}}}}]", "ID",
+		"svc-api", "Version", "Index", (json_int_t)7, "Spec", "Name", "api", "Labels", "berth.owner", "shop",
+		"TaskTemplate", "ContainerSpec", "Image", "busybox", "Secrets", "File", "Name", "db", "UID", "0", "GID", "0",
+		"Mode", 0444, "SecretID", "sec-old", "SecretName", old_name, "Mode", "Replicated", "Replicas", 1);
+	swarm_state st;
+	state_from(&st, services, json_array(), secrets, json_array());
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 3);
+	const plan_step *create = find_step(p, "secret", "db"), *svc = find_step(p, "service", "api"),
+			*del = find_step(p, "secret", old_name);
+	assert_non_null(create);
+	assert_non_null(svc);
+	assert_non_null(del);
+	assert_int_equal(create->action, PLAN_REPLACE);
+	assert_int_equal(svc->action, PLAN_UPDATE);
+	assert_int_equal(del->action, PLAN_DELETE);
+	assert_true(depends_on(svc, create->id));
+	assert_true(depends_on(del, svc->id));
+	char *text = render(p);
+	assert_non_null(strstr(text, "~ data: (sensitive value changed)"));
+	assert_null(strstr(text, "new-s3cret-value"));
+	assert_null(strstr(text, "old-value"));
+	free(text);
+	json_t *meta = json_object();
+	json_t *j = plan_to_json(p, meta);
+	char *dump = json_dumps(j, 0);
+	assert_null(strstr(dump, "new-s3cret-value"));
+	assert_non_null(strstr(dump, "\"sensitive\": true"));
+	free(dump);
+	json_decref(j);
+	json_decref(meta);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+static void test_fingerprint_ignores_list_order(void **state)
+{
+	(void)state;
+	swarm_state a, b;
+	json_t *services = owned_services(3, "x");
+	json_t *reversed = json_array();
+	for (size_t i = json_array_size(services); i-- > 0;)
+		json_array_append(reversed, json_array_get(services, i));
+	state_from(&a, services, json_array(), json_array(), json_array());
+	state_from(&b, reversed, json_array(), json_array(), json_array());
+	char *fa = swarm_fingerprint(&a), *fb = swarm_fingerprint(&b);
+	assert_string_equal(fa, fb);
+	free(fa);
+	free(fb);
+	swarm_state_free(&a);
+	swarm_state_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_applied_state_plans_nothing),
+		cmocka_unit_test(test_create_from_empty_in_dependency_order),
+		cmocka_unit_test(test_update_lists_field_changes),
+		cmocka_unit_test(test_unowned_same_name_is_a_plan_error),
+		cmocka_unit_test(test_mass_delete_is_refused),
+		cmocka_unit_test(test_other_owners_objects_are_never_touched),
+		cmocka_unit_test(test_secret_rotation),
+		cmocka_unit_test(test_fingerprint_ignores_list_order),
+	};
+	return cmocka_run_group_tests_name("swarm planner", tests, NULL, NULL);
+}
