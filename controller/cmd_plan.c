@@ -33,6 +33,10 @@ typedef struct {
 
 static void run_free(run *r)
 {
+	/* For benchmarks and tests: how much the command cost the engine. */
+	if (r->d && getenv("BERTH_STATS"))
+		fprintf(stderr, "berth: %lu requests to the Docker engine, %lu writes\n", docker_requests(r->d),
+			docker_writes(r->d));
 	plan_free(r->p);
 	if (r->observed)
 		swarm_state_free(&r->st);
