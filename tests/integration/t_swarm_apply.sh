@@ -1,0 +1,259 @@
+# shellcheck shell=bash
+# berth plan/apply against the real swarm the harness runs: every case writes a spec with its own
+# owner id, applies it, and checks the engine's state with the docker CLI.
+
+IMG=berth-test/busybox:latest
+
+# spec OWNER DIR BODY: writes DIR/berth.yaml with the owner and the swarm section BODY.
+spec() {
+	mkdir -p "$2"
+	printf 'version: 1\nname: %s\nswarm:\n%s\n' "$1" "$3" >"$2/berth.yaml"
+}
+
+svc_field() { docker service inspect "$1" --format "$2"; }
+
+test_create_from_empty_then_second_plan_is_empty() {
+	local owner dir port
+	owner=$(unique_owner) dir=$(mktemp -d) port=$(free_port)
+	spec "$owner" "$dir" "  networks:
+    ${owner}-net: {attachable: true}
+  configs:
+    ${owner}-page: {content: \"hello $owner\"}
+  services:
+    ${owner}-web:
+      image: $IMG
+      command: [httpd, -f, -p, '8080', -h, /www]
+      ports: [{target: 8080, published: $port, mode: host}]
+      configs: [{source: ${owner}-page, target: /www/index.html}]
+      networks: [${owner}-net]
+      environment: {GREETING: hi}"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy."
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_contains "$T_OUT" "Apply complete: 3 done, 0 failed, 0 skipped."
+	# The service really serves the config through a host-mode port.
+	wait_until 30 "the service answers on port $port" http_body_is "http://127.0.0.1:$port/" "hello $owner"
+	assert_eq "$owner" "$(svc_field "${owner}-web" '{{index .Spec.Labels "berth.owner"}}')" "owner label"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "No changes."
+	# A no-op plan costs the version handshake and four list calls; a no-op apply writes nothing.
+	BERTH_STATS=1 assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_contains "$T_ERR" "berth: 5 requests to the Docker engine, 0 writes"
+}
+
+test_changes_to_image_replicas_env_ports_update_config() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-app:
+      image: $IMG
+      command: [sleep, '3600']
+      environment: {MODE: one}
+      ports: ['$(free_port):80']
+      deploy: {replicas: 1}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	docker tag "$IMG" "berth-test/busybox:v2"
+	local port2
+	port2=$(free_port)
+	spec "$owner" "$dir" "  services:
+    ${owner}-app:
+      image: berth-test/busybox:v2
+      command: [sleep, '3600']
+      environment: {MODE: two, EXTRA: x}
+      ports: ['$port2:80/udp']
+      deploy:
+        replicas: 2
+        update_config: {parallelism: 2, delay: 1s, order: start-first, failure_action: rollback}"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" '~ image: "berth-test/busybox:latest" -> "berth-test/busybox:v2"'
+	assert_contains "$T_OUT" '~ env.MODE: "one" -> "two"'
+	assert_contains "$T_OUT" '+ env.EXTRA: "x"'
+	assert_contains "$T_OUT" '~ replicas: "1" -> "2"'
+	assert_contains "$T_OUT" "+ port.$port2/udp: \"$port2:80/udp ingress\""
+	assert_contains "$T_OUT" '~ update_config.order: "stop-first" -> "start-first"'
+	assert_contains "$T_OUT" "Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	# The engine's stored spec has every change (ingress publishing is checked there: no IPVS here).
+	assert_eq "berth-test/busybox:v2" "$(svc_field "${owner}-app" '{{.Spec.TaskTemplate.ContainerSpec.Image}}' | sed 's/@.*//')"
+	assert_eq 2 "$(svc_field "${owner}-app" '{{.Spec.Mode.Replicated.Replicas}}')"
+	assert_contains "$(svc_field "${owner}-app" '{{json .Spec.TaskTemplate.ContainerSpec.Env}}')" '"MODE=two"'
+	assert_eq "udp $port2 ingress" "$(svc_field "${owner}-app" '{{range .Spec.EndpointSpec.Ports}}{{.Protocol}} {{.PublishedPort}} {{.PublishMode}}{{end}}')"
+	assert_eq "start-first rollback 2" "$(svc_field "${owner}-app" '{{.Spec.UpdateConfig.Order}} {{.Spec.UpdateConfig.FailureAction}} {{.Spec.UpdateConfig.Parallelism}}')"
+	service_running "${owner}-app" 2
+	assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
+}
+
+test_drift_is_shown_and_reverted() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-api:
+      image: $IMG
+      command: [sleep, '3600']
+      deploy: {replicas: 1}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	docker service scale --detach "${owner}-api=3" >/dev/null
+	docker service update --detach --env-add HAND=made "${owner}-api" >/dev/null
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" '~ replicas: "3" -> "1"'
+	assert_contains "$T_OUT" '- env.HAND: "made" -> null'
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_eq 1 "$(svc_field "${owner}-api" '{{.Spec.Mode.Replicated.Replicas}}')"
+	assert_not_contains "$(svc_field "${owner}-api" '{{json .Spec.TaskTemplate.ContainerSpec.Env}}')" "HAND"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
+}
+
+test_secret_rotation_never_shows_the_value() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  secrets:
+    ${owner}-db: {value: \"\${env:T_DB_PASSWORD}\"}
+  services:
+    ${owner}-db-client:
+      image: $IMG
+      command: [sleep, '3600']
+      secrets: [${owner}-db]"
+	T_DB_PASSWORD=first-Pa55word assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	local first
+	first=$(svc_field "${owner}-db-client" '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}')
+	assert_contains "$first" "${owner}-db-"
+	T_DB_PASSWORD=second-Pa55word assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "~ data: (sensitive value changed)"
+	assert_not_contains "$T_OUT$T_ERR" "Pa55word" "the secret value leaked into the plan"
+	T_DB_PASSWORD=second-Pa55word assert_exit 0 "$BERTH" plan --json "$dir"
+	assert_not_contains "$T_OUT" "Pa55word" "the secret value leaked into the JSON plan"
+	T_DB_PASSWORD=second-Pa55word assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_not_contains "$T_OUT$T_ERR" "Pa55word" "the secret value leaked into apply's output"
+	local second
+	second=$(svc_field "${owner}-db-client" '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}')
+	[ "$second" != "$first" ] || t_fail "the service still uses $first"
+	# The old version is gone once no service uses it; exactly one version remains.
+	assert_eq "$second" "$(docker secret ls --filter "label=berth.owner=$owner" --format '{{.Name}}')"
+	T_DB_PASSWORD=second-Pa55word assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
+}
+
+test_prune_leaves_unowned_and_other_owners_alone() {
+	local owner other dir
+	owner=$(unique_owner) other=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-keep: {image: $IMG, command: [sleep, '3600']}
+    ${owner}-gone: {image: $IMG, command: [sleep, '3600']}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	# Someone's hand-made service, and another owner's service.
+	docker service create --detach --name "${owner}-manual" "$IMG" sleep 3600 >/dev/null
+	docker service create --detach --name "${other}-theirs" --label "berth.owner=$other" "$IMG" sleep 3600 >/dev/null
+	spec "$owner" "$dir" "  services:
+    ${owner}-keep: {image: $IMG, command: [sleep, '3600']}"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "# service ${owner}-gone will be destroyed (not in the spec)"
+	assert_contains "$T_OUT" "Plan: 0 to add, 0 to change, 0 to replace, 1 to destroy."
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_exit '!0' docker service inspect "${owner}-gone"
+	assert_exit 0 docker service inspect "${owner}-manual"
+	assert_exit 0 docker service inspect "${other}-theirs"
+	docker service rm "${owner}-manual" >/dev/null
+}
+
+test_same_named_unowned_service_is_a_plan_error() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	docker service create --detach --name "${owner}-taken" "$IMG" sleep 3600 >/dev/null
+	spec "$owner" "$dir" "  networks:
+    ${owner}-n: {}
+  services:
+    ${owner}-taken: {image: $IMG, command: [sleep, '1']}"
+	assert_exit 1 "$BERTH" apply --auto-approve "$dir"
+	assert_contains "$T_ERR" "service '${owner}-taken' exists and was not created by berth (no berth.owner label); berth never adopts objects"
+	# Nothing was half-applied: not even the network the plan would have created first.
+	assert_exit '!0' docker network inspect "${owner}-n"
+	assert_eq "sleep 3600" "$(svc_field "${owner}-taken" '{{join .Spec.TaskTemplate.ContainerSpec.Args " "}}')"
+	docker service rm "${owner}-taken" >/dev/null
+}
+
+test_mass_delete_needs_a_flag() {
+	local owner dir body=""
+	owner=$(unique_owner) dir=$(mktemp -d)
+	for i in 1 2 3 4 5 6; do
+		body+="    ${owner}-s$i: {image: $IMG, command: [sleep, '3600'], deploy: {replicas: 0}}
+"
+	done
+	spec "$owner" "$dir" "  services:
+$body"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	spec "$owner" "$dir" "  services: {}"
+	assert_exit 1 "$BERTH" apply --auto-approve "$dir"
+	assert_contains "$T_ERR" "the plan would delete 6 of the 6 swarm objects berth owns as '$owner'"
+	assert_exit 0 docker service inspect "${owner}-s3"
+	assert_exit 0 "$BERTH" apply --auto-approve --allow-mass-delete "$dir"
+	assert_contains "$T_OUT" "Apply complete: 6 done"
+	assert_eq "" "$(docker service ls --filter "label=berth.owner=$owner" -q)"
+}
+
+test_saved_plan_applies_exactly_or_is_stale() {
+	local owner dir plan
+	owner=$(unique_owner) dir=$(mktemp -d)
+	plan="$dir/plan.json"
+	spec "$owner" "$dir/spec" "  services:
+    ${owner}-p: {image: $IMG, command: [sleep, '3600']}"
+	assert_exit 0 "$BERTH" plan --out "$plan" "$dir/spec"
+	assert_exit 0 "$BERTH" apply "$plan"
+	assert_contains "$T_OUT" "Apply complete: 1 done"
+	# The live state changes after the plan is made: refused.
+	spec "$owner" "$dir/spec" "  services:
+    ${owner}-p: {image: $IMG, command: [sleep, '3600'], deploy: {replicas: 2}}"
+	assert_exit 0 "$BERTH" plan --out "$plan" "$dir/spec"
+	docker service update --detach --env-add X=1 "${owner}-p" >/dev/null
+	assert_exit 1 "$BERTH" apply "$plan"
+	assert_contains "$T_ERR" "plan is stale: the live state changed since the plan was made"
+	assert_eq 1 "$(svc_field "${owner}-p" '{{.Spec.Mode.Replicated.Replicas}}')"
+	# The spec changes after the plan is made: refused.
+	assert_exit 0 "$BERTH" plan --out "$plan" "$dir/spec"
+	echo "# edited" >>"$dir/spec/berth.yaml"
+	assert_exit 1 "$BERTH" apply "$plan"
+	assert_contains "$T_ERR" "plan is stale: the spec changed since the plan was made"
+}
+
+test_unreachable_engine_and_tls_errors_are_clear() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-x: {image: $IMG}"
+	DOCKER_HOST=tcp://127.0.0.1:1 assert_exit 1 "$BERTH" plan "$dir"
+	assert_eq "berth: cannot reach the Docker engine at tcp://127.0.0.1:1: Couldn't connect to server" "$T_ERR"
+	DOCKER_HOST=tcp://127.0.0.1:2376 DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=/nonexistent/certs assert_exit 1 "$BERTH" plan "$dir"
+	assert_contains "$T_ERR" "cannot read TLS certificate /nonexistent/certs/cert.pem: No such file or directory"
+}
+
+test_failing_service_fails_the_apply_with_the_task_error() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-crash:
+      image: $IMG
+      command: [sh, -c, 'exit 7']
+      deploy: {restart_policy: {condition: on-failure, delay: 100ms}}"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	assert_contains "$T_OUT" "create service ${owner}-crash: FAILED: service ${owner}-crash: tasks keep failing"
+	assert_contains "$T_OUT" "task: non-zero exit (7)"
+	assert_contains "$T_OUT" "Apply failed: 0 done, 1 failed, 0 skipped."
+}
+
+test_swarm_rollback_is_a_failure() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-r:
+      image: $IMG
+      command: [sleep, '3600']
+      deploy: {replicas: 1, update_config: {failure_action: rollback, monitor: 2s}}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	spec "$owner" "$dir" "  services:
+    ${owner}-r:
+      image: $IMG
+      command: [sh, -c, 'sleep 1; exit 1']
+      deploy: {replicas: 1, update_config: {failure_action: rollback, monitor: 2s}, restart_policy: {condition: none}}"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 90s --no-color "$dir"
+	assert_contains "$T_OUT" "FAILED: service ${owner}-r: the swarm rolled back the update"
+	# The swarm restored the old spec.
+	assert_eq "sleep 3600" "$(svc_field "${owner}-r" '{{join .Spec.TaskTemplate.ContainerSpec.Args " "}}')"
+}
