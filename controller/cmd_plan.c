@@ -99,6 +99,8 @@ static int prepare(const run_opts *o, run *r)
 	r->spec_digest = digest_files(o->path);
 	const struct spec_model *m = spec_model(r->s);
 	r->p = plan_new(swarm_step_free);
+	if (m->azure.present)
+		fprintf(stderr, "berth: warning: the azure section is not planned: this berth has no Azure provider yet\n");
 	if (!m->swarm.present) {
 		/* No swarm section: berth leaves the swarm alone (absence never means "delete"). */
 		r->fingerprint = strdup("none");

@@ -62,8 +62,17 @@ static json_t *healthcheck_json(const spec_healthcheck *h)
 	return o;
 }
 
-static json_t *mount_json(const spec_mount *mt, const char *owner)
+static const spec_volume *find_volume(const struct spec_model *m, const char *name)
 {
+	for (size_t i = 0; name && i < m->swarm.n_volumes; i++)
+		if (!strcmp(m->swarm.volumes[i].name, name))
+			return &m->swarm.volumes[i];
+	return NULL;
+}
+
+static json_t *mount_json(const struct spec_model *m, const spec_mount *mt)
+{
+	const char *owner = m->name;
 	static const char *const types[] = {"volume", "bind", "tmpfs"};
 	json_t *o = json_pack("{s:s, s:s}", "Type", types[mt->type], "Target", mt->target);
 	if (mt->source)
@@ -76,8 +85,19 @@ static json_t *mount_json(const spec_mount *mt, const char *owner)
 		json_t *vo = json_object();
 		if (mt->nocopy)
 			json_object_set_new(vo, "NoCopy", json_true());
-		if (mt->source)
-			json_object_set_new(vo, "Labels", json_pack("{s:s}", SWARM_LABEL_OWNER, owner));
+		const spec_volume *vol = mt->source ? find_volume(m, mt->source) : NULL;
+		if (mt->source) {
+			/* Named volumes are created by the engine on whichever node runs the task, from these
+			 * options: the swarm has no cluster-wide volume objects to manage. */
+			json_t *labels = kv_object(vol ? vol->labels : NULL, vol ? vol->n_labels : 0);
+			json_object_set_new(labels, SWARM_LABEL_OWNER, json_string(owner));
+			json_object_set_new(vo, "Labels", labels);
+		}
+		if (vol && (strcmp(vol->driver, "local") || vol->n_driver_opts)) {
+			json_t *dc = json_pack("{s:s}", "Name", vol->driver);
+			set_if(dc, "Options", kv_object(vol->driver_opts, vol->n_driver_opts), vol->n_driver_opts > 0);
+			json_object_set_new(vo, "DriverConfig", dc);
+		}
 		set_if(o, "VolumeOptions", vo, json_object_size(vo) > 0);
 	}
 	if (mt->type == SPEC_MOUNT_TMPFS && mt->tmpfs_size >= 0)
@@ -186,7 +206,7 @@ json_t *swarm_service_spec(const struct spec_model *m, const spec_service *s, co
 	if (s->n_volumes) {
 		json_t *mounts = json_array();
 		for (size_t i = 0; i < s->n_volumes; i++)
-			json_array_append_new(mounts, mount_json(&s->volumes[i], m->name));
+			json_array_append_new(mounts, mount_json(m, &s->volumes[i]));
 		json_object_set_new(cs, "Mounts", mounts);
 	}
 	set_if(cs, "Secrets",

@@ -154,8 +154,16 @@ static void put_mounts(json_t *view, json_t *mounts)
 		char extra[256] = "";
 		if (!strcmp(type, "bind") && bo && str_at(bo, "Propagation", NULL))
 			snprintf(extra, sizeof(extra), " propagation=%s", str_at(bo, "Propagation", ""));
-		if (!strcmp(type, "volume") && json_is_true(json_object_get(vo, "NoCopy")))
-			snprintf(extra, sizeof(extra), " nocopy");
+		if (!strcmp(type, "volume")) {
+			json_t *dc = json_object_get(vo, "DriverConfig");
+			char *opts = json_object_size(json_object_get(dc, "Options"))
+					     ? json_dumps(json_object_get(dc, "Options"), JSON_COMPACT | JSON_SORT_KEYS)
+					     : NULL;
+			snprintf(extra, sizeof(extra), "%s%s%s%s%s", json_is_true(json_object_get(vo, "NoCopy")) ? " nocopy" : "",
+				 dc ? " driver=" : "", dc ? str_at(dc, "Name", "local") : "", opts ? " options=" : "",
+				 opts ? opts : "");
+			free(opts);
+		}
 		if (!strcmp(type, "tmpfs") && int_at(to, "SizeBytes", 0))
 			snprintf(extra, sizeof(extra), " size=%lld", (long long)int_at(to, "SizeBytes", 0));
 		snprintf(val, sizeof(val), "%s %s%s%s", type, str_at(mt, "Source", "(anonymous)"),
