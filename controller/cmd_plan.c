@@ -14,7 +14,7 @@
 
 typedef struct {
 	const char *path;
-	bool json, detailed_exitcode, no_color, allow_mass_delete, auto_approve, skip_secret_refs;
+	bool json, detailed_exitcode, no_color, allow_mass_delete, auto_approve, skip_secret_refs, resolve_image;
 	const char *out_file;
 	int parallelism;
 	long long timeout_ms;
@@ -85,6 +85,36 @@ static char *digest_files(const char *path)
 	return hex;
 }
 
+/* --resolve-image: ask the engine for each tag's current digest, briefly. The engine asks the
+ * registry, which may be slow or unreachable: a failure leaves the tag as it is, with a warning. */
+#define RESOLVE_TIMEOUT_MS 3000
+static char **resolve_images(docker *d, const struct spec_model *m)
+{
+	char **digests = calloc(m->swarm.n_services + 1, sizeof(char *));
+	for (size_t i = 0; i < m->swarm.n_services; i++) {
+		const char *image = m->swarm.services[i].image;
+		if (strchr(image, '@'))
+			continue;
+		char *path = NULL, *err = NULL;
+		if (asprintf(&path, "/distribution/%s/json", image) < 0)
+			abort();
+		long status = 0;
+		json_t *resp = NULL;
+		if (docker_request_timeout(d, RESOLVE_TIMEOUT_MS, "GET", path, NULL, &status, &resp, &err) == 0 && status == 200) {
+			const char *digest = json_string_value(json_object_get(json_object_get(resp, "Descriptor"), "digest"));
+			if (digest)
+				digests[i] = strdup(digest);
+		}
+		if (!digests[i])
+			fprintf(stderr, "berth: warning: cannot resolve %s to a digest (%s); planning with the tag\n", image,
+				err ? err : "no digest in the answer");
+		free(err);
+		free(path);
+		json_decref(resp);
+	}
+	return digests;
+}
+
 /* Loads, observes and plans. Prints problems on stderr; returns 0 or 1 (the exit status). */
 static int prepare(const run_opts *o, run *r)
 {
@@ -122,8 +152,14 @@ static int prepare(const run_opts *o, run *r)
 	}
 	r->observed = true;
 	r->fingerprint = swarm_fingerprint(&r->st);
-	swarm_plan_options po = {.allow_mass_delete = o->allow_mass_delete};
-	if (swarm_plan(m, &r->st, &po, r->p, &err) != 0) {
+	char **digests = o->resolve_image ? resolve_images(r->d, m) : NULL;
+	swarm_plan_options po = {.allow_mass_delete = o->allow_mass_delete,
+				 .image_digests = (const char *const *)digests};
+	int prc = swarm_plan(m, &r->st, &po, r->p, &err);
+	for (size_t i = 0; digests && i < m->swarm.n_services; i++)
+		free(digests[i]);
+	free(digests);
+	if (prc != 0) {
 		fprintf(stderr, "berth: the plan cannot be made:\n");
 		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
 			fprintf(stderr, "  error: %s\n", line);
@@ -148,6 +184,8 @@ static void common_usage(FILE *out)
 	fputs("  --allow-mass-delete   allow a plan that deletes more than 5 objects and more than 25% of what\n"
 	      "                        berth owns\n"
 	      "  --skip-secret-refs    (plan only) do not require ${env:...}/${file:...} values\n"
+	      "  --resolve-image       pin each image tag to the digest the engine resolves now (3 s per image;\n"
+	      "                        on failure the tag is kept, with a warning)\n"
 	      "  --no-color            no ANSI colours (also: NO_COLOR set, or output not a terminal)\n"
 	      "  -h, --help            show this help\n",
 	      out);
@@ -179,7 +217,7 @@ static void apply_usage(FILE *out)
 	common_usage(out);
 }
 
-enum { OPT_JSON = 256, OPT_OUT, OPT_DETAILED, OPT_NO_COLOR, OPT_MASS, OPT_AUTO, OPT_PAR, OPT_TIMEOUT, OPT_SKIP };
+enum { OPT_JSON = 256, OPT_OUT, OPT_DETAILED, OPT_NO_COLOR, OPT_MASS, OPT_AUTO, OPT_PAR, OPT_TIMEOUT, OPT_SKIP, OPT_RESOLVE };
 
 static int parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 {
@@ -193,6 +231,7 @@ static int parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 		{"parallelism", required_argument, NULL, OPT_PAR},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"skip-secret-refs", no_argument, NULL, OPT_SKIP},
+		{"resolve-image", no_argument, NULL, OPT_RESOLVE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -217,6 +256,7 @@ static int parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 		case OPT_MASS: o->allow_mass_delete = true; break;
 		case OPT_AUTO: o->auto_approve = true; break;
 		case OPT_SKIP: o->skip_secret_refs = true; break;
+		case OPT_RESOLVE: o->resolve_image = true; break;
 		case OPT_PAR:
 			o->parallelism = atoi(optarg);
 			if (o->parallelism < 1 || o->parallelism > 256) {

@@ -302,8 +302,10 @@ static bool is_tls_error(CURLcode rc)
 /* The one place that talks to the engine. full_path is the path after the base URL (with the
  * version prefix, or "/_ping"). Returns 0 with *status and *out filled, or -1 with *err set. */
 static int perform(docker *d, const char *method, const char *full_path, const char *body, long *status,
-		   buffer *out, char *api_version_hdr, char **err)
+		   buffer *out, char *api_version_hdr, long timeout_ms, char **err)
 {
+	if (timeout_ms <= 0)
+		timeout_ms = d->timeout_ms;
 	atomic_fetch_add(&d->requests, 1);
 	bool write = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0 ||
 		     strcmp(method, "PATCH") == 0;
@@ -324,7 +326,7 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, DOCKER_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, d->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the engine is talked to directly, never via *_proxy */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -389,7 +391,7 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 					       curl_easy_strerror(rc)));
 		else if (rc == CURLE_OPERATION_TIMEDOUT)
 			set_err(err, xasprintf("%s %s: the Docker engine at %s did not answer within %ld ms", method,
-					       full_path, d->endpoint, d->timeout_ms));
+					       full_path, d->endpoint, timeout_ms));
 		else
 			set_err(err, xasprintf("%s %s: request to the Docker engine at %s failed: %s", method,
 					       full_path, d->endpoint, detail));
@@ -511,7 +513,7 @@ docker *docker_open(const docker_config *cfg, char **err)
 	char hdr[16] = "";
 	buffer body = {0};
 	long status = 0;
-	if (perform(d, "GET", "/_ping", NULL, &status, &body, hdr, err) < 0) {
+	if (perform(d, "GET", "/_ping", NULL, &status, &body, hdr, 0, err) < 0) {
 		free(body.data);
 		goto fail;
 	}
@@ -610,6 +612,12 @@ static char *error_text(json_t *js, const buffer *b)
 int docker_request(docker *d, const char *method, const char *path, json_t *body, long *status, json_t **response,
 		   char **err)
 {
+	return docker_request_timeout(d, 0, method, path, body, status, response, err);
+}
+
+int docker_request_timeout(docker *d, long timeout_ms, const char *method, const char *path, json_t *body,
+			   long *status, json_t **response, char **err)
+{
 	if (err)
 		*err = NULL;
 	if (response)
@@ -632,7 +640,7 @@ int docker_request(docker *d, const char *method, const char *path, json_t *body
 	char *full = xasprintf("/v%s%s", d->api_version, path);
 	buffer out = {0};
 	long code = 0;
-	int rc = perform(d, method, full, body_text, &code, &out, NULL, err);
+	int rc = perform(d, method, full, body_text, &code, &out, NULL, timeout_ms, err);
 	free(body_text);
 	free(full);
 	if (rc < 0) {

@@ -43,6 +43,10 @@ const char *docker_api_version(const docker *d); /* e.g. "1.41" */
 int docker_request(docker *d, const char *method, const char *path, json_t *body, long *status, json_t **response,
 		   char **err);
 
+/* The same with its own timeout (0: the handle's), for calls that must never stall a plan. */
+int docker_request_timeout(docker *d, long timeout_ms, const char *method, const char *path, json_t *body,
+			   long *status, json_t **response, char **err);
+
 /* Requests made so far, by kind: for benchmarks and for the "no-op plan makes N requests" test. */
 unsigned long docker_requests(const docker *d);
 unsigned long docker_writes(const docker *d); /* POST, PUT, DELETE */

@@ -74,6 +74,8 @@ typedef struct swarm_plan_options {
 	bool allow_mass_delete;
 	size_t mass_delete_min;     /* default 5 */
 	double mass_delete_fraction; /* default 0.25 */
+	/* --resolve-image: per service (spec order), the digest its image tag resolved to, or NULL. */
+	const char *const *image_digests;
 } swarm_plan_options;
 
 /* Adds the steps that make the swarm match m to p. Returns 0; or -1 with *err describing every

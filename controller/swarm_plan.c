@@ -313,6 +313,14 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 		}
 		json_t *desired = swarm_service_spec(m, s, (const char *const *)secrets.engine_names,
 						     (const char *const *)configs.engine_names);
+		if (opt && opt->image_digests && opt->image_digests[i] && !strchr(s->image, '@')) {
+			char *pinned = NULL;
+			if (asprintf(&pinned, "%s@%s", s->image, opt->image_digests[i]) < 0)
+				abort();
+			json_object_set_new(json_object_get(json_object_get(desired, "TaskTemplate"), "ContainerSpec"), "Image",
+					    json_string(pinned));
+			free(pinned);
+		}
 		swarm_step *step = new_step(SWARM_SERVICE, s->name, s->name);
 		step->index = i;
 		step->body = desired;
@@ -338,6 +346,9 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 			step->id = strdup(obs->id);
 			step->version = obs->version;
 			json_t *want = swarm_service_view(desired, st), *have = swarm_service_view(obs->spec, st);
+			/* Without a digest in the spec, whatever the engine pinned is not a difference. */
+			if (!json_object_get(want, "image.digest"))
+				json_object_del(have, "image.digest");
 			if (json_equal(want, have)) {
 				json_decref(want);
 				json_decref(have);

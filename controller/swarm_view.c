@@ -115,14 +115,17 @@ static void put_sorted_strings(json_t *view, const char *key, json_t *arr)
 	free(v);
 }
 
-/* "nginx:1.27@sha256:..." -> "nginx:1.27": the engine (or --resolve-image) pins digests. */
+/* "nginx:1.27@sha256:..." -> image "nginx:1.27" and image.digest "sha256:...": the planner
+ * compares digests only when the spec side has one (--resolve-image). */
 static void put_image(json_t *view, const char *image)
 {
 	const char *at = strstr(image, "@sha256:");
-	if (at && at != image)
+	if (at && at != image) {
 		put(view, "image", "%.*s", (int)(at - image), image);
-	else
+		put(view, "image.digest", "%s", at + 1);
+	} else {
 		put(view, "image", "%s", image);
+	}
 }
 
 static void put_env(json_t *view, json_t *env)

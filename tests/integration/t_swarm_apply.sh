@@ -284,3 +284,18 @@ test_every_example_plans_nothing_after_apply() {
 		cleanup_owner "$name"
 	done
 }
+
+# --resolve-image asks the engine for digests; here the registry cannot be reached, so the plan
+# must go on with the tag, say so, and not stall.
+test_resolve_image_never_stalls_a_plan() {
+	local owner dir start
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-r: {image: $IMG, command: [sleep, '3600']}"
+	start=$(t_now_ms)
+	assert_exit 2 "$BERTH" plan --resolve-image --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_ERR" "berth: warning: cannot resolve $IMG to a digest"
+	assert_contains "$T_OUT" "+ image: \"$IMG\""
+	# Bounded by the 3 s resolve timeout, whatever the engine's registry look-up does.
+	[ $(( $(t_now_ms) - start )) -lt 10000 ] || t_fail "plan --resolve-image took $(( $(t_now_ms) - start )) ms"
+}
