@@ -257,31 +257,52 @@ static json_t *task_ids(swarm_apply_ctx *ctx, const char *service_id)
 	return ids;
 }
 
-/* Waits until the service's update has completed and the wanted number of tasks run. A swarm
- * rollback, a paused update or tasks that keep failing end the wait as a failure. */
+/* The view of a task template: tasks carry one (as TaskSpec), the service another. */
+static json_t *template_view(json_t *task_template)
+{
+	json_t *wrapper = json_pack("{s:O}", "TaskTemplate", task_template ? task_template : json_null());
+	json_t *v = swarm_service_view(wrapper, NULL);
+	json_decref(wrapper);
+	return v;
+}
+
+/* A task counts only once it has been seen running for this long: a container that dies at once
+ * is briefly "running" too (docker service create waits 5 s for the same reason). */
+#define STABLE_MS 2000
+
+/* Waits until the service's update has completed and the wanted number of tasks of the current
+ * spec have been running stably. A swarm rollback, a paused update or tasks that keep failing end
+ * the wait as a failure. */
 static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json_t *sspec, json_t *old_tasks, char **err)
 {
 	json_t *replicated = json_object_get(json_object_get(sspec, "Mode"), "Replicated");
 	long long want = replicated ? json_integer_value(json_object_get(replicated, "Replicas")) : -1;
-	long long deadline = now_ms() + (ctx->converge_timeout_ms > 0 ? ctx->converge_timeout_ms : 120000);
+	long long timeout = ctx->converge_timeout_ms > 0 ? ctx->converge_timeout_ms : 120000;
+	long long deadline = now_ms() + timeout;
 	char *filters = docker_filters("service", id), tasks_path[1024], svc_path[256];
 	snprintf(tasks_path, sizeof(tasks_path), "/tasks?filters=%s", filters);
 	snprintf(svc_path, sizeof(svc_path), "/services/%s", id);
 	free(filters);
 	char last_error[512] = "";
-	long long running = 0, last_running = -1;
+	long long stable = 0, last_stable = -1;
+	json_t *first_seen = json_object(); /* task id -> when first seen running (ms) */
+	int rc = 0;
 	for (;;) {
 		json_t *svc = NULL, *tasks = NULL;
 		char *e = NULL;
 		if (call(ctx, "GET", svc_path, NULL, &svc, NULL, &e) != 0 ||
 		    call(ctx, "GET", tasks_path, NULL, &tasks, NULL, &e) != 0) {
 			json_decref(svc);
-			return fail(err, "service %s: %s", name, e), free(e), -1;
+			rc = fail(err, "service %s: %s", name, e);
+			free(e);
+			break;
 		}
 		json_t *us = json_object_get(svc, "UpdateStatus");
 		const char *state = json_string_value(json_object_get(us, "State"));
 		const char *message = json_string_value(json_object_get(us, "Message"));
-		running = 0;
+		json_t *current = template_view(json_object_get(json_object_get(svc, "Spec"), "TaskTemplate"));
+		long long now = now_ms();
+		stable = 0;
 		long long pending = 0, failed = 0;
 		size_t i;
 		json_t *t;
@@ -291,46 +312,65 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 			json_t *status = json_object_get(t, "Status");
 			const char *ts = json_string_value(json_object_get(status, "State"));
 			const char *terr = json_string_value(json_object_get(status, "Err"));
+			if (!tid)
+				continue;
 			if (desired && !strcmp(desired, "running")) {
-				if (ts && !strcmp(ts, "running"))
-					running++;
-				else
+				json_t *tv = template_view(json_object_get(t, "Spec"));
+				bool current_spec = json_equal(tv, current);
+				json_decref(tv);
+				if (current_spec && ts && !strcmp(ts, "running")) {
+					json_t *seen = json_object_get(first_seen, tid);
+					if (!seen)
+						json_object_set_new(first_seen, tid, json_integer(now));
+					else if (now - json_integer_value(seen) >= STABLE_MS)
+						stable++;
+					else
+						pending++;
+				} else {
 					pending++;
+				}
 			}
-			if (tid && !seen_before(old_tasks, tid) && ts && (!strcmp(ts, "failed") || !strcmp(ts, "rejected"))) {
+			if (!seen_before(old_tasks, tid) && ts && (!strcmp(ts, "failed") || !strcmp(ts, "rejected"))) {
 				failed++;
 				if (terr)
 					snprintf(last_error, sizeof(last_error), "%s", terr);
 			}
 		}
+		json_decref(current);
 		json_decref(tasks);
-		if (state && (!strcmp(state, "rollback_started") || !strcmp(state, "rollback_completed") ||
-			      !strcmp(state, "rollback_paused") || !strcmp(state, "paused"))) {
-			fail(err, "service %s: the swarm %s the update (%s)%s%s", name,
-			     strncmp(state, "rollback", 8) ? "paused" : "rolled back", message ? message : state,
-			     *last_error ? "; task error: " : "", last_error);
+		bool rolled_back = state && (!strcmp(state, "rollback_started") || !strcmp(state, "rollback_completed") ||
+					     !strcmp(state, "rollback_paused") || !strcmp(state, "paused"));
+		if (rolled_back) {
+			rc = fail(err, "service %s: the swarm %s the update (%s)%s%s", name,
+				  strncmp(state, "rollback", 8) ? "paused" : "rolled back", message ? message : state,
+				  *last_error ? "; task error: " : "", last_error);
 			json_decref(svc);
-			return -1;
+			break;
 		}
 		bool updated = !state || !strcmp(state, "completed");
 		json_decref(svc); /* state and message point into it */
-		if (failed >= 3)
-			return fail(err, "service %s: tasks keep failing (%lld failed): %s", name, failed,
-				    *last_error ? last_error : "no error reported");
-		if (updated && ((want >= 0 && running == want && pending == 0) || (want < 0 && running > 0 && pending == 0)))
+		if (failed >= 3) {
+			rc = fail(err, "service %s: tasks keep failing (%lld failed): %s", name, failed,
+				  *last_error ? last_error : "no error reported");
 			break;
-		if (running != last_running) {
-			if (want >= 0)
-				progress(ctx, "service %s: %lld/%lld running", name, running, want);
-			last_running = running;
 		}
-		if (now_ms() > deadline)
-			return fail(err, "service %s did not converge within %llds: %lld/%lld tasks running%s%s", name,
-				    (ctx->converge_timeout_ms > 0 ? ctx->converge_timeout_ms : 120000) / 1000, running,
-				    want >= 0 ? want : running + pending, *last_error ? "; last task error: " : "", last_error);
+		if (updated && pending == 0 && ((want >= 0 && stable == want) || (want < 0 && stable > 0)))
+			break;
+		if (stable != last_stable) {
+			if (want >= 0)
+				progress(ctx, "service %s: %lld/%lld running", name, stable, want);
+			last_stable = stable;
+		}
+		if (now > deadline) {
+			rc = fail(err, "service %s did not converge within %llds: %lld/%lld tasks running%s%s", name,
+				  timeout / 1000, stable, want >= 0 ? want : stable + pending,
+				  *last_error ? "; last task error: " : "", last_error);
+			break;
+		}
 		pause_ms(250);
 	}
-	return 0;
+	json_decref(first_seen);
+	return rc;
 }
 
 static int create_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)

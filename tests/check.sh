@@ -27,6 +27,7 @@ stage() {
 
 stage build $MAKE -j"$jobs" all
 stage unit $MAKE -j"$jobs" unit
+stage integration tests/integration/run.sh
 stage asan $MAKE -j"$jobs" asan-check
 stage schema tests/schema/run.sh
 stage fuzz $MAKE fuzz

@@ -112,6 +112,7 @@ test_secret_rotation_never_shows_the_value() {
     ${owner}-db-client:
       image: $IMG
       command: [sleep, '3600']
+      stop_grace_period: 1s
       secrets: [${owner}-db]"
 	T_DB_PASSWORD=first-Pa55word assert_exit 0 "$BERTH" apply --auto-approve "$dir"
 	local first
@@ -298,4 +299,42 @@ test_resolve_image_never_stalls_a_plan() {
 	assert_contains "$T_OUT" "+ image: \"$IMG\""
 	# Bounded by the 3 s resolve timeout, whatever the engine's registry look-up does.
 	[ $(( $(t_now_ms) - start )) -lt 10000 ] || t_fail "plan --resolve-image took $(( $(t_now_ms) - start )) ms"
+}
+
+# On a terminal apply asks first; anything but "yes" applies nothing.
+test_apply_asks_on_a_terminal() {
+	local owner dir out
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-ask: {image: $IMG, command: [sleep, '3600']}"
+	out=$(printf 'no\n' | script -qec "'$BERTH' apply --no-color '$dir'" /dev/null) || true
+	assert_contains "$out" "Apply these changes? Only 'yes' will be accepted:"
+	assert_contains "$out" "Apply cancelled."
+	assert_exit '!0' docker service inspect "${owner}-ask"
+	out=$(printf 'yes\n' | script -qec "'$BERTH' apply --no-color '$dir'" /dev/null)
+	assert_contains "$out" "Apply complete: 1 done, 0 failed, 0 skipped."
+	assert_exit 0 docker service inspect "${owner}-ask"
+	# Without a terminal and without --auto-approve, nothing happens either.
+	spec "$owner" "$dir" "  services:
+    ${owner}-ask: {image: $IMG, command: [sleep, '3600'], deploy: {replicas: 2}}"
+	assert_exit 1 "$BERTH" apply "$dir"
+	assert_contains "$T_ERR" "not applying: confirm on a terminal, or pass --auto-approve"
+	assert_eq 1 "$(svc_field "${owner}-ask" '{{.Spec.Mode.Replicated.Replicas}}')"
+}
+
+# Swarm cannot change a service between replicated and global in place: the plan says replace.
+test_mode_change_is_a_replace() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-m: {image: $IMG, command: [sleep, '3600']}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	spec "$owner" "$dir" "  services:
+    ${owner}-m: {image: $IMG, command: [sleep, '3600'], deploy: {mode: global}}"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "# service ${owner}-m will be replaced (mode changed between replicated and global"
+	assert_contains "$T_OUT" "-/+ service \"${owner}-m\""
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_eq "global" "$(svc_field "${owner}-m" '{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}')"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
 }
