@@ -25,10 +25,17 @@ stage() {
 	rm -f "$log"
 }
 
+# A real engine in swarm mode for the unit tests of the Docker client and the integration tests.
+scripts/swarm-up.sh
+export BERTH_TEST_DOCKER_HOST=unix:///var/run/docker.sock
+
 stage build $MAKE -j"$jobs" all
 stage unit $MAKE -j"$jobs" unit
 stage integration tests/integration/run.sh
 stage asan $MAKE -j"$jobs" asan-check
+# The same integration tests with berth built with AddressSanitizer and UBSan.
+stage integration-asan env BERTH="$PWD/build/asan/berth" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/integration/run.sh
 stage schema tests/schema/run.sh
 stage fuzz $MAKE fuzz
 
