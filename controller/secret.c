@@ -6,6 +6,9 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
+/* Swarm allows 500 KB per secret; ACI volumes are similar. */
+#define SECRET_MAX_BYTES (1024 * 1024)
+
 struct secret_value {
 	size_t len;
 	unsigned char *bytes;
@@ -37,24 +40,13 @@ int secret_resolve(const spec_secret_ref *ref, secret_value **out, char **err)
 			abort();
 		memcpy(s->bytes, v, s->len + 1);
 	} else {
-		FILE *f = fopen(ref->name, "rb");
-		if (!f) {
+		char *buf = spec_read_file(ref->name, SECRET_MAX_BYTES, &s->len);
+		if (!buf) {
 			*err = fmt_err("cannot read secret file '%s': %s", ref->name, strerror(errno));
 			free(s);
 			return -1;
 		}
-		char *buf = NULL;
-		size_t len = 0;
-		FILE *m = open_memstream(&buf, &len);
-		char chunk[4096];
-		size_t n;
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			fwrite(chunk, 1, n, m);
-		OPENSSL_cleanse(chunk, sizeof(chunk));
-		fclose(f);
-		fclose(m);
 		s->bytes = (unsigned char *)buf;
-		s->len = len;
 	}
 	*out = s;
 	return 0;

@@ -55,6 +55,9 @@ char *swarm_fingerprint(const swarm_state *st);
  * content (env var or file) at run time; the content itself never leaves this function. */
 int swarm_content_name(const char *name, const char *content, size_t len, char out[80]);
 
+/* A config's content (inline, or its file read now); malloc'd. Returns 0, or -1 with *err set. */
+int swarm_config_content(const spec_config *cf, char **buf, size_t *len, char **err);
+
 /* The ServiceSpec berth wants for s. secret_names/config_names map logical names to engine
  * names (same order as the spec's swarm.secrets / swarm.configs). Caller owns the result. */
 json_t *swarm_service_spec(const struct spec_model *m, const spec_service *s, const char *const *secret_names,

@@ -127,23 +127,8 @@ static int create_content_object(swarm_apply_ctx *ctx, swarm_step *s, char **err
 		n_labels = sec->n_labels;
 	} else {
 		const spec_config *cf = &sw->configs[s->index];
-		if (cf->content) {
-			plain = strdup(cf->content);
-			len = strlen(plain);
-		} else {
-			FILE *f = fopen(cf->file, "rb");
-			if (!f)
-				return fail(err, "config %s: cannot read %s", cf->name, cf->file);
-			size_t cap = 0;
-			FILE *m = open_memstream(&plain, &cap);
-			char chunk[4096];
-			size_t n;
-			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-				fwrite(chunk, 1, n, m);
-			fclose(f);
-			fclose(m);
-			len = cap;
-		}
+		if (swarm_config_content(cf, &plain, &len, err) != 0)
+			return -1;
 		bytes = (const unsigned char *)plain;
 		labels = cf->labels;
 		n_labels = cf->n_labels;

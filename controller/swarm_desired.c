@@ -1,5 +1,7 @@
 /* From the spec model to the Engine API's ServiceSpec (the shape `docker stack deploy` sends). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 
@@ -15,6 +17,25 @@ int swarm_content_name(const char *name, const char *content, size_t len, char o
 	for (int i = 0; i < 6; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	snprintf(out, 80, "%s-%s", name, hex);
+	return 0;
+}
+
+/* Swarm's limit for a config is 1000 KB. */
+#define CONFIG_MAX_BYTES (1000 * 1024)
+
+int swarm_config_content(const spec_config *cf, char **buf, size_t *len, char **err)
+{
+	if (cf->content) {
+		*len = strlen(cf->content);
+		*buf = strdup(cf->content);
+		return 0;
+	}
+	*buf = spec_read_file(cf->file, CONFIG_MAX_BYTES, len);
+	if (!*buf) {
+		if (asprintf(err, "config '%s': cannot read %s: %s", cf->name, cf->file, strerror(errno)) < 0)
+			abort();
+		return -1;
+	}
 	return 0;
 }
 

@@ -74,30 +74,6 @@ typedef struct {
 
 static const size_t NO_STEP = (size_t)-1;
 
-static int config_content(const spec_config *cf, char **buf, size_t *len, char **err)
-{
-	if (cf->content) {
-		*len = strlen(cf->content);
-		*buf = malloc(*len + 1);
-		memcpy(*buf, cf->content, *len + 1);
-		return 0;
-	}
-	FILE *f = fopen(cf->file, "rb");
-	if (!f) {
-		if (asprintf(err, "config '%s': cannot read %s", cf->name, cf->file) < 0)
-			abort();
-		return -1;
-	}
-	FILE *m = open_memstream(buf, len);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(f);
-	fclose(m);
-	return 0;
-}
-
 static void plan_content_objects(const struct spec_model *m, const swarm_state *st, swarm_kind kind, plan *p,
 				 problems *pr, content_plan *cp)
 {
@@ -124,7 +100,7 @@ static void plan_content_objects(const struct spec_model *m, const swarm_state *
 		} else {
 			char *buf, *err = NULL;
 			size_t len;
-			if (config_content(&m->swarm.configs[i], &buf, &len, &err) != 0) {
+			if (swarm_config_content(&m->swarm.configs[i], &buf, &len, &err) != 0) {
 				problem(pr, "%s", err);
 				free(err);
 				cp->engine_names[i] = strdup(name);

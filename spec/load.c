@@ -184,32 +184,11 @@ spec *spec_load_buffer(const char *buf, size_t len, const char *file, const spec
 
 static char *read_file(const char *path, size_t *len, spec_diags *diags)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	char *buf = spec_read_file(path, SPEC_MAX_FILE_BYTES, len);
+	if (!buf && errno == EFBIG)
+		spec_diags_add(diags, SPEC_DIAG_ERROR, path, 0, 0, "file is too large (limit %u MiB)", SPEC_MAX_FILE_BYTES >> 20);
+	else if (!buf)
 		spec_diags_add(diags, SPEC_DIAG_ERROR, path, 0, 0, "cannot open: %s", strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || st.st_size > (off_t)SPEC_MAX_FILE_BYTES) {
-		spec_diags_add(diags, SPEC_DIAG_ERROR, path, 0, 0, "file is too large (limit %u MiB)",
-			       SPEC_MAX_FILE_BYTES >> 20);
-		fclose(f);
-		return NULL;
-	}
-	size_t size = (size_t)st.st_size;
-	char *buf = malloc(size + 1);
-	if (!buf)
-		abort();
-	size_t got = fread(buf, 1, size, f);
-	bool err = ferror(f);
-	fclose(f);
-	if (err || got != size) {
-		spec_diags_add(diags, SPEC_DIAG_ERROR, path, 0, 0, "cannot read: %s", strerror(errno ? errno : EIO));
-		free(buf);
-		return NULL;
-	}
-	buf[size] = '\0';
-	*len = size;
 	return buf;
 }
 

@@ -367,6 +367,10 @@ void spec_free(spec *s);
 /* The files spec_load(path) reads, in order (each and the array malloc'd). Returns 0 or -1. */
 int spec_list_files(const char *path, char ***files, size_t *n);
 
+/* The whole file at path, NUL-terminated (malloc'd; *len excludes the NUL). NULL with errno set
+ * on failure (EFBIG when it is larger than max bytes). */
+char *spec_read_file(const char *path, size_t max, size_t *len);
+
 /* Compose durations ("1m30s", "500ms") and sizes ("512m", "1g"), as the spec reads them. */
 bool spec_parse_duration(const char *s, int64_t *ns);
 bool spec_parse_bytes(const char *s, int64_t *bytes);
