@@ -20,19 +20,30 @@ static const struct {
 	[PLAN_DELETE] = {"  -", C_RED, "destroyed"},
 };
 
+/* Lists (commands, entrypoints) are already JSON: they are shown as they are, strings quoted. */
+static void value(FILE *out, const char *v)
+{
+	fprintf(out, v[0] == '[' ? "%s" : "\"%s\"", v);
+}
+
 static void render_change(const plan_change *c, FILE *out, bool color)
 {
 	const char *sym = !c->old_value && !c->sensitive ? "+" : !c->new_value && !c->sensitive ? "-" : "~";
 	const char *col = *sym == '+' ? C_GREEN : *sym == '-' ? C_RED : C_YELLOW;
 	fprintf(out, "      %s%s%s %s: ", color ? col : "", sym, color ? C_RESET : "", c->field);
-	if (c->sensitive)
+	if (c->sensitive) {
 		fputs("(sensitive value changed)\n", out);
-	else if (!c->old_value)
-		fprintf(out, "\"%s\"\n", c->new_value);
-	else if (!c->new_value)
-		fprintf(out, "\"%s\" -> null\n", c->old_value);
+		return;
+	}
+	if (c->old_value)
+		value(out, c->old_value);
+	if (c->old_value)
+		fputs(" -> ", out);
+	if (c->new_value)
+		value(out, c->new_value);
 	else
-		fprintf(out, "\"%s\" -> \"%s\"\n", c->old_value, c->new_value);
+		fputs("null", out);
+	fputc('\n', out);
 }
 
 void plan_render_text(const plan *p, FILE *out, bool color)
