@@ -9,6 +9,7 @@ packages=(
 	libcmocka-dev
 	clang libclang-rt-14-dev       # libFuzzer and the sanitizers
 	python3 python3-jsonschema python3-yaml   # schema tests (Debian's /usr/bin/python3)
+	python3-azure                            # ARM simulator fidelity tests (tests/azure-sim)
 	docker.io busybox-static curl            # integration tests: a real engine (scripts/swarm-up.sh)
 )
 

@@ -37,6 +37,7 @@ stage asan $MAKE -j"$jobs" asan-check
 stage integration-asan env BERTH="$PWD/build/asan/berth" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/integration/run.sh
 stage schema tests/schema/run.sh
+stage azure-sim tests/azure-sim/run.sh
 stage fuzz $MAKE fuzz
 
 if [ ${#failed_stages[@]} -ne 0 ]; then

@@ -1,0 +1,1009 @@
+#!/usr/bin/python3
+"""Fidelity tests of the ARM / Entra ID / IMDS simulator (armsim.py).
+
+(a) The Azure SDK for Python from Debian (python3-azure) drives the simulator for every operation
+    berth uses and must deserialize every response, once with the api-version the SDK package sends
+    and once with each api-version berth uses (a pipeline policy rewrites the query parameter).
+(b) Every ARM response body seen in these tests validates against the saved OpenAPI specs
+    (/work/shared/api/azure), including a check that no property outside the schema and no
+    x-ms-secret property is returned.
+(c) Behaviour tests: token and IMDS errors, 401s, api-version errors, faults, LROs, paging,
+    ETags, secrets.
+
+ARMSIM_URL names a running simulator (run.sh starts one). Run with /usr/bin/python3.
+"""
+
+import json
+import os
+import re
+import socket
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.client import HTTPConnection, RemoteDisconnected
+
+import jsonschema
+
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.compute.v2022_08_01 import models as cm
+from azure.mgmt.containerinstance import ContainerInstanceManagementClient
+from azure.mgmt.containerinstance import models as am
+from azure.mgmt.resource import ResourceManagementClient
+from azure.mgmt.storage import StorageManagementClient
+from azure.mgmt.storage.v2022_09_01 import models as sm
+from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+from azure.mgmt.trafficmanager import models as tmm
+
+SIM = os.environ.get("ARMSIM_URL", "http://127.0.0.1:8765").rstrip("/")
+SPECS = os.environ.get("ARMSIM_SPECS", "/work/shared/api/azure")
+SUB = "00000000-0000-0000-0000-0000000000b1"
+TENANT = "72f988bf-0000-0000-0000-0000000000aa"
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+SECRET = "s3cr3t-Value~1"
+FED_CLIENT = "66666666-2222-3333-4444-555555555555"
+FED_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmJlcnRoIn0.c2ln"
+RG = "berth-rg"
+ACCOUNT = "berthsa01"
+KEY1 = "a2V5MS1zZWNyZXQtdmFsdWUtZm9yLWJlcnRoLXRlc3RzLTAxMjM0NTY3ODk="
+KEY2 = "a2V5Mi1zZWNyZXQtdmFsdWUtZm9yLWJlcnRoLXRlc3RzLTAxMjM0NTY3ODk="
+VMSS = "berthvmss"
+SCOPE = "https://management.azure.com/.default"
+
+# api-versions: the one the installed SDK package sends first, then the ones berth uses.
+VERSIONS = {
+    "aci": ["2022-10-01-preview", "2026-05-01", "2023-05-01"],
+    "tm": ["2022-04-01-preview", "2026-09-01", "2022-04-01"],
+    "storage": ["2022-09-01", "2025-06-01", "2023-05-01"],
+    "compute": ["2022-08-01", "2024-11-01"],
+    "resources": ["2022-09-01", "2021-04-01"],
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# raw HTTP helpers
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.raw = status, headers, body
+        try:
+            self.json = json.loads(body.decode()) if body else None
+        except ValueError:
+            self.json = None
+
+
+def http(method, url, body=None, headers=None, form=None, validate=True):
+    if not url.startswith("http"):
+        url = SIM + url
+    hdrs = dict(headers or {})
+    data = None
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    elif body is not None:
+        data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            resp = Resp(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        resp = Resp(e.code, e.headers, e.read())
+    if validate:
+        RECORDED.append((method, url, resp.status, resp.json))
+    return resp
+
+
+def ctl(path, body=None):
+    r = http("POST" if body is not None else "GET", "/_sim/" + path, body, validate=False)
+    assert r.status == 200, (path, r.status, r.raw)
+    return r.json
+
+
+def get_token(tenant=TENANT, client_id=CLIENT_ID, secret=SECRET):
+    r = http("POST", "/%s/oauth2/v2.0/token" % tenant, validate=False,
+             form={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+                   "scope": SCOPE})
+    assert r.status == 200, r.raw
+    return r.json["access_token"]
+
+
+def arm(method, path, body=None, token=None, api_version=None, headers=None):
+    h = {"Authorization": "Bearer " + (token or get_token())}
+    h.update(headers or {})
+    if api_version:
+        path += ("&" if "?" in path else "?") + "api-version=" + api_version
+    return http(method, path, body, h)
+
+
+def rgpath(provider_path):
+    return "/subscriptions/%s/resourceGroups/%s/providers/%s" % (SUB, RG, provider_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# OpenAPI validation
+
+SPEC_FILES = {
+    "aci": ("containerinstance-2026-05-01/containerInstance.json",
+            "containerinstance/resource-manager/Microsoft.ContainerInstance/ContainerInstance/stable/2026-05-01/containerInstance.json"),
+    "tm": ("trafficmanager-2026-09-01/trafficmanager.json",
+           "trafficmanager/resource-manager/Microsoft.Network/TrafficManager/stable/2026-09-01/trafficmanager.json"),
+    "file": ("storage-2025-06-01/file.json",
+             "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/file.json"),
+    "storage": ("storage-2025-06-01/storage.json",
+                "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/storage.json"),
+    "storagecommon": ("storage-2025-06-01/common.json",
+                      "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/common.json"),
+    "storagepl": ("storage-2025-06-01/privatelinks.json",
+                  "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/privatelinks.json"),
+    "vmss": ("compute-2024-11-01/virtualMachineScaleSet.json",
+             "compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/virtualMachineScaleSet.json"),
+    "computecommon": ("compute-2024-11-01/computeRPCommon.json",
+                      "compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/computeRPCommon.json"),
+}
+BASE = "https://github.com/Azure/azure-rest-api-specs/specification/"
+
+# Resource groups have no saved spec; this is ARM's ResourceGroup shape (resources.json), written here.
+RG_SCHEMA = {"type": "object", "required": ["location"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"},
+    "properties": {"type": "object", "properties": {"provisioningState": {"type": "string"}}},
+    "location": {"type": "string"}, "managedBy": {"type": "string"},
+    "tags": {"type": "object", "additionalProperties": {"type": "string"}}}}
+
+
+def _swagger_to_jsonschema(node):
+    """Swagger 2.0 schema objects -> JSON Schema draft 4: x-nullable, extensible (modelAsString) enums
+    compared case-insensitively (the service returns e.g. leaseStatus "unlocked" for enum "Unlocked")."""
+    if isinstance(node, dict):
+        out = {k: _swagger_to_jsonschema(v) for k, v in node.items()}
+        if "$ref" in out and "virtualMachine.json" in out["$ref"]:
+            return {}                       # not saved (README: treat as open objects)
+        if out.get("x-nullable") and isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if "enum" in out and (out.get("x-ms-enum") or {}).get("modelAsString", False):
+            vals = out.pop("enum")
+            out["pattern"] = "^(?i:%s)$" % "|".join(re.escape(str(v)) for v in vals)
+        return out
+    if isinstance(node, list):
+        return [_swagger_to_jsonschema(v) for v in node]
+    return node
+
+
+class Specs:
+    def __init__(self):
+        self.store = {}
+        for local, remote in SPEC_FILES.values():
+            self._load(os.path.join(SPECS, local), BASE + remote)
+        refs = os.path.join(SPECS, "refs")
+        for root, _, files in os.walk(refs):
+            for f in files:
+                full = os.path.join(root, f)
+                self._load(full, BASE + os.path.relpath(full, refs))
+        self.store[BASE + "armsim/rg.json"] = {"definitions": {"ResourceGroup": RG_SCHEMA}}
+
+    def _load(self, path, uri):
+        with open(path) as f:
+            self.store[uri] = _swagger_to_jsonschema(json.load(f))
+
+    def uri(self, key, definition):
+        if key == "types5":
+            return BASE + "common-types/resource-management/v5/types.json#/definitions/" + definition
+        if key == "rg":
+            return BASE + "armsim/rg.json#/definitions/" + definition
+        if key == "computeerr":
+            return BASE + "compute/resource-manager/Microsoft.Compute/common-types/v1/common.json#/definitions/" + definition
+        return BASE + SPEC_FILES[key][1] + "#/definitions/" + definition
+
+    def resolve(self, uri):
+        doc, _, frag = uri.partition("#")
+        node = self.store[doc]
+        for part in [p for p in frag.split("/") if p]:
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def validate(self, key, definition, instance):
+        uri = self.uri(key, definition)
+        resolver = jsonschema.RefResolver(base_uri=uri, referrer={}, store=self.store)
+        jsonschema.Draft4Validator({"$ref": uri}, resolver=resolver).validate(instance)
+        errs = []
+        self._walk(instance, self.resolve(uri), uri, "$", errs)
+        if errs:
+            raise AssertionError("%s/%s: %s" % (key, definition, "; ".join(errs)))
+
+    def _deref(self, schema, base):
+        while "$ref" in schema:
+            uri = urllib.parse.urljoin(base, schema["$ref"])
+            if uri.startswith("#"):
+                uri = base.partition("#")[0] + uri
+            base = uri
+            schema = self.resolve(uri)
+        return schema, base
+
+    def _collect(self, schema, base, props, extra):
+        schema, base = self._deref(schema, base)
+        for name, sub in (schema.get("properties") or {}).items():
+            props[name] = (sub, base)
+        ap = schema.get("additionalProperties")
+        if ap is not None and ap is not False:
+            extra.append((ap, base))
+        for part in schema.get("allOf") or []:
+            self._collect(part, base, props, extra)
+        return schema
+
+    def _walk(self, inst, schema, base, path, errs):
+        """No property outside the schema (where the schema lists properties); no x-ms-secret one."""
+        schema, base = self._deref(schema, base)
+        if isinstance(inst, dict):
+            props, extra = {}, []
+            self._collect(schema, base, props, extra)
+            if not props and not extra:
+                return                       # free-form object
+            for k, v in inst.items():
+                if k in props:
+                    sub, b = props[k]
+                    if sub.get("x-ms-secret"):
+                        errs.append("%s.%s is x-ms-secret but was returned" % (path, k))
+                    self._walk(v, sub, b, "%s.%s" % (path, k), errs)
+                elif extra:
+                    if isinstance(extra[0][0], dict):
+                        self._walk(v, extra[0][0], extra[0][1], "%s.%s" % (path, k), errs)
+                else:
+                    errs.append("%s.%s is not in the schema" % (path, k))
+        elif isinstance(inst, list) and isinstance(schema.get("items"), dict):
+            for i, v in enumerate(inst):
+                self._walk(v, schema["items"], base, "%s[%d]" % (path, i), errs)
+
+
+SPEC = Specs()
+RECORDED = []          # (method, url, status, body) of every ARM response seen
+
+
+def schema_for(method, url, status, body):
+    """(spec key, definition) for an ARM response, or None when it has no body."""
+    path = urllib.parse.urlsplit(url).path.lower()
+    prov = ("aci" if "microsoft.containerinstance" in path else "tm" if "microsoft.network" in path else
+            "storage" if "microsoft.storage" in path else "vmss" if "microsoft.compute" in path else "rg")
+    if body is None:
+        return None
+    if status >= 400:
+        return {"aci": ("aci", "CloudError"), "tm": ("tm", "CloudError"),
+                "storage": ("storagecommon", "CloudError"), "vmss": ("computeerr", "CloudError"),
+                "rg": ("types5", "ErrorResponse")}[prov]
+    if re.search(r"/locations/[^/]+/operations/", path):
+        return ("types5", "OperationStatusResult")
+    if re.search(r"/locations/[^/]+/operationresults/", path):
+        return {"aci": ("aci", "ContainerGroup"), "vmss": ("vmss", "VirtualMachineScaleSet")}[prov]
+    rules = [
+        (r"/containergroups$", ("aci", "ContainerGroupListResult")),
+        (r"/containergroups/[^/]+$", ("aci", "ContainerGroup")),
+        (r"/trafficmanagerprofiles$", ("tm", "ProfileListResult")),
+        (r"/trafficmanagerprofiles/[^/]+$", ("tm", "DeleteOperationResult" if method == "DELETE" else "Profile")),
+        (r"/trafficmanagerprofiles/[^/]+/[^/]+/[^/]+$", ("tm", "DeleteOperationResult" if method == "DELETE" else "Endpoint")),
+        (r"/shares$", ("file", "FileShareItems")),
+        (r"/shares/[^/]+$", ("file", "FileShare")),
+        (r"/listkeys$", ("storage", "StorageAccountListKeysResult")),
+        (r"/virtualmachinescalesets/[^/]+$", ("vmss", "VirtualMachineScaleSet")),
+        (r"/virtualmachinescalesets/[^/]+/virtualmachines$", ("vmss", "VirtualMachineScaleSetVMListResult")),
+        (r"/virtualmachinescalesets/[^/]+/virtualmachines/[^/]+$", ("vmss", "VirtualMachineScaleSetVM")),
+        (r"^/subscriptions/[^/]+/resourcegroups/[^/]+$", ("rg", "ResourceGroup")),
+    ]
+    for rx, res in rules:
+        if re.search(rx, path):
+            return res
+    raise AssertionError("no schema known for %s %s" % (method, url))
+
+
+def validate_body(method, url, status, body):
+    if urllib.parse.urlsplit(url).path.startswith(("/_sim", "/metadata")) or "/oauth2/" in url:
+        return
+    sch = schema_for(method, url, status, body)
+    if sch is None:
+        return
+    key, definition = sch
+    SPEC.validate(key, definition, body)
+
+
+# ------------------------------------------------------------------------------------------------
+# SDK plumbing
+
+class SimCredential:
+    """A TokenCredential that gets its token from the simulator's Entra ID endpoint."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def get_token(self, *scopes, **kwargs):
+        self.calls += 1
+        assert scopes == (SCOPE,), scopes
+        r = http("POST", "/%s/oauth2/v2.0/token" % TENANT, validate=False,
+                 form={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": SECRET,
+                       "scope": scopes[0]})
+        assert r.status == 200, r.raw
+        return AccessToken(r.json["access_token"], int(time.time()) + int(r.json["expires_in"]))
+
+
+class HttpAuthPolicy(ARMChallengeAuthenticationPolicy):
+    """The SDK's own ARM bearer policy, minus its refusal to send a token over plain http."""
+
+    @staticmethod
+    def _enforce_https(request):
+        return None
+
+
+class Recorder(SansIOHTTPPolicy):
+    """Records every response the SDK receives (initial calls, LRO polls, next pages)."""
+
+    def on_response(self, request, response):
+        r = response.http_response
+        body = r.body()
+        try:
+            parsed = json.loads(body.decode()) if body else None
+        except ValueError:
+            parsed = "<not json>"
+        RECORDED.append((request.http_request.method, request.http_request.url, r.status_code, parsed))
+
+
+class ApiVersion(SansIOHTTPPolicy):
+    """Rewrites api-version on every request (also polls and next pages) to the version under test."""
+
+    def __init__(self, version):
+        self.version = version
+
+    def on_request(self, request):
+        u = urllib.parse.urlsplit(request.http_request.url)
+        q = [(k, v) for k, v in urllib.parse.parse_qsl(u.query, keep_blank_values=True) if k != "api-version"]
+        q.append(("api-version", self.version))
+        request.http_request.url = urllib.parse.urlunsplit(u._replace(query=urllib.parse.urlencode(q)))
+
+
+SDK_DEFAULT = {v[0] for v in VERSIONS.values()}
+
+
+def sdk(cls, version=None, **kw):
+    cred = SimCredential()
+    per_call = [ApiVersion(version)] if version and version not in SDK_DEFAULT else []
+    return cls(cred, SUB, base_url=SIM, authentication_policy=HttpAuthPolicy(cred, SCOPE),
+               per_call_policies=per_call, per_retry_policies=[Recorder()], polling_interval=0,
+               retry_backoff_factor=0.01, **kw)
+
+
+# ------------------------------------------------------------------------------------------------
+
+class SimTest(unittest.TestCase):
+    def setUp(self):
+        del RECORDED[:]
+        ctl("reset", {})
+        ctl("credentials", {"tenant": TENANT, "client_id": CLIENT_ID, "client_secret": SECRET})
+        ctl("credentials", {"tenant": TENANT, "client_id": FED_CLIENT, "federated_token": FED_TOKEN})
+        ctl("config", {"lro_polls": 2, "page_size": 100, "token_lifetime": 3599})
+        ctl("seed", {"resource_groups": [{"subscription": SUB, "name": RG, "location": "westus"}],
+                     "storage_accounts": [{"subscription": SUB, "resource_group": RG, "name": ACCOUNT,
+                                           "location": "westus", "keys": [KEY1, KEY2]}],
+                     "scale_sets": [{"subscription": SUB, "resource_group": RG, "name": VMSS,
+                                     "location": "westus", "capacity": 2, "sku": "Standard_D2s_v3"}]})
+
+    def tearDown(self):
+        # (b) every ARM response body seen in the test validates against the saved OpenAPI specs
+        problems = []
+        for method, url, status, body in RECORDED:
+            try:
+                validate_body(method, url, status, body)
+            except (AssertionError, jsonschema.ValidationError) as e:
+                problems.append("%s %s -> %d: %s" % (method, url, status, str(e).splitlines()[0][:400]))
+        del RECORDED[:]
+        if problems:
+            raise AssertionError("responses not valid per the OpenAPI specs:\n" + "\n".join(problems))
+
+    def assertArmError(self, r, status, code):
+        self.assertEqual(r.status, status, r.raw)
+        self.assertEqual(r.json["error"]["code"], code, r.raw)
+        self.assertTrue(r.json["error"]["message"])
+
+
+# ---------------------------------------------------------------------------------------- (a) SDK
+
+def aci_group(dns_label, image="busybox:1.36", cpu=1.0, tags=None):
+    return am.ContainerGroup(
+        location="westus", tags=tags or {"berth.owner": "demo"}, os_type="Linux", restart_policy="Always",
+        containers=[am.Container(
+            name="web", image=image, command=["httpd", "-f", "-p", "80"],
+            ports=[am.ContainerPort(port=80, protocol="TCP")],
+            environment_variables=[am.EnvironmentVariable(name="MODE", value="prod"),
+                                   am.EnvironmentVariable(name="TOKEN", secure_value="hunter2-secure")],
+            resources=am.ResourceRequirements(requests=am.ResourceRequests(cpu=cpu, memory_in_gb=1.5)),
+            volume_mounts=[am.VolumeMount(name="data", mount_path="/data")])],
+        ip_address=am.IpAddress(type="Public", dns_name_label=dns_label, ports=[am.Port(port=80, protocol="TCP")]),
+        volumes=[am.Volume(name="data", azure_file=am.AzureFileVolume(
+            share_name="data", storage_account_name=ACCOUNT, storage_account_key=KEY1))])
+
+
+class SdkResourceGroups(SimTest):
+    def _run(self, version):
+        c = sdk(ResourceManagementClient, version)
+        g = c.resource_groups.create_or_update("berth-new", {"location": "westeurope", "tags": {"a": "b"}})
+        self.assertEqual((g.name, g.location, g.tags, g.properties.provisioning_state),
+                         ("berth-new", "westeurope", {"a": "b"}, "Succeeded"))
+        self.assertEqual(RECORDED[-1][2], 201)
+        c.resource_groups.create_or_update("berth-new", {"location": "westeurope"})
+        self.assertEqual(RECORDED[-1][2], 200)
+        self.assertEqual(c.resource_groups.get("BERTH-NEW").id, "/subscriptions/%s/resourceGroups/berth-new" % SUB)
+        self.assertTrue(c.resource_groups.check_existence("berth-new"))
+        self.assertFalse(c.resource_groups.check_existence("nope"))
+        with self.assertRaises(ResourceNotFoundError) as e:
+            c.resource_groups.get("nope")
+        self.assertEqual(e.exception.error.code, "ResourceGroupNotFound")
+
+
+class SdkContainerGroups(SimTest):
+    def _run(self, version):
+        st = sdk(StorageManagementClient, VERSIONS["storage"][0 if version == VERSIONS["aci"][0] else 1])
+        key = st.storage_accounts.list_keys(RG, ACCOUNT).keys[0].value
+        self.assertEqual(key, KEY1)
+        c = sdk(ContainerInstanceManagementClient, version)
+        poller = c.container_groups.begin_create_or_update(RG, "web-1", aci_group("berth-web"))
+        put = [r for r in RECORDED if r[0] == "PUT"][0]
+        self.assertEqual((put[2], put[3]["properties"]["provisioningState"]), (201, "Pending"))
+        g = poller.result()
+        self.assertEqual(g.provisioning_state, "Succeeded")
+        self.assertEqual(g.ip_address.fqdn, "berth-web.westus.azurecontainer.io")
+        polls = [r for r in RECORDED if "/operations/" in r[1]]
+        self.assertEqual([p[3]["status"] for p in polls], ["InProgress", "Succeeded"])
+        g = c.container_groups.get(RG, "web-1")
+        self.assertEqual(g.instance_view.state, "Running")
+        self.assertEqual(g.containers[0].instance_view.current_state.state, "Running")
+        env = {e.name: (e.value, e.secure_value) for e in g.containers[0].environment_variables}
+        self.assertEqual(env, {"MODE": ("prod", None), "TOKEN": (None, None)})
+        self.assertIsNone(g.volumes[0].azure_file.storage_account_key)
+        self.assertEqual(g.volumes[0].azure_file.share_name, "data")
+        # update = PUT the whole group again (200)
+        g2 = c.container_groups.begin_create_or_update(RG, "web-1", aci_group("berth-web", image="busybox:1.37")).result()
+        self.assertEqual(g2.containers[0].image, "busybox:1.37")
+        self.assertEqual([r[2] for r in RECORDED if r[0] == "PUT"], [201, 200])
+        g3 = c.container_groups.update(RG, "web-1", am.Resource(tags={"berth.owner": "demo", "v": "2"}))
+        self.assertEqual(g3.tags, {"berth.owner": "demo", "v": "2"})
+        c.container_groups.begin_create_or_update(RG, "web-2", aci_group("berth-web2")).result()
+        names = sorted(x.name for x in c.container_groups.list_by_resource_group(RG))
+        self.assertEqual(names, ["web-1", "web-2"])
+        self.assertEqual(sorted(x.name for x in c.container_groups.list()), ["web-1", "web-2"])
+        c.container_groups.begin_delete(RG, "web-1").result()
+        self.assertEqual([r[2] for r in RECORDED if r[0] == "DELETE"], [202])
+        with self.assertRaises(ResourceNotFoundError) as e:
+            c.container_groups.get(RG, "web-1")
+        self.assertEqual(e.exception.error.code, "ResourceNotFound")
+        c.container_groups.begin_delete(RG, "web-1").result()
+        self.assertEqual([r[2] for r in RECORDED if r[0] == "DELETE"], [202, 204])
+        self.assertNotIn("hunter2-secure", json.dumps([r[3] for r in RECORDED]))
+        self.assertNotIn(KEY1, json.dumps([r[3] for r in RECORDED if "listKeys" not in r[1]]))
+
+
+class SdkTrafficManager(SimTest):
+    def _run(self, version):
+        c = sdk(TrafficManagerManagementClient, version)
+        p = c.profiles.create_or_update(RG, "berth-tm", tmm.Profile(
+            location="global", tags={"berth.owner": "demo"}, profile_status="Enabled",
+            traffic_routing_method="Weighted", dns_config=tmm.DnsConfig(relative_name="berth-demo", ttl=30),
+            monitor_config=tmm.MonitorConfig(protocol="HTTP", port=80, path="/healthz")))
+        self.assertEqual(RECORDED[-1][2], 201)
+        self.assertEqual(p.dns_config.fqdn, "berth-demo.trafficmanager.net")
+        self.assertEqual((p.monitor_config.interval_in_seconds, p.monitor_config.timeout_in_seconds,
+                          p.monitor_config.tolerated_number_of_failures), (30, 10, 3))
+        self.assertEqual(p.monitor_config.profile_monitor_status, "Inactive")
+        e = c.endpoints.create_or_update(RG, "berth-tm", "ExternalEndpoints", "aci-westus", tmm.Endpoint(
+            target="berth-web.westus.azurecontainer.io", endpoint_status="Enabled", weight=100))
+        self.assertEqual((e.weight, e.endpoint_monitor_status, e.type),
+                         (100, "CheckingEndpoint", "Microsoft.Network/trafficManagerProfiles/externalEndpoints"))
+        e = c.endpoints.update(RG, "berth-tm", "ExternalEndpoints", "aci-westus", tmm.Endpoint(weight=10))
+        self.assertEqual((e.weight, e.target), (10, "berth-web.westus.azurecontainer.io"))
+        e = c.endpoints.get(RG, "berth-tm", "ExternalEndpoints", "aci-westus")
+        self.assertEqual(e.weight, 10)
+        az = c.endpoints.create_or_update(RG, "berth-tm", "AzureEndpoints", "pip", tmm.Endpoint(
+            target_resource_id="/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/publicIPAddresses/pip"
+            % (SUB, RG), weight=5))
+        self.assertEqual((az.type, az.weight), ("Microsoft.Network/trafficManagerProfiles/azureEndpoints", 5))
+        c.endpoints.delete(RG, "berth-tm", "AzureEndpoints", "pip")
+        p = c.profiles.get(RG, "berth-tm")
+        self.assertEqual([x.name for x in p.endpoints], ["aci-westus"])
+        self.assertEqual(p.monitor_config.profile_monitor_status, "Online")
+        p = c.profiles.update(RG, "berth-tm", tmm.Profile(tags={"berth.owner": "demo", "x": "y"}))
+        self.assertEqual(p.tags, {"berth.owner": "demo", "x": "y"})
+        self.assertEqual([x.name for x in c.profiles.list_by_resource_group(RG)], ["berth-tm"])
+        with self.assertRaises(HttpResponseError) as err:
+            c.endpoints.update(RG, "berth-tm", "ExternalEndpoints", "aci-westus", tmm.Endpoint(weight=0))
+        self.assertEqual((err.exception.status_code, err.exception.error.code), (400, "BadRequest"))
+        c.endpoints.delete(RG, "berth-tm", "ExternalEndpoints", "aci-westus")
+        c.endpoints.delete(RG, "berth-tm", "ExternalEndpoints", "aci-westus")
+        self.assertEqual([r[2] for r in RECORDED if r[0] == "DELETE"], [200, 200, 204])
+        c.profiles.delete(RG, "berth-tm")
+        with self.assertRaises(ResourceNotFoundError):
+            c.profiles.get(RG, "berth-tm")
+
+
+class SdkFileShares(SimTest):
+    def _run(self, version):
+        c = sdk(StorageManagementClient, version)
+        s = c.file_shares.create(RG, ACCOUNT, "berth-data", sm.FileShare(share_quota=100))
+        self.assertEqual((RECORDED[-1][2], s.share_quota), (201, 100))
+        s = c.file_shares.get(RG, ACCOUNT, "berth-data")
+        self.assertTrue(s.etag.startswith('"0x'))
+        self.assertEqual((s.share_quota, s.enabled_protocols, s.lease_status), (100, "SMB", "unlocked"))
+        s2 = c.file_shares.update(RG, ACCOUNT, "berth-data", sm.FileShare(share_quota=200))
+        self.assertEqual(s2.share_quota, 200)
+        self.assertNotEqual(s2.etag, s.etag)
+        c.file_shares.create(RG, ACCOUNT, "berth-data", sm.FileShare(share_quota=200))
+        self.assertEqual(RECORDED[-1][2], 200)
+        for n in ("a-share", "b-share", "c-share"):
+            c.file_shares.create(RG, ACCOUNT, n, sm.FileShare())
+        names = [x.name for x in c.file_shares.list(RG, ACCOUNT, maxpagesize="2")]
+        self.assertEqual(names, ["berth-data", "a-share", "b-share", "c-share"])
+        self.assertEqual(len([r for r in RECORDED if r[1].lower().split("?")[0].endswith("/shares")]), 2)
+        keys = c.storage_accounts.list_keys(RG, ACCOUNT).keys
+        self.assertEqual([(k.key_name, k.value, k.permissions) for k in keys],
+                         [("key1", KEY1, "Full"), ("key2", KEY2, "Full")])
+        c.file_shares.delete(RG, ACCOUNT, "berth-data")
+        c.file_shares.delete(RG, ACCOUNT, "berth-data")
+        self.assertEqual([r[2] for r in RECORDED if r[0] == "DELETE"], [200, 204])
+        with self.assertRaises(HttpResponseError) as e:
+            c.file_shares.create(RG, ACCOUNT, "too-big", sm.FileShare(share_quota=5121))
+        self.assertEqual(e.exception.status_code, 400)
+
+
+class SdkScaleSets(SimTest):
+    def _run(self, version):
+        c = sdk(ComputeManagementClient, version)
+        v = c.virtual_machine_scale_sets.get(RG, VMSS)
+        self.assertEqual((v.sku.capacity, v.sku.name, v.provisioning_state), (2, "Standard_D2s_v3", "Succeeded"))
+        self.assertEqual(RECORDED[-1][3]["etag"], '"1"')
+        vms = list(c.virtual_machine_scale_set_vms.list(RG, VMSS))
+        self.assertEqual([(m.instance_id, m.name, m.os_profile.computer_name) for m in vms],
+                         [("0", VMSS + "_0", VMSS + "000000"), ("1", VMSS + "_1", VMSS + "000001")])
+        v = c.virtual_machine_scale_sets.begin_update(
+            RG, VMSS, cm.VirtualMachineScaleSetUpdate(sku=cm.Sku(capacity=4))).result()
+        self.assertEqual((v.sku.capacity, v.provisioning_state), (4, "Succeeded"))
+        patch = [r for r in RECORDED if r[0] == "PATCH"][0]
+        self.assertEqual((patch[2], patch[3]["properties"]["provisioningState"]), (200, "Updating"))
+        vms = list(c.virtual_machine_scale_set_vms.list(RG, VMSS))
+        self.assertEqual([m.instance_id for m in vms], ["0", "1", "2", "3"])
+        self.assertEqual({m.provisioning_state for m in vms}, {"Succeeded"})
+        c.virtual_machine_scale_sets.begin_update(
+            RG, VMSS, cm.VirtualMachineScaleSetUpdate(sku=cm.Sku(capacity=1))).result()
+        self.assertEqual([m.instance_id for m in c.virtual_machine_scale_set_vms.list(RG, VMSS)], ["0"])
+        c.virtual_machine_scale_sets.begin_update(
+            RG, VMSS, cm.VirtualMachineScaleSetUpdate(sku=cm.Sku(capacity=2))).result()
+        # instance ids are never reused
+        self.assertEqual([m.instance_id for m in c.virtual_machine_scale_set_vms.list(RG, VMSS)], ["0", "4"])
+        with self.assertRaises(ResourceNotFoundError) as e:
+            c.virtual_machine_scale_sets.get(RG, "missing")
+        self.assertEqual(e.exception.error.code, "ResourceNotFound")
+
+
+def _make(cls, area):
+    """One test per api-version: the SDK package's own version (no rewriting), then berth's."""
+    def run(self, v):
+        self._run(v)
+        sent = {e["query"].get("api-version") for e in ctl("log")
+                if e["path"].lower().startswith("/subscriptions/") and area_of(e["path"]) == area}
+        self.assertEqual(sent, {v})
+    for i, v in enumerate(VERSIONS[area]):
+        name = "test_sdk_api_version_" + v.replace("-", "_")
+        setattr(cls, name, lambda self, v=v: run(self, v))
+
+
+def area_of(path):
+    p = path.lower()
+    return ("aci" if "microsoft.containerinstance" in p else "tm" if "microsoft.network" in p else
+            "storage" if "microsoft.storage" in p else "compute" if "microsoft.compute" in p else "resources")
+
+
+_make(SdkResourceGroups, "resources")
+_make(SdkContainerGroups, "aci")
+_make(SdkTrafficManager, "tm")
+_make(SdkFileShares, "storage")
+_make(SdkScaleSets, "compute")
+
+
+# ---------------------------------------------------------------------------------- (c) behaviour
+
+class TokenEndpoint(SimTest):
+    def token(self, **form):
+        base = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": SECRET, "scope": SCOPE}
+        base.update(form)
+        return http("POST", "/%s/oauth2/v2.0/token" % TENANT, form={k: v for k, v in base.items() if v is not None},
+                    validate=False)
+
+    def test_client_secret_grant_returns_bearer_token(self):
+        r = self.token()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(sorted(r.json), ["access_token", "expires_in", "ext_expires_in", "token_type"])
+        self.assertEqual((r.json["token_type"], r.json["expires_in"], r.json["ext_expires_in"]), ("Bearer", 3599, 3599))
+
+    def test_wrong_secret_is_invalid_client_7000215(self):
+        r = self.token(client_secret="nope")
+        self.assertEqual(r.status, 401)
+        self.assertEqual((r.json["error"], r.json["error_codes"]), ("invalid_client", [7000215]))
+        self.assertTrue(r.json["error_description"].startswith("AADSTS7000215: "))
+
+    def test_unknown_client_is_invalid_client(self):
+        r = self.token(client_id="99999999-0000-0000-0000-000000000000")
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json["error"], "invalid_client")
+
+    def test_scope_without_default_suffix_is_aadsts1002012(self):
+        r = self.token(scope="https://management.azure.com/user_impersonation")
+        self.assertEqual(r.status, 400)
+        self.assertEqual((r.json["error"], r.json["error_codes"]), ("invalid_scope", [1002012]))
+
+    def test_federated_assertion_grant(self):
+        r = self.token(client_id=FED_CLIENT, client_secret=None,
+                       client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                       client_assertion=FED_TOKEN)
+        self.assertEqual(r.status, 200, r.raw)
+        a = arm("GET", "/subscriptions/%s/resourceGroups/%s" % (SUB, RG), token=r.json["access_token"],
+                api_version="2021-04-01")
+        self.assertEqual(a.status, 200)
+
+    def test_wrong_federated_assertion_is_invalid_client(self):
+        r = self.token(client_id=FED_CLIENT, client_secret=None,
+                       client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                       client_assertion="eyJ.other.token")
+        self.assertEqual((r.status, r.json["error"]), (401, "invalid_client"))
+
+    def test_token_lifetime_is_configurable(self):
+        ctl("config", {"token_lifetime": 120})
+        self.assertEqual(self.token().json["expires_in"], 120)
+
+    def test_log_redacts_client_secret(self):
+        self.token()
+        entry = [e for e in ctl("log") if e["path"].endswith("/token")][-1]
+        self.assertEqual(entry["body"]["client_secret"], "***")
+        self.assertNotIn(SECRET, json.dumps(ctl("log")))
+
+
+class Imds(SimTest):
+    URL = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
+
+    def test_missing_metadata_header_is_400(self):
+        ctl("credentials", {"msi": True})
+        r = http("GET", self.URL, validate=False)
+        self.assertEqual((r.status, r.json["error"]), (400, "invalid_request"))
+
+    def test_token_shape_has_numbers_as_strings_and_works_on_arm(self):
+        ctl("credentials", {"msi": True})
+        r = http("GET", self.URL, headers={"Metadata": "true"}, validate=False)
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(sorted(r.json), ["access_token", "client_id", "expires_in", "expires_on", "ext_expires_in",
+                                          "not_before", "resource", "token_type"])
+        for k in ("expires_in", "expires_on", "ext_expires_in", "not_before"):
+            self.assertIsInstance(r.json[k], str)
+            int(r.json[k])
+        self.assertEqual((r.json["resource"], r.json["token_type"]), ("https://management.azure.com/", "Bearer"))
+        a = arm("GET", "/subscriptions/%s/resourceGroups/%s" % (SUB, RG), token=r.json["access_token"],
+                api_version="2021-04-01")
+        self.assertEqual(a.status, 200)
+
+    def test_no_identity_is_400(self):
+        r = http("GET", self.URL, headers={"Metadata": "true"}, validate=False)
+        self.assertEqual(r.status, 400)
+
+    def test_user_assigned_identity_only_for_its_client_id(self):
+        uid = "abcdefab-0000-0000-0000-000000000001"
+        ctl("credentials", {"msi": True, "client_id": uid})
+        ok = http("GET", self.URL + "&client_id=" + uid, headers={"Metadata": "true"}, validate=False)
+        self.assertEqual((ok.status, ok.json["client_id"]), (200, uid))
+        bad = http("GET", self.URL + "&client_id=abcdefab-0000-0000-0000-000000000002",
+                   headers={"Metadata": "true"}, validate=False)
+        self.assertEqual(bad.status, 400)
+
+    def test_token_for_another_audience_is_rejected_by_arm(self):
+        ctl("credentials", {"msi": True})
+        r = http("GET", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F",
+                 headers={"Metadata": "true"}, validate=False)
+        a = arm("GET", "/subscriptions/%s/resourceGroups/%s" % (SUB, RG), token=r.json["access_token"],
+                api_version="2021-04-01")
+        self.assertArmError(a, 401, "InvalidAuthenticationToken")
+
+
+class Auth(SimTest):
+    P = "/subscriptions/%s/resourceGroups/%s?api-version=2021-04-01" % (SUB, RG)
+
+    def test_no_authorization_header_is_401(self):
+        r = http("GET", self.P)
+        self.assertArmError(r, 401, "AuthenticationFailed")
+        self.assertIn("Bearer", r.headers["WWW-Authenticate"])
+
+    def test_unknown_token_is_401_invalid_authentication_token(self):
+        r = http("GET", self.P, headers={"Authorization": "Bearer not-a-token"})
+        self.assertArmError(r, 401, "InvalidAuthenticationToken")
+
+    def test_expired_token_is_401_expired_authentication_token(self):
+        ctl("config", {"token_lifetime": 0})
+        tok = get_token()
+        r = http("GET", self.P, headers={"Authorization": "Bearer " + tok})
+        self.assertArmError(r, 401, "ExpiredAuthenticationToken")
+
+    def test_missing_api_version_is_400(self):
+        r = arm("GET", "/subscriptions/%s/resourceGroups/%s" % (SUB, RG))
+        self.assertArmError(r, 400, "MissingApiVersionParameter")
+
+    def test_unsupported_api_version_lists_supported_ones(self):
+        r = arm("GET", rgpath("Microsoft.ContainerInstance/containerGroups"), api_version="2019-12-01")
+        self.assertArmError(r, 400, "InvalidApiVersionParameter")
+        self.assertIn("2023-05-01", r.json["error"]["message"])
+        self.assertIn("2026-05-01", r.json["error"]["message"])
+
+    def test_paths_are_case_insensitive(self):
+        r = arm("GET", ("/SUBSCRIPTIONS/%s/resourcegroups/%s/PROVIDERS/microsoft.compute/"
+                        "VIRTUALMACHINESCALESETS/%s") % (SUB, RG.upper(), VMSS.upper()), api_version="2024-11-01")
+        self.assertEqual((r.status, r.json["name"]), (200, VMSS))
+
+    def test_arm_headers_and_correlation_id_echo(self):
+        r = arm("GET", self.P.split("?")[0], api_version="2021-04-01", headers={"x-ms-correlation-request-id": "corr-1"})
+        self.assertEqual(r.headers["x-ms-correlation-request-id"], "corr-1")
+        self.assertTrue(r.headers["x-ms-request-id"])
+        self.assertTrue(int(r.headers["x-ms-ratelimit-remaining-subscription-reads"]) > 0)
+        w = arm("PUT", "/subscriptions/%s/resourceGroups/x2" % SUB, {"location": "westus"}, api_version="2021-04-01")
+        self.assertEqual(w.status, 201)
+        self.assertTrue(int(w.headers["x-ms-ratelimit-remaining-subscription-writes"]) > 0)
+        self.assertEqual(ctl("log")[-1]["correlation_request_id"], w.headers["x-ms-correlation-request-id"])
+
+
+class Faults(SimTest):
+    VM = rgpath("Microsoft.Compute/virtualMachineScaleSets/" + VMSS)
+
+    def test_429_with_retry_after_from_fault_rule(self):
+        ctl("faults", {"rules": [{"method": "GET", "path_regex": "virtualMachineScaleSets", "action": "status",
+                                  "status": 429, "retry_after": 7}]})
+        tok = get_token()
+        r = arm("GET", self.VM, token=tok, api_version="2024-11-01")
+        self.assertEqual((r.status, r.headers["Retry-After"]), (429, "7"))
+        self.assertTrue(r.json["error"]["code"])
+        self.assertEqual(arm("GET", self.VM, token=tok, api_version="2024-11-01").status, 200)   # times: 1
+
+    def test_sdk_retries_after_429(self):
+        ctl("faults", {"rules": [{"path_regex": "(?i)virtualmachinescalesets/", "action": "status", "status": 429,
+                                  "retry_after": 1, "code": "SubscriptionRequestsThrottled"}]})
+        t = time.time()
+        v = sdk(ComputeManagementClient).virtual_machine_scale_sets.get(RG, VMSS)
+        self.assertEqual(v.name, VMSS)
+        self.assertGreaterEqual(time.time() - t, 0.9)
+        self.assertEqual([r[2] for r in RECORDED], [429, 200])
+
+    def test_dropped_connection_gets_no_response(self):
+        ctl("faults", {"rules": [{"action": "drop", "path_regex": "virtualMachineScaleSets"}]})
+        tok = get_token()
+        u = urllib.parse.urlsplit(SIM)
+        conn = HTTPConnection(u.hostname, u.port, timeout=10)
+        conn.request("GET", self.VM + "?api-version=2024-11-01", headers={"Authorization": "Bearer " + tok})
+        with self.assertRaises((RemoteDisconnected, ConnectionError, socket.error)):
+            conn.getresponse()
+        conn.close()
+        self.assertEqual(arm("GET", self.VM, token=tok, api_version="2024-11-01").status, 200)
+        self.assertIsNone([e for e in ctl("log") if e["method"] == "GET"][0]["status"])
+
+    def test_sdk_recovers_from_dropped_connection(self):
+        ctl("faults", {"rules": [{"action": "drop", "path_regex": "(?i)virtualmachinescalesets/"}]})
+        self.assertEqual(sdk(ComputeManagementClient).virtual_machine_scale_sets.get(RG, VMSS).name, VMSS)
+
+    def test_delay(self):
+        ctl("faults", {"rules": [{"action": "delay", "ms": 400}]})
+        t = time.time()
+        get_token()
+        self.assertGreaterEqual(time.time() - t, 0.35)
+
+    def test_failed_provisioning_ends_failed_with_the_error(self):
+        ctl("faults", {"rules": [{"action": "fail_provisioning", "method": "PUT", "path_regex": "containerGroups",
+                                  "code": "InaccessibleImage", "message": "The image 'nope' is not accessible."}]})
+        c = sdk(ContainerInstanceManagementClient)
+        with self.assertRaises(HttpResponseError) as e:
+            c.container_groups.begin_create_or_update(RG, "bad", aci_group("bad-lbl")).result()
+        self.assertIn("InaccessibleImage", str(e.exception))
+        final = [r for r in RECORDED if "/operations/" in r[1]][-1][3]
+        self.assertEqual(final["status"], "Failed")
+        self.assertEqual(final["error"], {"code": "InaccessibleImage", "message": "The image 'nope' is not accessible."})
+        self.assertEqual(c.container_groups.get(RG, "bad").provisioning_state, "Failed")
+
+    def test_failed_scale_ends_failed(self):
+        ctl("faults", {"rules": [{"action": "fail_provisioning", "method": "PATCH", "code": "AllocationFailed",
+                                  "message": "Allocation failed."}]})
+        r = arm("PATCH", self.VM, {"sku": {"capacity": 3}}, api_version="2024-11-01")
+        self.assertEqual(r.status, 200)
+        tok = get_token()
+        st = [http("GET", r.headers["Azure-AsyncOperation"], headers={"Authorization": "Bearer " + tok}).json
+              for _ in range(2)]
+        self.assertEqual([s["status"] for s in st], ["InProgress", "Failed"])
+        self.assertEqual(st[1]["error"]["code"], "AllocationFailed")
+        loc = http("GET", r.headers["Location"], headers={"Authorization": "Bearer " + tok})
+        self.assertArmError(loc, 400, "AllocationFailed")
+
+
+class Lro(SimTest):
+    def test_location_polling_202_then_final_resource(self):
+        r = arm("PUT", rgpath("Microsoft.ContainerInstance/containerGroups/loc1"),
+                aci_group("loc1").serialize(), api_version="2026-05-01")
+        self.assertEqual((r.status, r.json["properties"]["provisioningState"]), (201, "Pending"))
+        self.assertIn("Azure-AsyncOperation", r.headers)
+        tok = get_token()
+        first = http("GET", r.headers["Location"], headers={"Authorization": "Bearer " + tok})
+        self.assertEqual(first.status, 202)
+        self.assertEqual(ctl("state")["container_groups"][0]["properties"]["provisioningState"], "Creating")
+        self.assertEqual(arm("GET", rgpath("Microsoft.ContainerInstance/containerGroups/loc1"), token=tok,
+                             api_version="2026-05-01").json["properties"]["provisioningState"], "Succeeded")
+        done = http("GET", r.headers["Location"], headers={"Authorization": "Bearer " + tok})
+        self.assertEqual((done.status, done.json["name"]), (200, "loc1"))
+
+    def test_lro_polls_is_configurable(self):
+        ctl("config", {"lro_polls": 4})
+        r = arm("PATCH", rgpath("Microsoft.Compute/virtualMachineScaleSets/" + VMSS), {"sku": {"capacity": 3}},
+                api_version="2024-11-01")
+        tok = get_token()
+        st = [http("GET", r.headers["Azure-AsyncOperation"], headers={"Authorization": "Bearer " + tok}).json["status"]
+              for _ in range(4)]
+        self.assertEqual(st, ["InProgress"] * 3 + ["Succeeded"])
+
+    def test_delete_of_a_missing_group_is_204(self):
+        r = arm("DELETE", rgpath("Microsoft.ContainerInstance/containerGroups/none"), api_version="2026-05-01")
+        self.assertEqual(r.status, 204)
+
+    def test_put_in_a_missing_resource_group_is_404(self):
+        r = arm("PUT", "/subscriptions/%s/resourceGroups/nope/providers/Microsoft.ContainerInstance/containerGroups/x"
+                % SUB, aci_group("x").serialize(), api_version="2026-05-01")
+        self.assertArmError(r, 404, "ResourceGroupNotFound")
+
+    def test_changing_cpu_needs_delete_first(self):
+        ctl("config", {"lro_polls": 0})
+        p = rgpath("Microsoft.ContainerInstance/containerGroups/cpu1")
+        self.assertEqual(arm("PUT", p, aci_group("cpu1").serialize(), api_version="2026-05-01").status, 201)
+        r = arm("PUT", p, aci_group("cpu1", cpu=2.0).serialize(), api_version="2026-05-01")
+        self.assertArmError(r, 409, "InvalidContainerGroupUpdate")
+
+
+class Paging(SimTest):
+    def test_container_groups_list_follows_next_link(self):
+        ctl("config", {"page_size": 2, "lro_polls": 0})
+        tok = get_token()
+        for i in range(5):
+            arm("PUT", rgpath("Microsoft.ContainerInstance/containerGroups/g%d" % i),
+                aci_group("g%d" % i).serialize(), token=tok, api_version="2026-05-01")
+        url = SIM + rgpath("Microsoft.ContainerInstance/containerGroups") + "?api-version=2026-05-01"
+        names, pages = [], 0
+        while url:
+            r = http("GET", url, headers={"Authorization": "Bearer " + tok})
+            self.assertEqual(r.status, 200)
+            pages += 1
+            names += [g["name"] for g in r.json["value"]]
+            self.assertTrue(all("instanceView" not in g["properties"] for g in r.json["value"]))
+            url = r.json.get("nextLink")
+            if url:
+                self.assertIn("api-version=2026-05-01", url)
+        self.assertEqual((names, pages), (["g0", "g1", "g2", "g3", "g4"], 3))
+        sdk_names = [g.name for g in sdk(ContainerInstanceManagementClient).container_groups.list_by_resource_group(RG)]
+        self.assertEqual(sdk_names, names)
+
+    def test_vm_list_pages(self):
+        ctl("config", {"page_size": 1})
+        vms = list(sdk(ComputeManagementClient).virtual_machine_scale_set_vms.list(RG, VMSS))
+        self.assertEqual(len(vms), 2)
+        self.assertEqual(len([r for r in RECORDED if "virtualMachines" in r[1]]), 2)
+
+
+class ETags(SimTest):
+    VM = rgpath("Microsoft.Compute/virtualMachineScaleSets/" + VMSS)
+
+    def test_vmss_if_match_mismatch_is_412(self):
+        tok = get_token()
+        g = arm("GET", self.VM, token=tok, api_version="2024-11-01")
+        self.assertEqual(g.headers["ETag"], '"1"')
+        self.assertEqual(g.json["etag"], '"1"')
+        r = arm("PATCH", self.VM, {"sku": {"capacity": 5}}, token=tok, api_version="2024-11-01",
+                headers={"If-Match": '"0"'})
+        self.assertArmError(r, 412, "PreconditionFailed")
+        ok = arm("PATCH", self.VM, {"sku": {"capacity": 5}}, token=tok, api_version="2024-11-01",
+                 headers={"If-Match": '"1"'})
+        self.assertEqual((ok.status, ok.headers["ETag"]), (200, '"2"'))
+
+    def test_share_etag_header_matches_body_and_changes(self):
+        p = rgpath("Microsoft.Storage/storageAccounts/%s/fileServices/default/shares/share-one" % ACCOUNT)
+        tok = get_token()
+        put = arm("PUT", p, {"properties": {"shareQuota": 10}}, token=tok, api_version="2025-06-01")
+        self.assertEqual(put.status, 201)
+        get = arm("GET", p, token=tok, api_version="2025-06-01")
+        self.assertEqual(get.json["etag"], put.headers["ETag"])
+        upd = arm("PATCH", p, {"properties": {"shareQuota": 20}}, token=tok, api_version="2025-06-01")
+        self.assertNotEqual(upd.headers["ETag"], put.headers["ETag"])
+
+
+class Validation(SimTest):
+    def test_tm_weight_out_of_range_is_400(self):
+        tok = get_token()
+        p = rgpath("Microsoft.Network/trafficmanagerprofiles/w")
+        r = arm("PUT", p, {"location": "global", "properties": {"trafficRoutingMethod": "Weighted",
+                                                                 "dnsConfig": {"relativeName": "w-berth"},
+                                                                 "monitorConfig": {"protocol": "HTTP", "port": 80}}},
+                token=tok, api_version="2026-09-01")
+        self.assertEqual(r.status, 201)
+        for w in (0, 1001):
+            e = arm("PUT", p + "/ExternalEndpoints/e", {"properties": {"target": "x.example.com", "weight": w}},
+                    token=tok, api_version="2026-09-01")
+            self.assertArmError(e, 400, "BadRequest")
+        e = arm("PUT", p + "/externalEndpoints/e", {"properties": {"target": "x.example.com", "weight": 1000}},
+                token=tok, api_version="2026-09-01")
+        self.assertEqual(e.status, 201)
+        again = arm("PUT", p + "/externalEndpoints/e", {"properties": {"target": "x.example.com", "weight": 5}},
+                    token=tok, api_version="2026-09-01")
+        self.assertEqual(again.status, 201)       # recorded: 201 even when replacing
+
+    def test_share_quota_limits(self):
+        tok = get_token()
+        base = rgpath("Microsoft.Storage/storageAccounts/%s/fileServices/default/shares/" % ACCOUNT)
+        for q in (0, 5121):
+            self.assertArmError(arm("PUT", base + "qq1", {"properties": {"shareQuota": q}}, token=tok,
+                                    api_version="2025-06-01"), 400, "InvalidParameter")
+        ctl("seed", {"storage_accounts": [{"subscription": SUB, "resource_group": RG, "name": "bigsa",
+                                           "keys": ["k"], "large_file_shares": True}]})
+        big = rgpath("Microsoft.Storage/storageAccounts/bigsa/fileServices/default/shares/qq1")
+        self.assertEqual(arm("PUT", big, {"properties": {"shareQuota": 102400}}, token=tok,
+                             api_version="2025-06-01").status, 201)
+
+    def test_list_keys_of_unseeded_account_is_404(self):
+        r = arm("POST", rgpath("Microsoft.Storage/storageAccounts/other/listKeys"), api_version="2025-06-01")
+        self.assertArmError(r, 404, "ResourceNotFound")
+
+    def test_computer_name_is_prefix_plus_base36_instance_id(self):
+        ctl("seed", {"scale_sets": [{"subscription": SUB, "resource_group": RG, "name": "big", "capacity": 37}]})
+        r = arm("GET", rgpath("Microsoft.Compute/virtualMachineScaleSets/big/virtualMachines"), api_version="2024-11-01")
+        last = r.json["value"][-1]
+        self.assertEqual((last["instanceId"], last["properties"]["osProfile"]["computerName"]), ("36", "big000010"))
+
+
+class Secrets(SimTest):
+    def test_secrets_never_returned_and_redacted_in_log(self):
+        ctl("config", {"lro_polls": 1})
+        c = sdk(ContainerInstanceManagementClient)
+        c.container_groups.begin_create_or_update(RG, "sec", aci_group("sec")).result()
+        c.container_groups.get(RG, "sec")
+        list(c.container_groups.list_by_resource_group(RG))
+        bodies = json.dumps([r[3] for r in RECORDED])
+        self.assertNotIn("hunter2-secure", bodies)
+        self.assertNotIn(KEY1, bodies)
+        self.assertNotIn("secureValue", bodies)
+        self.assertNotIn("storageAccountKey", bodies)
+        log = ctl("log")
+        put = [e for e in log if e["method"] == "PUT"][0]
+        self.assertEqual(put["body"]["properties"]["containers"][0]["properties"]["environmentVariables"][1]["secureValue"], "***")
+        self.assertEqual(put["body"]["properties"]["volumes"][0]["azureFile"]["storageAccountKey"], "***")
+        self.assertNotIn("hunter2-secure", json.dumps(log))
+        self.assertNotIn(KEY1, json.dumps(log))
+        self.assertNotIn(SECRET, json.dumps(log))
+        self.assertTrue(put["client_request_id"])
+
+    def test_state_keeps_what_the_client_sent(self):
+        ctl("config", {"lro_polls": 0})
+        arm("PUT", rgpath("Microsoft.ContainerInstance/containerGroups/st1"), aci_group("st1").serialize(),
+            api_version="2026-05-01")
+        cg = ctl("state")["container_groups"][0]
+        self.assertEqual(cg["properties"]["provisioningState"], "Succeeded")
+        self.assertEqual(cg["stored"]["properties"]["volumes"][0]["azureFile"]["storageAccountKey"], KEY1)
+
+
+def main():
+    import sys
+    import warnings
+    warnings.simplefilter("ignore", ResourceWarning)   # SDK clients left to the garbage collector
+    argv = sys.argv[1:]
+    verbosity = 2 if "-v" in argv else 1
+    names = [a for a in argv if not a.startswith("-")]
+    loader = unittest.defaultTestLoader
+    suite = loader.loadTestsFromNames(names, sys.modules[__name__]) if names else \
+        loader.loadTestsFromModule(sys.modules[__name__])
+    res = unittest.TextTestRunner(verbosity=verbosity, warnings="ignore").run(suite)
+    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    print("azure-sim: %d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
