@@ -11,6 +11,7 @@
 #include "docker.h"
 #include "plan.h"
 #include "swarm.h"
+#include "azure.h"
 
 typedef struct {
 	const char *path;
@@ -25,6 +26,9 @@ typedef struct {
 	docker *d;
 	swarm_state st;
 	bool observed;
+	arm *a;
+	azure_state az;
+	bool az_observed;
 	plan *p;
 	char *spec_digest;
 	char *fingerprint;
@@ -40,6 +44,9 @@ static void run_free(run *r)
 	plan_free(r->p);
 	if (r->observed)
 		swarm_state_free(&r->st);
+	if (r->az_observed)
+		azure_state_free(&r->az);
+	arm_close(r->a);
 	docker_close(r->d);
 	spec_free(r->s);
 	free(r->spec_digest);
@@ -85,6 +92,103 @@ static char *digest_files(const char *path)
 	return hex;
 }
 
+/* Steps of both providers live in one plan: the payload says whose a step is. */
+typedef struct {
+	bool azure;
+	void *payload;
+} step_payload;
+
+static void step_free(void *p)
+{
+	step_payload *sp = p;
+	if (!sp)
+		return;
+	if (sp->azure)
+		azure_step_free(sp->payload);
+	else
+		swarm_step_free(sp->payload);
+	free(sp);
+}
+
+static void wrap_payload(plan *p, size_t id, bool azure)
+{
+	step_payload *sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		abort();
+	sp->azure = azure;
+	sp->payload = plan_step_at(p, id)->payload;
+	plan_set_payload(p, id, sp);
+}
+
+/* Scale-set capacity grows before the swarm services that need it and shrinks after them. */
+static void order_capacity(plan *p, size_t swarm_first, const azure_plan_result *az)
+{
+	for (size_t i = swarm_first; i < plan_count(p); i++) {
+		if (strcmp(plan_step_at(p, i)->kind, "service"))
+			continue;
+		for (size_t u = 0; u < az->n_scale_up; u++)
+			plan_add_dep(p, i, az->scale_up[u]);
+		for (size_t d = 0; d < az->n_scale_down; d++)
+			plan_add_dep(p, az->scale_down[d], i);
+	}
+}
+
+static void print_problems(const char *err)
+{
+	fprintf(stderr, "berth: the plan cannot be made:\n");
+	char *copy = strdup(err);
+	for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n"))
+		fprintf(stderr, "  error: %s\n", line);
+	free(copy);
+}
+
+static void arm_log(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "berth: azure: %s\n", line);
+}
+
+/* The Azure section: connect, observe, plan. Container groups and Traffic Manager profiles are
+ * not planned by this version: said, not silently ignored. */
+static int plan_azure(const run_opts *o, run *r, char **fingerprint, azure_plan_result *res)
+{
+	(void)o;
+	const struct spec_model *m = spec_model(r->s);
+	const spec_azure *az = &m->azure;
+	if (az->n_container_groups || az->n_traffic_managers)
+		fprintf(stderr, "berth: warning: container groups and Traffic Manager profiles are not planned by this "
+				"version of berth\n");
+	if (!az->n_scale_sets && !az->n_file_shares)
+		return 0;
+	arm_config cfg = {.resource_manager = az->resource_manager_endpoint,
+			  .active_directory = az->active_directory_endpoint};
+	cfg.hooks.log = arm_log;
+	char *err = NULL;
+	r->a = arm_open(&cfg, &err);
+	if (!r->a) {
+		fprintf(stderr, "berth: %s\n", err);
+		free(err);
+		return 1;
+	}
+	fprintf(stderr, "berth: Azure credential: %s\n", arm_credential_name(r->a));
+	if (azure_observe(r->a, m, &r->az, &err) != 0) {
+		fprintf(stderr, "berth: %s\n", err);
+		free(err);
+		return 1;
+	}
+	r->az_observed = true;
+	*fingerprint = azure_fingerprint(&r->az);
+	size_t first = plan_count(r->p);
+	if (azure_plan(m, &r->az, r->p, res, &err) != 0) {
+		print_problems(err);
+		free(err);
+		return 1;
+	}
+	for (size_t i = first; i < plan_count(r->p); i++)
+		wrap_payload(r->p, i, true);
+	return 0;
+}
+
 /* --resolve-image: ask the engine for each tag's current digest, briefly. The engine asks the
  * registry, which may be slow or unreachable: a failure leaves the tag as it is, with a warning. */
 #define RESOLVE_TIMEOUT_MS 3000
@@ -128,12 +232,15 @@ static int prepare(const run_opts *o, run *r)
 	r->abs_path = realpath(o->path, NULL);
 	r->spec_digest = digest_files(o->path);
 	const struct spec_model *m = spec_model(r->s);
-	r->p = plan_new(swarm_step_free);
-	if (m->azure.present)
-		fprintf(stderr, "berth: warning: the azure section is not planned: this berth has no Azure provider yet\n");
+	r->p = plan_new(step_free);
+	char *az_fingerprint = NULL;
+	azure_plan_result azres = {0};
+	if (m->azure.present && plan_azure(o, r, &az_fingerprint, &azres) != 0)
+		return 1;
 	if (!m->swarm.present) {
 		/* No swarm section: berth leaves the swarm alone (absence never means "delete"). */
-		r->fingerprint = strdup("none");
+		r->fingerprint = az_fingerprint ? az_fingerprint : strdup("none");
+		azure_plan_result_free(&azres);
 		return 0;
 	}
 	docker_config cfg;
@@ -151,18 +258,30 @@ static int prepare(const run_opts *o, run *r)
 		return 1;
 	}
 	r->observed = true;
-	r->fingerprint = swarm_fingerprint(&r->st);
+	char *sw_fingerprint = swarm_fingerprint(&r->st);
+	if (az_fingerprint) {
+		if (asprintf(&r->fingerprint, "%s+%s", sw_fingerprint, az_fingerprint) < 0)
+			abort();
+		free(sw_fingerprint);
+		free(az_fingerprint);
+	} else {
+		r->fingerprint = sw_fingerprint;
+	}
+	size_t swarm_first = plan_count(r->p);
 	char **digests = o->resolve_image ? resolve_images(r->d, m) : NULL;
 	swarm_plan_options po = {.allow_mass_delete = o->allow_mass_delete,
 				 .image_digests = (const char *const *)digests};
 	int prc = swarm_plan(m, &r->st, &po, r->p, &err);
+	for (size_t i = swarm_first; i < plan_count(r->p); i++)
+		wrap_payload(r->p, i, false);
 	for (size_t i = 0; digests && i < m->swarm.n_services; i++)
 		free(digests[i]);
 	free(digests);
+	if (prc == 0)
+		order_capacity(r->p, swarm_first, &azres);
+	azure_plan_result_free(&azres);
 	if (prc != 0) {
-		fprintf(stderr, "berth: the plan cannot be made:\n");
-		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
-			fprintf(stderr, "  error: %s\n", line);
+		print_problems(err);
 		free(err);
 		return 1;
 	}
@@ -335,6 +454,7 @@ static void on_progress(void *arg, const char *line)
 /* Wraps the provider's apply to print a line per step as it starts and ends. */
 typedef struct {
 	swarm_apply_ctx swarm;
+	azure_apply_ctx azure;
 	FILE *out;
 } apply_ctx;
 
@@ -343,7 +463,10 @@ static int apply_one(void *arg, const plan_step *s, char **err)
 	apply_ctx *a = arg;
 	fprintf(a->out, "%s %s %s...\n", plan_action_name(s->action), s->kind, s->name);
 	fflush(a->out);
-	int rc = swarm_apply_step(&a->swarm, s, err);
+	const step_payload *sp = s->payload;
+	plan_step inner = *s;
+	inner.payload = sp->payload;
+	int rc = sp->azure ? azure_apply_step(&a->azure, &inner, err) : swarm_apply_step(&a->swarm, &inner, err);
 	if (rc == 0)
 		fprintf(a->out, "%s %s %s: done\n", plan_action_name(s->action), s->kind, s->name);
 	else
@@ -434,6 +557,7 @@ int cmd_apply(int argc, char **argv)
 	progress_sink sink = {stdout};
 	apply_ctx a = {.swarm = {.d = r.d, .m = spec_model(r.s), .converge_timeout_ms = o.timeout_ms,
 				 .progress = on_progress, .progress_arg = &sink},
+		       .azure = {.a = r.a, .m = spec_model(r.s)},
 		       .out = stdout};
 	plan_summary sum;
 	rc = plan_execute(r.p, o.parallelism, apply_one, &a, &sum);

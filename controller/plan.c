@@ -87,6 +87,11 @@ void plan_set_reason(plan *p, size_t step, const char *reason)
 	p->steps[step].reason = dup_or_null(p, reason && *reason ? reason : NULL);
 }
 
+void plan_set_payload(plan *p, size_t step, void *payload)
+{
+	p->steps[step].payload = payload;
+}
+
 void plan_add_dep(plan *p, size_t step, size_t dep)
 {
 	plan_step *s = &p->steps[step];

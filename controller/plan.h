@@ -44,6 +44,8 @@ size_t plan_add_step(plan *p, plan_action action, const char *kind, const char *
 void plan_add_change(plan *p, size_t step, const char *field, const char *old_value, const char *new_value,
 		     bool sensitive);
 void plan_set_reason(plan *p, size_t step, const char *reason);
+/* Replaces a step's payload (the old one is not freed: the caller took it). */
+void plan_set_payload(plan *p, size_t step, void *payload);
 /* step may only start after dep is done. */
 void plan_add_dep(plan *p, size_t step, size_t dep);
 size_t plan_count(const plan *p);
