@@ -24,7 +24,7 @@ LIB := $(BUILD)/libberth.a
 BIN := $(BUILD)/berth
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events
+BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events $(BUILD)/bench/create_loop
 
 .PHONY: all check unit asan asan-check fuzz bench demo deps install clean
 all: $(BIN)

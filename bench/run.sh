@@ -7,6 +7,8 @@
 #     interleaved in one process (BUILD_DIR/bench/spec_bench), and their ratio (target <= 2.0);
 #   - the peak RSS of `berth validate --skip-secret-refs -q FILE`, in MiB and as a multiple of
 #     the file size (target <= 10x).
+# Then it runs the swarm apply benchmark, bench/swarm_bench.sh BUILD_DIR (which skips itself when
+# no engine in swarm mode is reachable; BENCH_SWARM=0 skips it too).
 # A benchmark reports; it is not a test: the exit status is 0 even when a target is MISSED
 # (non-zero only when the benchmark itself cannot run).
 # Environment: BENCH_SERVICES (default 10000), BENCH_REPS (default 11), BENCH_KEEP=1 keeps the
@@ -69,4 +71,8 @@ if [ "$ratio_ok" = met ] && [ "$rss_ok" = met ]; then
 else
 	echo "bench: target MISSED (see above)"
 fi
-exit 0
+
+echo
+swarm_rc=0
+bench/swarm_bench.sh "$build" || swarm_rc=$?
+exit "$swarm_rc"

@@ -262,6 +262,8 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 {
 	json_t *replicated = json_object_get(json_object_get(sspec, "Mode"), "Replicated");
 	long long want = replicated ? json_integer_value(json_object_get(replicated, "Replicas")) : -1;
+	if (want == 0)
+		return 0; /* no task will ever run: nothing to wait for */
 	long long timeout = ctx->converge_timeout_ms > 0 ? ctx->converge_timeout_ms : 120000;
 	long long deadline = now_ms() + timeout;
 	char *filters = docker_filters("service", id), tasks_path[1024], svc_path[256];
