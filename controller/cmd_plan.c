@@ -133,6 +133,58 @@ static void order_capacity(plan *p, size_t swarm_first, const azure_plan_result 
 	}
 }
 
+/* File shares are created before the swarm services whose volumes mount them. */
+static void order_shares(plan *p, const struct spec_model *m, size_t swarm_first)
+{
+	for (size_t i = swarm_first; i < plan_count(p); i++) {
+		const plan_step *st = plan_step_at(p, i);
+		if (strcmp(st->kind, "service") || st->action == PLAN_DELETE)
+			continue;
+		for (size_t s = 0; s < m->swarm.n_services; s++) {
+			const spec_service *svc = &m->swarm.services[s];
+			if (strcmp(svc->name, st->name))
+				continue;
+			for (size_t v = 0; v < svc->n_volumes; v++)
+				for (size_t k = 0; k < m->swarm.n_volumes; k++) {
+					const spec_volume *vol = &m->swarm.volumes[k];
+					if (!vol->file_share || !svc->volumes[v].source || strcmp(vol->name, svc->volumes[v].source))
+						continue;
+					for (size_t j = 0; j < swarm_first; j++) {
+						const plan_step *a = plan_step_at(p, j);
+						if (!strcmp(a->kind, "file share") && !strcmp(a->name, vol->file_share) &&
+						    a->action == PLAN_CREATE)
+							plan_add_dep(p, i, j);
+					}
+				}
+		}
+	}
+}
+
+/* The storage key for an Azure File share volume, fetched when a service that mounts it is
+ * created or updated. */
+static int fetch_storage_key(void *arg, const char *account, char **key, char **err)
+{
+	run *r = arg;
+	const struct spec_model *m = spec_model(r->s);
+	char *path = NULL;
+	if (asprintf(&path, "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/storageAccounts/%s/listKeys",
+		     m->azure.subscription, m->azure.resource_group, account) < 0)
+		abort();
+	arm_response resp;
+	int rc = arm_request(r->a, "POST", path, ARM_API_STORAGE, NULL, &resp, err);
+	free(path);
+	const char *value = json_string_value(json_object_get(json_array_get(json_object_get(resp.body, "keys"), 0), "value"));
+	if (rc == 0 && !value) {
+		if (asprintf(err, "storage account %s: listKeys returned no key", account) < 0)
+			abort();
+		rc = -1;
+	}
+	if (rc == 0)
+		*key = strdup(value);
+	arm_response_free(&resp);
+	return rc;
+}
+
 static void print_problems(const char *err)
 {
 	fprintf(stderr, "berth: the plan cannot be made:\n");
@@ -277,8 +329,10 @@ static int prepare(const run_opts *o, run *r)
 	for (size_t i = 0; digests && i < m->swarm.n_services; i++)
 		free(digests[i]);
 	free(digests);
-	if (prc == 0)
+	if (prc == 0) {
 		order_capacity(r->p, swarm_first, &azres);
+		order_shares(r->p, m, swarm_first);
+	}
 	azure_plan_result_free(&azres);
 	if (prc != 0) {
 		print_problems(err);
@@ -556,7 +610,8 @@ int cmd_apply(int argc, char **argv)
 	printf("\n");
 	progress_sink sink = {stdout};
 	apply_ctx a = {.swarm = {.d = r.d, .m = spec_model(r.s), .converge_timeout_ms = o.timeout_ms,
-				 .progress = on_progress, .progress_arg = &sink},
+				 .progress = on_progress, .progress_arg = &sink,
+				 .storage_key = r.a ? fetch_storage_key : NULL, .storage_key_arg = &r},
 		       .azure = {.a = r.a, .m = spec_model(r.s)},
 		       .out = stdout};
 	plan_summary sum;

@@ -15,6 +15,11 @@
 
 #define SWARM_LABEL_OWNER "berth.owner"
 #define SWARM_LABEL_NAME "berth.name"
+/* Azure File share volumes: the storage account whose key the mount needs, the public cloud's
+ * file endpoint suffix, and where the key goes in the mount options until apply fills it in. */
+#define SWARM_LABEL_STORAGE_ACCOUNT "berth.storage-account"
+#define SWARM_AZURE_FILE_SUFFIX "file.core.windows.net"
+#define SWARM_KEY_PLACEHOLDER "${storage-account-key}"
 
 /* ---- observed state ---- */
 
@@ -94,6 +99,10 @@ typedef struct swarm_apply_ctx {
 	long long converge_timeout_ms; /* per service; default 120 s */
 	void (*progress)(void *arg, const char *line);
 	void *progress_arg;
+	/* Fetches a storage account's key for Azure File share volumes (malloc'd into *key, which the
+	 * caller wipes); NULL when there is no Azure connection. */
+	int (*storage_key)(void *arg, const char *account, char **key, char **err);
+	void *storage_key_arg;
 } swarm_apply_ctx;
 
 /* plan_apply_fn for swarm steps (ctx is a swarm_apply_ctx). */

@@ -201,6 +201,39 @@ static int resolve_refs(swarm_apply_ctx *ctx, json_t *sspec, char **err)
 	return 0;
 }
 
+/* Azure File share volumes: put the storage account key, fetched now, where the plan left a
+ * placeholder. The key exists only in this request body, which is wiped after sending. */
+static int fill_storage_keys(swarm_apply_ctx *ctx, json_t *sspec, char **err)
+{
+	json_t *mounts = json_object_get(json_object_get(json_object_get(sspec, "TaskTemplate"), "ContainerSpec"), "Mounts");
+	size_t i;
+	json_t *mt;
+	json_array_foreach(mounts, i, mt) {
+		json_t *vo = json_object_get(mt, "VolumeOptions");
+		json_t *opts = json_object_get(json_object_get(vo, "DriverConfig"), "Options");
+		const char *o = json_string_value(json_object_get(opts, "o"));
+		const char *at = o ? strstr(o, SWARM_KEY_PLACEHOLDER) : NULL;
+		if (!at)
+			continue;
+		const char *acct = json_string_value(json_object_get(json_object_get(vo, "Labels"), SWARM_LABEL_STORAGE_ACCOUNT));
+		if (!ctx->storage_key || !acct)
+			return fail(err, "mount %s: an Azure File share needs the storage account key, and there is no Azure "
+					 "connection", json_string_value(json_object_get(mt, "Target")));
+		char *key = NULL;
+		if (ctx->storage_key(ctx->storage_key_arg, acct, &key, err) != 0)
+			return -1;
+		char *filled = NULL;
+		if (asprintf(&filled, "%.*s%s%s", (int)(at - o), o, key, at + strlen(SWARM_KEY_PLACEHOLDER)) < 0)
+			abort();
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+		json_object_set_new(opts, "o", json_string(filled));
+		OPENSSL_cleanse(filled, strlen(filled));
+		free(filled);
+	}
+	return 0;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -363,7 +396,7 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 static int create_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 {
 	json_t *sspec = json_deep_copy(s->body);
-	if (resolve_refs(ctx, sspec, err) != 0) {
+	if (resolve_refs(ctx, sspec, err) != 0 || fill_storage_keys(ctx, sspec, err) != 0) {
 		json_decref(sspec);
 		return -1;
 	}
@@ -386,7 +419,7 @@ static int create_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 {
 	json_t *sspec = json_deep_copy(s->body);
-	if (resolve_refs(ctx, sspec, err) != 0) {
+	if (resolve_refs(ctx, sspec, err) != 0 || fill_storage_keys(ctx, sspec, err) != 0) {
 		json_decref(sspec);
 		return -1;
 	}

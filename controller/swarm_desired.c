@@ -91,6 +91,27 @@ static const spec_volume *find_volume(const struct spec_model *m, const char *na
 	return NULL;
 }
 
+static const char *share_account(const struct spec_model *m, const char *share)
+{
+	for (size_t i = 0; i < m->azure.n_file_shares; i++)
+		if (!strcmp(m->azure.file_shares[i].name, share))
+			return m->azure.file_shares[i].storage_account;
+	return "";
+}
+
+/* An Azure File share as a volume: the local driver mounting it over SMB 3 (CIFS). The storage
+ * account key is not known at plan time and never in a plan: the password holds a placeholder
+ * that the apply step replaces with the key it fetches (swarm_apply.c). */
+static json_t *file_share_driver(const struct spec_model *m, const spec_volume *vol)
+{
+	const char *acct = share_account(m, vol->file_share);
+	char device[512], o[1024];
+	snprintf(device, sizeof(device), "//%s.%s/%s", acct, SWARM_AZURE_FILE_SUFFIX, vol->file_share);
+	snprintf(o, sizeof(o), "addr=%s.%s,username=%s,password=%s,vers=3.0,dir_mode=0777,file_mode=0777,serverino,nosharesock",
+		 acct, SWARM_AZURE_FILE_SUFFIX, acct, SWARM_KEY_PLACEHOLDER);
+	return json_pack("{s:s, s:{s:s, s:s, s:s}}", "Name", "local", "Options", "type", "cifs", "device", device, "o", o);
+}
+
 static json_t *mount_json(const struct spec_model *m, const spec_mount *mt)
 {
 	const char *owner = m->name;
@@ -114,7 +135,11 @@ static json_t *mount_json(const struct spec_model *m, const spec_mount *mt)
 			json_object_set_new(labels, SWARM_LABEL_OWNER, json_string(owner));
 			json_object_set_new(vo, "Labels", labels);
 		}
-		if (vol && (strcmp(vol->driver, "local") || vol->n_driver_opts)) {
+		if (vol && vol->file_share) {
+			json_object_set_new(vo, "DriverConfig", file_share_driver(m, vol));
+			json_object_set_new(json_object_get(vo, "Labels"), SWARM_LABEL_STORAGE_ACCOUNT,
+					    json_string(share_account(m, vol->file_share)));
+		} else if (vol && (strcmp(vol->driver, "local") || vol->n_driver_opts)) {
 			json_t *dc = json_pack("{s:s}", "Name", vol->driver);
 			set_if(dc, "Options", kv_object(vol->driver_opts, vol->n_driver_opts), vol->n_driver_opts > 0);
 			json_object_set_new(vo, "DriverConfig", dc);

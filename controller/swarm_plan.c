@@ -269,11 +269,7 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 	size_t first_step = plan_count(p);
 
 	size_t *net_steps = plan_networks(m, st, p, &pr);
-	for (size_t i = 0; i < sw->n_volumes; i++)
-		if (sw->volumes[i].file_share)
-			problem(&pr, "volume '%s': mounting the Azure File share '%s' needs the storage account key from the "
-				     "Azure provider, which this berth does not have yet",
-				sw->volumes[i].name, sw->volumes[i].file_share);
+
 	content_plan secrets = {0}, configs = {0};
 	plan_content_objects(m, st, SWARM_SECRET, p, &pr, &secrets);
 	plan_content_objects(m, st, SWARM_CONFIG, p, &pr, &configs);

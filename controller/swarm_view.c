@@ -143,6 +143,23 @@ static void put_env(json_t *view, json_t *env)
 	}
 }
 
+/* Mount options may carry a password (CIFS): it is never part of a view, so never in a plan. */
+static json_t *redact_options(json_t *opts)
+{
+	json_t *copy = json_deep_copy(opts ? opts : json_object());
+	const char *o = json_string_value(json_object_get(copy, "o"));
+	const char *pw = o ? strstr(o, "password=") : NULL;
+	if (pw) {
+		const char *end = strchr(pw, ',');
+		char *shown = NULL;
+		if (asprintf(&shown, "%.*spassword=(sensitive)%s", (int)(pw - o), o, end ? end : "") < 0)
+			abort();
+		json_object_set_new(copy, "o", json_string(shown));
+		free(shown);
+	}
+	return copy;
+}
+
 static void put_mounts(json_t *view, json_t *mounts)
 {
 	size_t i;
@@ -159,9 +176,9 @@ static void put_mounts(json_t *view, json_t *mounts)
 			snprintf(extra, sizeof(extra), " propagation=%s", str_at(bo, "Propagation", ""));
 		if (!strcmp(type, "volume")) {
 			json_t *dc = json_object_get(vo, "DriverConfig");
-			char *opts = json_object_size(json_object_get(dc, "Options"))
-					     ? json_dumps(json_object_get(dc, "Options"), JSON_COMPACT | JSON_SORT_KEYS)
-					     : NULL;
+			json_t *shown = redact_options(json_object_get(dc, "Options"));
+			char *opts = json_object_size(shown) ? json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+			json_decref(shown);
 			snprintf(extra, sizeof(extra), "%s%s%s%s%s", json_is_true(json_object_get(vo, "NoCopy")) ? " nocopy" : "",
 				 dc ? " driver=" : "", dc ? str_at(dc, "Name", "local") : "", opts ? " options=" : "",
 				 opts ? opts : "");

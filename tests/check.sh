@@ -28,6 +28,8 @@ stage() {
 # A real engine in swarm mode for the unit tests of the Docker client and the integration tests.
 scripts/swarm-up.sh
 export BERTH_TEST_DOCKER_HOST=unix:///var/run/docker.sock
+# No test may reach the real instance metadata service (169.254.169.254): a dead loopback port.
+export AZURE_IMDS_ENDPOINT=http://127.0.0.1:1
 
 stage build $MAKE -j"$jobs" all
 stage unit $MAKE -j"$jobs" unit

@@ -17,6 +17,8 @@ BERTH=${BERTH:-$root/build/berth}
 export BERTH
 export BERTH_TEST_DOCKER_HOST=unix:///var/run/docker.sock
 export DOCKER_HOST=$BERTH_TEST_DOCKER_HOST
+# Never let a credential probe leave the machine: the instance metadata service is a dead loopback port.
+export AZURE_IMDS_ENDPOINT=http://127.0.0.1:1
 T_RESULTS=$(mktemp) T_CURRENT=$(mktemp)
 export T_RESULTS T_CURRENT
 trap 'rm -f "$T_RESULTS" "$T_CURRENT"' EXIT

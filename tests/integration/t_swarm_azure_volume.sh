@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# A swarm volume on an Azure File share: one plan creates the share (in the ARM simulator) before
+# the service that mounts it; the mount's CIFS options carry the storage key, which berth fetches
+# at apply time and never shows.
+# shellcheck source=tests/integration/azure_lib.sh
+source "$(dirname "$T_FILE")/azure_lib.sh"
+
+test_file_share_volume_is_mounted_with_a_key_never_shown() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	sim_start "$owner"
+	printf 'version: 1\nname: %s\nazure:\n  subscription: %s\n  resource_group: %s\n  location: westeurope\n  file_shares:\n    %s-logs: {storage_account: berthstore, quota_gb: 5}\nswarm:\n  volumes:\n    %s-logs: {file_share: %s-logs}\n  services:\n    %s-writer:\n      image: berth-test/busybox:latest\n      command: [sleep, "3600"]\n      volumes: ["%s-logs:/logs"]\n      deploy: {replicas: 0}\n' \
+		"$owner" "$SUB" "$RG" "$owner" "$owner" "$owner" "$owner" "$owner" >"$dir/berth.yaml"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "# file share ${owner}-logs will be created"
+	assert_contains "$T_OUT" "password=(sensitive)"
+	assert_exit 0 "$BERTH" plan --json "$dir"
+	# The service waits for the share.
+	assert_eq True "$(printf '%s' "$T_OUT" | /usr/bin/python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+ids = {(s["kind"], s["name"]): s for s in p["steps"]}
+share = [s for s in p["steps"] if s["kind"] == "file share"][0]
+svc = [s for s in p["steps"] if s["kind"] == "service"][0]
+print(share["id"] in svc["depends_on"])')"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_not_contains "$T_OUT$T_ERR" "S3y-Ac60unt-K3y" "the storage key leaked"
+	assert_eq 5 "$(sim_state "next(s['properties']['shareQuota'] for s in st['file_shares'] if s['name'] == '${owner}-logs')")"
+	local opts
+	opts=$(docker service inspect "${owner}-writer" --format '{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{json .VolumeOptions.DriverConfig.Options}}{{end}}')
+	assert_contains "$opts" '"type":"cifs"'
+	assert_contains "$opts" "\"device\":\"//berthstore.file.core.windows.net/${owner}-logs\""
+	assert_contains "$opts" "password=S3y-Ac60unt-K3y==,"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "No changes."
+	assert_not_contains "$T_OUT$T_ERR" "S3y-Ac60unt-K3y"
+}
