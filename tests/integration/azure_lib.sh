@@ -4,11 +4,21 @@
 SUB=00000000-0000-0000-0000-0000000000aa
 RG=rg-berth-test
 
-# sim_start OWNER: starts the simulator for this case on a free port, registers a service
-# principal, seeds a resource group, a storage account "berthstore" and two scale sets ("workers"
-# tagged for OWNER, "not-ours" untagged), and exports what berth needs to reach it.
+# sim_start OWNER: sim_boot, then seeds a resource group, a storage account "berthstore" and two
+# scale sets ("workers" tagged for OWNER, "not-ours" untagged).
 sim_start() {
-	local owner=$1 portfile
+	local owner=$1
+	sim_boot
+	sim_post /_sim/seed "{\"resource_groups\":[{\"subscription\":\"$SUB\",\"name\":\"$RG\",\"location\":\"westeurope\"}],
+		\"storage_accounts\":[{\"subscription\":\"$SUB\",\"resource_group\":\"$RG\",\"name\":\"berthstore\",\"location\":\"westeurope\",\"keys\":[\"S3y-Ac60unt-K3y==\",\"a2V5Mg==\"]}],
+		\"scale_sets\":[{\"subscription\":\"$SUB\",\"resource_group\":\"$RG\",\"name\":\"workers\",\"location\":\"westeurope\",\"capacity\":2,\"tags\":{\"berth-owner\":\"$owner\"}},
+		                {\"subscription\":\"$SUB\",\"resource_group\":\"$RG\",\"name\":\"not-ours\",\"location\":\"westeurope\",\"capacity\":1}]}"
+}
+
+# sim_boot: starts the simulator for this case on a free port with a service principal registered,
+# and exports what berth needs to reach it. Seed it with sim_post /_sim/seed.
+sim_boot() {
+	local portfile
 	portfile=$(mktemp)
 	/usr/bin/python3 "$(dirname "$T_FILE")/../azure-sim/armsim.py" --port 0 --port-file "$portfile" --lro-polls 1 \
 		>"$T_DIR/sim.log" 2>&1 &
@@ -17,10 +27,6 @@ sim_start() {
 	wait_until 20 "the simulator listens" test -s "$portfile"
 	SIM=http://127.0.0.1:$(cat "$portfile")
 	sim_post /_sim/credentials '{"tenant":"t1","client_id":"berth-ci","client_secret":"s3cret-Sp"}'
-	sim_post /_sim/seed "{\"resource_groups\":[{\"subscription\":\"$SUB\",\"name\":\"$RG\",\"location\":\"westeurope\"}],
-		\"storage_accounts\":[{\"subscription\":\"$SUB\",\"resource_group\":\"$RG\",\"name\":\"berthstore\",\"location\":\"westeurope\",\"keys\":[\"S3y-Ac60unt-K3y==\",\"a2V5Mg==\"]}],
-		\"scale_sets\":[{\"subscription\":\"$SUB\",\"resource_group\":\"$RG\",\"name\":\"workers\",\"location\":\"westeurope\",\"capacity\":2,\"tags\":{\"berth-owner\":\"$owner\"}},
-		                {\"subscription\":\"$SUB\",\"resource_group\":\"$RG\",\"name\":\"not-ours\",\"location\":\"westeurope\",\"capacity\":1}]}"
 	export AZURE_TENANT_ID=t1 AZURE_CLIENT_ID=berth-ci AZURE_CLIENT_SECRET=s3cret-Sp
 	export AZURE_RESOURCE_MANAGER_ENDPOINT=$SIM AZURE_AUTHORITY_HOST=$SIM/
 }

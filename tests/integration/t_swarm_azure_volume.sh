@@ -35,3 +35,23 @@ print(share["id"] in svc["depends_on"])')"
 	assert_contains "$T_OUT" "No changes."
 	assert_not_contains "$T_OUT$T_ERR" "S3y-Ac60unt-K3y"
 }
+
+# The vmss-swarm example end to end: its scale set (seeded, tagged for the example's owner) and
+# file share in the simulator, its services on the real swarm. Its public images cannot be pulled
+# here, so the services' tasks never run; a second plan must still find nothing to do.
+test_vmss_swarm_example_plans_nothing_after_apply() {
+	local ex=examples/vmss-swarm out
+	[ -d "$ex" ] || ex="$(dirname "$T_FILE")/../../examples/vmss-swarm"
+	sim_boot
+	sim_post /_sim/seed '{"resource_groups":[{"subscription":"00000000-0000-0000-0000-000000000000","name":"rg-vmss-swarm","location":"westeurope"}],
+		"storage_accounts":[{"subscription":"00000000-0000-0000-0000-000000000000","resource_group":"rg-vmss-swarm","name":"vmssswarmcontentweu","location":"westeurope","keys":["ZXhhbXBsZS1rZXk="]}],
+		"scale_sets":[{"subscription":"00000000-0000-0000-0000-000000000000","resource_group":"rg-vmss-swarm","name":"swarm-workers","location":"westeurope","capacity":2,"tags":{"berth-owner":"vmss-swarm"}}]}'
+	cleanup_owner vmss-swarm
+	out=$("$BERTH" apply --auto-approve --timeout 3s --no-color "$ex" 2>&1) || true
+	assert_contains "$out" "update scale set swarm-workers: done"
+	assert_contains "$out" "create file share swarm-content: done"
+	assert_eq 4 "$(sim_state "next(s['sku']['capacity'] for s in st['scale_sets'] if s['name'] == 'swarm-workers')")"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$ex"
+	assert_contains "$T_OUT" "No changes."
+	cleanup_owner vmss-swarm
+}
