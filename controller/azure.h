@@ -2,8 +2,10 @@
  * observed), and applies one step through the ARM client. berth tags what it creates with
  * berth-owner=<spec name> (file shares: metadata) and only changes or deletes what carries it.
  *
- * This version has the scale-set and file-share providers; container groups and Traffic Manager
- * come next. */
+ * Providers: scale-set capacity, file shares, container groups (aci.c) and Traffic Manager
+ * profiles with their endpoints (trafficmanager.c). One plan holds them all, ordered: shares
+ * before the groups that mount them, groups before the endpoints that point at them, endpoints
+ * removed before the groups they point at are deleted, a profile before its endpoints. */
 #ifndef BERTH_AZURE_H
 #define BERTH_AZURE_H
 #include <jansson.h>
@@ -18,10 +20,14 @@
 typedef struct azure_state {
 	json_t *scale_sets; /* the resource group's scale sets (list items) */
 	json_t *shares;     /* storage account name -> its shares (list items) */
+	json_t *container_groups; /* the resource group's container groups (list items) */
+	json_t *profiles;   /* the resource group's Traffic Manager profiles, endpoints included
+			     * (monitor statuses removed: they change by themselves) */
 } azure_state;
 
 /* Observes what the spec's Azure section concerns: one list call for the scale sets of the
- * resource group, one per storage account the spec names. Returns 0 or -1 with *err; a failed
+ * resource group, one per storage account the spec names, one for the container groups and one
+ * for the Traffic Manager profiles of the resource group. Returns 0 or -1 with *err; a failed
  * list fails the whole observation (berth never deletes on an incomplete one). */
 int azure_observe(arm *a, const struct spec_model *m, azure_state *out, char **err);
 void azure_state_free(azure_state *st);

@@ -30,6 +30,11 @@ int azure_apply_step(void *vctx, const plan_step *step, char **err)
 				      &r, err);
 		}
 		break;
+	case AZURE_CONTAINER_GROUP:
+		return aci_apply(ctx->a, ctx->m, step, s, err);
+	case AZURE_TM_PROFILE:
+	case AZURE_TM_ENDPOINT:
+		return tm_apply(ctx->a, step, s, err);
 	default:
 		rc = -1;
 		*err = strdup("unknown Azure step");

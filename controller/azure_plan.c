@@ -1,15 +1,20 @@
-/* Observing and planning the Azure side: scale-set capacity and file shares. */
+/* Observing and planning the Azure side: scale-set capacity and file shares here; container
+ * groups (aci.c) and Traffic Manager (trafficmanager.c) are called from here, and their order in
+ * the one plan is set here. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/evp.h>
 
 #include "azure.h"
 #include "azure_step.h"
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
+#define xasprintf azure_fmt
+
+char *azure_fmt(const char *fmt, ...)
 {
 	char *s = NULL;
 	va_list ap;
@@ -64,6 +69,10 @@ int azure_observe(arm *a, const struct spec_model *m, azure_state *out, char **e
 		}
 		json_object_set_new(out->shares, acct, items);
 	}
+	if (aci_observe(a, m, &out->container_groups, err) != 0 || tm_observe(a, m, &out->profiles, err) != 0) {
+		azure_state_free(out);
+		return -1;
+	}
 	return 0;
 }
 
@@ -71,14 +80,18 @@ void azure_state_free(azure_state *st)
 {
 	json_decref(st->scale_sets);
 	json_decref(st->shares);
+	json_decref(st->container_groups);
+	json_decref(st->profiles);
 	memset(st, 0, sizeof(*st));
 }
 
 char *azure_fingerprint(const azure_state *st)
 {
 	/* The observed JSON, canonically encoded: any change to what was observed shows. */
-	json_t *all = json_pack("{s:O, s:O}", "scale_sets", st->scale_sets ? st->scale_sets : json_null(), "shares",
-				st->shares ? st->shares : json_null());
+	json_t *all = json_pack("{s:O, s:O, s:O, s:O}", "scale_sets", st->scale_sets ? st->scale_sets : json_null(),
+				"shares", st->shares ? st->shares : json_null(), "container_groups",
+				st->container_groups ? st->container_groups : json_null(), "profiles",
+				st->profiles ? st->profiles : json_null());
 	char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(all);
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -98,6 +111,8 @@ void azure_step_free(void *payload)
 		return;
 	free(s->path);
 	json_decref(s->body);
+	free(s->name);
+	json_decref(s->refs);
 	free(s);
 }
 
@@ -108,15 +123,10 @@ void azure_plan_result_free(azure_plan_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-typedef struct {
-	char *text;
-	size_t len;
-	FILE *f;
-	int count;
-} problems;
+typedef azure_problems problems;
+#define problem azure_problem
 
-static void problem(problems *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(problems *pr, const char *fmt, ...)
+void azure_problem(azure_problems *pr, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -126,7 +136,15 @@ static void problem(problems *pr, const char *fmt, ...)
 	va_end(ap);
 }
 
-static json_t *find_named(json_t *items, const char *name)
+static int strcmp_ptr(const char **a, const char **b)
+{
+	return strcmp(*a, *b);
+}
+
+#define find_named azure_find_named
+#define new_step azure_new_step
+
+json_t *azure_find_named(json_t *items, const char *name)
 {
 	size_t i;
 	json_t *it;
@@ -138,7 +156,7 @@ static json_t *find_named(json_t *items, const char *name)
 	return NULL;
 }
 
-static azure_step *new_step(azure_kind kind, char *path, json_t *body)
+azure_step *azure_new_step(azure_kind kind, char *path, json_t *body)
 {
 	azure_step *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -147,6 +165,45 @@ static azure_step *new_step(azure_kind kind, char *path, json_t *body)
 	s->path = path;
 	s->body = body;
 	return s;
+}
+
+size_t azure_diff_views(plan *p, size_t id, json_t *have, json_t *want, bool only_wanted)
+{
+	/* Both views' keys, sorted, so the changes read in a stable order. */
+	json_t *keys = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(want, k, v)
+		json_object_set(keys, k, json_true());
+	if (!only_wanted)
+		json_object_foreach(have, k, v)
+			json_object_set(keys, k, json_true());
+	size_t n = json_object_size(keys), i = 0, added = 0;
+	const char **sorted = calloc(n ? n : 1, sizeof(char *));
+	json_object_foreach(keys, k, v)
+		sorted[i++] = k;
+	qsort(sorted, n, sizeof(char *), (int (*)(const void *, const void *))strcmp_ptr);
+	for (i = 0; i < n; i++) {
+		const char *o = json_string_value(json_object_get(have, sorted[i]));
+		const char *w = json_string_value(json_object_get(want, sorted[i]));
+		if ((!o && !w) || (o && w && !strcmp(o, w)))
+			continue;
+		plan_add_change(p, id, sorted[i], o, w, false);
+		added++;
+	}
+	free(sorted);
+	json_decref(keys);
+	return added;
+}
+
+size_t azure_find_step(const plan *p, size_t first, const char *kind, const char *name, bool include_delete)
+{
+	for (size_t i = first; i < plan_count(p); i++) {
+		const plan_step *s = plan_step_at(p, i);
+		if (!strcmp(s->kind, kind) && !strcmp(s->name, name) && (include_delete || s->action != PLAN_DELETE))
+			return i;
+	}
+	return SIZE_MAX;
 }
 
 static void push(size_t **arr, size_t *n, size_t v)
@@ -283,15 +340,87 @@ static void plan_shares(const struct spec_model *m, const azure_state *st, plan 
 	}
 }
 
+static bool refs_have(const azure_step *s, const char *v)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(s->refs, i, r) {
+		if (json_string_value(r) && !strcasecmp(json_string_value(r), v))
+			return true;
+	}
+	return false;
+}
+
+/* The order between providers: file shares before the groups that mount them; groups before the
+ * endpoints that point at them; endpoints (and profiles) removed before the groups they point at
+ * are deleted; a profile before its endpoints. */
+static void order_azure(const struct spec_model *m, plan *p, size_t first)
+{
+	const spec_azure *az = &m->azure;
+	for (size_t i = first; i < plan_count(p); i++) {
+		const plan_step *st = plan_step_at(p, i);
+		const azure_step *s = st->payload;
+		if (s->kind == AZURE_CONTAINER_GROUP && st->action != PLAN_DELETE) {
+			for (size_t g = 0; g < az->n_container_groups; g++) {
+				const spec_container_group *cg = &az->container_groups[g];
+				if (strcmp(cg->name, st->name))
+					continue;
+				for (size_t v = 0; v < cg->n_volumes; v++) {
+					if (cg->volumes[v].kind != SPEC_CGVOL_FILE_SHARE)
+						continue;
+					size_t dep = azure_find_step(p, first, "file share", cg->volumes[v].file_share, false);
+					if (dep != SIZE_MAX)
+						plan_add_dep(p, i, dep);
+				}
+			}
+		} else if (s->kind == AZURE_TM_ENDPOINT && st->action != PLAN_DELETE) {
+			const char *group = json_string_value(json_array_get(s->refs, 0));
+			size_t dep = group ? azure_find_step(p, first, AZURE_KIND_CG, group, false) : SIZE_MAX;
+			if (dep != SIZE_MAX)
+				plan_add_dep(p, i, dep);
+			char *profile = strdup(st->name);
+			char *slash = strchr(profile, '/');
+			if (slash)
+				*slash = '\0';
+			dep = azure_find_step(p, first, AZURE_KIND_TM_PROFILE, profile, false);
+			if (dep != SIZE_MAX)
+				plan_add_dep(p, i, dep);
+			free(profile);
+		} else if (s->kind == AZURE_CONTAINER_GROUP && st->action == PLAN_DELETE) {
+			const char *fqdn = json_string_value(json_array_get(s->refs, 0));
+			if (!fqdn)
+				continue;
+			for (size_t j = first; j < plan_count(p); j++) {
+				const plan_step *o = plan_step_at(p, j);
+				const azure_step *os = o->payload;
+				if (o->action == PLAN_DELETE && (os->kind == AZURE_TM_ENDPOINT || os->kind == AZURE_TM_PROFILE) &&
+				    refs_have(os, fqdn))
+					plan_add_dep(p, i, j);
+			}
+		}
+	}
+}
+
 int azure_plan(const struct spec_model *m, const azure_state *st, plan *p, azure_plan_result *res, char **err)
 {
 	problems pr = {0};
 	pr.f = open_memstream(&pr.text, &pr.len);
 	memset(res, 0, sizeof(*res));
+	size_t first = plan_count(p);
 	plan_scale_sets(m, st, p, res, &pr);
 	plan_shares(m, st, p, &pr);
+	aci_plan(m, st->container_groups, p, &pr);
+	tm_plan(m, st->profiles, p, &pr);
 	fclose(pr.f);
+	if (!pr.count)
+		order_azure(m, p, first);
 	if (pr.count) {
+		/* No plan: the steps added so far are emptied (their payloads freed here), as the
+		 * caller only takes over the payloads of a plan that was made. */
+		for (size_t i = first; i < plan_count(p); i++) {
+			azure_step_free(plan_step_at(p, i)->payload);
+			plan_set_payload(p, i, NULL);
+		}
 		*err = pr.text;
 		return -1;
 	}

@@ -200,17 +200,13 @@ static void arm_log(void *arg, const char *line)
 	fprintf(stderr, "berth: azure: %s\n", line);
 }
 
-/* The Azure section: connect, observe, plan. Container groups and Traffic Manager profiles are
- * not planned by this version: said, not silently ignored. */
+/* The Azure section: connect, observe, plan. */
 static int plan_azure(const run_opts *o, run *r, char **fingerprint, azure_plan_result *res)
 {
 	(void)o;
 	const struct spec_model *m = spec_model(r->s);
 	const spec_azure *az = &m->azure;
-	if (az->n_container_groups || az->n_traffic_managers)
-		fprintf(stderr, "berth: warning: container groups and Traffic Manager profiles are not planned by this "
-				"version of berth\n");
-	if (!az->n_scale_sets && !az->n_file_shares)
+	if (!az->n_scale_sets && !az->n_file_shares && !az->n_container_groups && !az->n_traffic_managers)
 		return 0;
 	arm_config cfg = {.resource_manager = az->resource_manager_endpoint,
 			  .active_directory = az->active_directory_endpoint};
@@ -287,8 +283,11 @@ static int prepare(const run_opts *o, run *r)
 	r->p = plan_new(step_free);
 	char *az_fingerprint = NULL;
 	azure_plan_result azres = {0};
-	if (m->azure.present && plan_azure(o, r, &az_fingerprint, &azres) != 0)
+	if (m->azure.present && plan_azure(o, r, &az_fingerprint, &azres) != 0) {
+		free(az_fingerprint);
+		azure_plan_result_free(&azres);
 		return 1;
+	}
 	if (!m->swarm.present) {
 		/* No swarm section: berth leaves the swarm alone (absence never means "delete"). */
 		r->fingerprint = az_fingerprint ? az_fingerprint : strdup("none");

@@ -23,12 +23,19 @@ sim_boot() {
 	/usr/bin/python3 "$(dirname "$T_FILE")/../azure-sim/armsim.py" --port 0 --port-file "$portfile" --lro-polls 1 \
 		>"$T_DIR/sim.log" 2>&1 &
 	SIM_PID=$!
-	trap 'kill $SIM_PID 2>/dev/null' EXIT
+	trap 'sim_stop' EXIT
 	wait_until 20 "the simulator listens" test -s "$portfile"
 	SIM=http://127.0.0.1:$(cat "$portfile")
 	sim_post /_sim/credentials '{"tenant":"t1","client_id":"berth-ci","client_secret":"s3cret-Sp"}'
 	export AZURE_TENANT_ID=t1 AZURE_CLIENT_ID=berth-ci AZURE_CLIENT_SECRET=s3cret-Sp
 	export AZURE_RESOURCE_MANAGER_ENDPOINT=$SIM AZURE_AUTHORITY_HOST=$SIM/
+}
+
+sim_stop() {
+	[ -n "${SIM_PID:-}" ] || return 0
+	kill "$SIM_PID" 2>/dev/null || true
+	wait "$SIM_PID" 2>/dev/null || true
+	SIM_PID=
 }
 
 sim_post() { curl -fsS -X POST -H 'Content-Type: application/json' -d "$2" "$SIM$1" >/dev/null; }

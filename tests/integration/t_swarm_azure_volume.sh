@@ -55,3 +55,20 @@ test_vmss_swarm_example_plans_nothing_after_apply() {
 	assert_contains "$T_OUT" "No changes."
 	cleanup_owner vmss-swarm
 }
+
+# The Azure-only examples against the simulator: apply from empty, then a second plan is empty.
+test_aci_examples_plan_nothing_after_apply() {
+	local ex rg
+	for ex in aci-three-containers:rg-aci-jobs aci-weighted-rollout:rg-contoso-web; do
+		rg=${ex#*:} ex=examples/${ex%%:*}
+		sim_boot
+		sim_post /_sim/seed "{\"resource_groups\":[{\"subscription\":\"00000000-0000-0000-0000-000000000000\",\"name\":\"$rg\",\"location\":\"westeurope\"}],
+			\"storage_accounts\":[{\"subscription\":\"00000000-0000-0000-0000-000000000000\",\"resource_group\":\"$rg\",\"name\":\"acijobslogsweu\",\"location\":\"westeurope\",\"keys\":[\"ZXhhbXBsZS1rZXk=\"]}]}"
+		if [ -f "$ex/example.env" ]; then set -a; . "$ex/example.env"; set +a; fi
+		assert_exit 0 "$BERTH" apply --auto-approve --no-color "$ex"
+		assert_contains "$T_OUT" "Apply complete:" "$ex"
+		assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$ex"
+		assert_contains "$T_OUT" "No changes." "$ex"
+		sim_stop
+	done
+}
