@@ -50,6 +50,16 @@ test_vmss_swarm_example_plans_nothing_after_apply() {
 	out=$("$BERTH" apply --auto-approve --timeout 3s --no-color "$ex" 2>&1) || true
 	assert_contains "$out" "update scale set swarm-workers: done"
 	assert_contains "$out" "create file share swarm-content: done"
+	# The documented order: capacity and shares first, then the services that need them.
+	local grown shared first_service
+	grown=$(grep -n "update scale set swarm-workers: done" <<<"$out" | cut -d: -f1)
+	shared=$(grep -n "create file share swarm-content: done" <<<"$out" | cut -d: -f1)
+	first_service=$(grep -n "^create service " <<<"$out" | head -n 1 | cut -d: -f1)
+	[ -n "$first_service" ] && [ "$grown" -lt "$first_service" ] && [ "$shared" -lt "$first_service" ] ||
+		t_fail "services started before the scale set grew or the share existed: $out"
+	assert_eq "PATCH PUT" "$(sim_get /_sim/log | /usr/bin/python3 -c '
+import json, sys
+print(" ".join(sorted(r["method"] for r in json.load(sys.stdin) if r["method"] in ("PUT", "PATCH"))))')" "ARM writes" 
 	assert_eq 4 "$(sim_state "next(s['sku']['capacity'] for s in st['scale_sets'] if s['name'] == 'swarm-workers')")"
 	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$ex"
 	assert_contains "$T_OUT" "No changes."
