@@ -19,6 +19,7 @@
 
 typedef struct azure_state {
 	json_t *scale_sets; /* the resource group's scale sets (list items) */
+	json_t *instances;  /* scale set name -> ["<instance id>=<computer name>", ...] */
 	json_t *shares;     /* storage account name -> its shares (list items) */
 	json_t *container_groups; /* the resource group's container groups (list items) */
 	json_t *profiles;   /* the resource group's Traffic Manager profiles, endpoints included

@@ -38,6 +38,41 @@ char *azure_share_path(const struct spec_model *m, const char *account, const ch
 			 m->azure.subscription, m->azure.resource_group, account, share ? "/" : "", share ? share : "");
 }
 
+/* A scale set's instances, "<instance id>=<computer name>": the platform's ids (used by the API)
+ * against the guests' host names (which the swarm sees as node names). */
+static int observe_instances(arm *a, const struct spec_model *m, azure_state *out, const char *name, char **err)
+{
+	bool exists = false;
+	size_t i;
+	json_t *it;
+	json_array_foreach(out->scale_sets, i, it) {
+		const char *n = json_string_value(json_object_get(it, "name"));
+		exists |= n && !strcasecmp(n, name);
+	}
+	if (!exists)
+		return 0;
+	char *vmss = azure_scale_set_path(m, name);
+	char *path = xasprintf("%s/virtualMachines", vmss);
+	free(vmss);
+	json_t *vms = NULL;
+	int rc = arm_list(a, path, ARM_API_COMPUTE, &vms, err);
+	free(path);
+	if (rc != 0)
+		return -1;
+	json_t *list = json_array();
+	json_array_foreach(vms, i, it) {
+		const char *id = json_string_value(json_object_get(it, "instanceId"));
+		const char *host = json_string_value(
+			json_object_get(json_object_get(json_object_get(it, "properties"), "osProfile"), "computerName"));
+		char *entry = xasprintf("%s=%s", id ? id : "?", host ? host : "?");
+		json_array_append_new(list, json_string(entry));
+		free(entry);
+	}
+	json_decref(vms);
+	json_object_set_new(out->instances, name, list);
+	return 0;
+}
+
 int azure_observe(arm *a, const struct spec_model *m, azure_state *out, char **err)
 {
 	memset(out, 0, sizeof(*out));
@@ -55,6 +90,12 @@ int azure_observe(arm *a, const struct spec_model *m, azure_state *out, char **e
 	} else {
 		out->scale_sets = json_array();
 	}
+	out->instances = json_object();
+	for (size_t i = 0; i < az->n_scale_sets; i++)
+		if (observe_instances(a, m, out, az->scale_sets[i].name, err) != 0) {
+			azure_state_free(out);
+			return -1;
+		}
 	for (size_t i = 0; i < az->n_file_shares; i++) {
 		const char *acct = az->file_shares[i].storage_account;
 		if (json_object_get(out->shares, acct))
@@ -78,6 +119,7 @@ int azure_observe(arm *a, const struct spec_model *m, azure_state *out, char **e
 
 void azure_state_free(azure_state *st)
 {
+	json_decref(st->instances);
 	json_decref(st->scale_sets);
 	json_decref(st->shares);
 	json_decref(st->container_groups);
@@ -242,6 +284,22 @@ static void plan_scale_sets(const struct spec_model *m, const azure_state *st, p
 		size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name,
 					  ss->capacity > have ? "capacity increased" : "capacity decreased", s);
 		plan_add_change(p, id, "capacity", old_v, new_v, false);
+		/* Which instances there are now; on a decrease the scale-in policy picks which go. */
+		json_t *inst = json_object_get(st->instances, ss->name);
+		if (json_array_size(inst)) {
+			char *now = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&now, &len);
+			size_t k;
+			json_t *e;
+			json_array_foreach(inst, k, e)
+				fprintf(f, "%s%s", k ? ", " : "", json_string_value(e));
+			fclose(f);
+			plan_add_change(p, id, "instances", now,
+					ss->capacity > have ? "(kept; Azure adds the new ones)" : "(Azure's scale-in policy picks which go)",
+					false);
+			free(now);
+		}
 		if (ss->capacity > have)
 			push(&res->scale_up, &res->n_scale_up, id);
 		else

@@ -47,6 +47,10 @@ test_vmss_swarm_example_plans_nothing_after_apply() {
 		"storage_accounts":[{"subscription":"00000000-0000-0000-0000-000000000000","resource_group":"rg-vmss-swarm","name":"vmssswarmcontentweu","location":"westeurope","keys":["ZXhhbXBsZS1rZXk="]}],
 		"scale_sets":[{"subscription":"00000000-0000-0000-0000-000000000000","resource_group":"rg-vmss-swarm","name":"swarm-workers","location":"westeurope","capacity":2,"tags":{"berth-owner":"vmss-swarm"}}]}'
 	cleanup_owner vmss-swarm
+	# The plan shows the scale set's instances: platform ids against the guests' host names.
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$ex"
+	assert_contains "$T_OUT" '~ capacity: "2" -> "4"'
+	assert_contains "$T_OUT" '~ instances: "0=swarm-workers000000, 1=swarm-workers000001" -> "(kept; Azure adds the new ones)"'
 	out=$("$BERTH" apply --auto-approve --timeout 3s --no-color "$ex" 2>&1) || true
 	assert_contains "$out" "update scale set swarm-workers: done"
 	assert_contains "$out" "create file share swarm-content: done"
