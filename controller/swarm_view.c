@@ -146,7 +146,7 @@ static void put_env(json_t *view, json_t *env)
 /* Mount options may carry a password (CIFS): it is never part of a view, so never in a plan. */
 static json_t *redact_options(json_t *opts)
 {
-	json_t *copy = json_deep_copy(opts ? opts : json_object());
+	json_t *copy = opts ? json_deep_copy(opts) : json_object();
 	const char *o = json_string_value(json_object_get(copy, "o"));
 	const char *pw = o ? strstr(o, "password=") : NULL;
 	if (pw) {

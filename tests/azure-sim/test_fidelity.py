@@ -40,8 +40,9 @@ from azure.mgmt.storage.v2022_09_01 import models as sm
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 from azure.mgmt.trafficmanager import models as tmm
 
+from openapi import Specs
+
 SIM = os.environ.get("ARMSIM_URL", "http://127.0.0.1:8765").rstrip("/")
-SPECS = os.environ.get("ARMSIM_SPECS", "/work/shared/api/azure")
 SUB = "00000000-0000-0000-0000-0000000000b1"
 TENANT = "72f988bf-0000-0000-0000-0000000000aa"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -126,138 +127,8 @@ def rgpath(provider_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# OpenAPI validation
-
-SPEC_FILES = {
-    "aci": ("containerinstance-2026-05-01/containerInstance.json",
-            "containerinstance/resource-manager/Microsoft.ContainerInstance/ContainerInstance/stable/2026-05-01/containerInstance.json"),
-    "tm": ("trafficmanager-2026-09-01/trafficmanager.json",
-           "trafficmanager/resource-manager/Microsoft.Network/TrafficManager/stable/2026-09-01/trafficmanager.json"),
-    "file": ("storage-2025-06-01/file.json",
-             "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/file.json"),
-    "storage": ("storage-2025-06-01/storage.json",
-                "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/storage.json"),
-    "storagecommon": ("storage-2025-06-01/common.json",
-                      "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/common.json"),
-    "storagepl": ("storage-2025-06-01/privatelinks.json",
-                  "storage/resource-manager/Microsoft.Storage/stable/2025-06-01/privatelinks.json"),
-    "vmss": ("compute-2024-11-01/virtualMachineScaleSet.json",
-             "compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/virtualMachineScaleSet.json"),
-    "computecommon": ("compute-2024-11-01/computeRPCommon.json",
-                      "compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/computeRPCommon.json"),
-}
-BASE = "https://github.com/Azure/azure-rest-api-specs/specification/"
-
-# Resource groups have no saved spec; this is ARM's ResourceGroup shape (resources.json), written here.
-RG_SCHEMA = {"type": "object", "required": ["location"], "properties": {
-    "id": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"},
-    "properties": {"type": "object", "properties": {"provisioningState": {"type": "string"}}},
-    "location": {"type": "string"}, "managedBy": {"type": "string"},
-    "tags": {"type": "object", "additionalProperties": {"type": "string"}}}}
-
-
-def _swagger_to_jsonschema(node):
-    """Swagger 2.0 schema objects -> JSON Schema draft 4: x-nullable, extensible (modelAsString) enums
-    compared case-insensitively (the service returns e.g. leaseStatus "unlocked" for enum "Unlocked")."""
-    if isinstance(node, dict):
-        out = {k: _swagger_to_jsonschema(v) for k, v in node.items()}
-        if "$ref" in out and "virtualMachine.json" in out["$ref"]:
-            return {}                       # not saved (README: treat as open objects)
-        if out.get("x-nullable") and isinstance(out.get("type"), str):
-            out["type"] = [out["type"], "null"]
-        if "enum" in out and (out.get("x-ms-enum") or {}).get("modelAsString", False):
-            vals = out.pop("enum")
-            out["pattern"] = "^(?i:%s)$" % "|".join(re.escape(str(v)) for v in vals)
-        return out
-    if isinstance(node, list):
-        return [_swagger_to_jsonschema(v) for v in node]
-    return node
-
-
-class Specs:
-    def __init__(self):
-        self.store = {}
-        for local, remote in SPEC_FILES.values():
-            self._load(os.path.join(SPECS, local), BASE + remote)
-        refs = os.path.join(SPECS, "refs")
-        for root, _, files in os.walk(refs):
-            for f in files:
-                full = os.path.join(root, f)
-                self._load(full, BASE + os.path.relpath(full, refs))
-        self.store[BASE + "armsim/rg.json"] = {"definitions": {"ResourceGroup": RG_SCHEMA}}
-
-    def _load(self, path, uri):
-        with open(path) as f:
-            self.store[uri] = _swagger_to_jsonschema(json.load(f))
-
-    def uri(self, key, definition):
-        if key == "types5":
-            return BASE + "common-types/resource-management/v5/types.json#/definitions/" + definition
-        if key == "rg":
-            return BASE + "armsim/rg.json#/definitions/" + definition
-        if key == "computeerr":
-            return BASE + "compute/resource-manager/Microsoft.Compute/common-types/v1/common.json#/definitions/" + definition
-        return BASE + SPEC_FILES[key][1] + "#/definitions/" + definition
-
-    def resolve(self, uri):
-        doc, _, frag = uri.partition("#")
-        node = self.store[doc]
-        for part in [p for p in frag.split("/") if p]:
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
-
-    def validate(self, key, definition, instance):
-        uri = self.uri(key, definition)
-        resolver = jsonschema.RefResolver(base_uri=uri, referrer={}, store=self.store)
-        jsonschema.Draft4Validator({"$ref": uri}, resolver=resolver).validate(instance)
-        errs = []
-        self._walk(instance, self.resolve(uri), uri, "$", errs)
-        if errs:
-            raise AssertionError("%s/%s: %s" % (key, definition, "; ".join(errs)))
-
-    def _deref(self, schema, base):
-        while "$ref" in schema:
-            uri = urllib.parse.urljoin(base, schema["$ref"])
-            if uri.startswith("#"):
-                uri = base.partition("#")[0] + uri
-            base = uri
-            schema = self.resolve(uri)
-        return schema, base
-
-    def _collect(self, schema, base, props, extra):
-        schema, base = self._deref(schema, base)
-        for name, sub in (schema.get("properties") or {}).items():
-            props[name] = (sub, base)
-        ap = schema.get("additionalProperties")
-        if ap is not None and ap is not False:
-            extra.append((ap, base))
-        for part in schema.get("allOf") or []:
-            self._collect(part, base, props, extra)
-        return schema
-
-    def _walk(self, inst, schema, base, path, errs):
-        """No property outside the schema (where the schema lists properties); no x-ms-secret one."""
-        schema, base = self._deref(schema, base)
-        if isinstance(inst, dict):
-            props, extra = {}, []
-            self._collect(schema, base, props, extra)
-            if not props and not extra:
-                return                       # free-form object
-            for k, v in inst.items():
-                if k in props:
-                    sub, b = props[k]
-                    if sub.get("x-ms-secret"):
-                        errs.append("%s.%s is x-ms-secret but was returned" % (path, k))
-                    self._walk(v, sub, b, "%s.%s" % (path, k), errs)
-                elif extra:
-                    if isinstance(extra[0][0], dict):
-                        self._walk(v, extra[0][0], extra[0][1], "%s.%s" % (path, k), errs)
-                else:
-                    errs.append("%s.%s is not in the schema" % (path, k))
-        elif isinstance(inst, list) and isinstance(schema.get("items"), dict):
-            for i, v in enumerate(inst):
-                self._walk(v, schema["items"], base, "%s[%d]" % (path, i), errs)
-
+# OpenAPI validation (the spec loading and $ref resolution live in openapi.py, shared with
+# check_requests.py)
 
 SPEC = Specs()
 RECORDED = []          # (method, url, status, body) of every ARM response seen

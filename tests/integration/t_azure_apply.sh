@@ -20,6 +20,25 @@ capacity() {
 	sim_state "next(s['sku']['capacity'] for s in st['scale_sets'] if s['name'] == '$1')"
 }
 
+# assert_requests_match_spec: every request body berth sent to the simulator so far (its
+# /_sim/log) validates against the OpenAPI specs in /work/shared/api/azure (check_requests.py).
+assert_requests_match_spec() {
+	local log
+	log=$(mktemp)
+	sim_get /_sim/log >"$log"
+	assert_exit 0 /usr/bin/python3 "$(dirname "$T_FILE")/../azure-sim/check_requests.py" "$log"
+	assert_contains "$T_OUT" " 0 failed" "check_requests.py"
+	assert_not_contains "$T_OUT" "check_requests: 0 bodies checked" "no request body was checked"
+	t_log "$T_OUT"
+	rm -f "$log"
+}
+
+# assert_no_client_secret: nothing berth printed last ($T_OUT, $T_ERR) shows the client secret.
+assert_no_client_secret() {
+	assert_not_contains "$T_OUT$T_ERR" "$AZURE_CLIENT_SECRET" "the client secret leaked"
+	assert_not_contains "$T_OUT$T_ERR" "s3cret-Sp" "the client secret leaked"
+}
+
 test_shares_and_capacity_from_empty_then_nothing_to_do() {
 	local owner dir
 	owner=$(unique_owner) dir=$(mktemp -d)
@@ -50,7 +69,9 @@ test_shares_and_capacity_from_empty_then_nothing_to_do() {
 	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" '~ quota_gb: "100" -> "200"'
 	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_no_client_secret
 	assert_eq 200 "$(share_quota logs)" "quota of logs after the change"
+	assert_requests_match_spec
 }
 
 test_protected_shares_are_never_deleted() {
@@ -172,6 +193,7 @@ test_container_group_and_traffic_manager_from_empty_then_nothing_to_do() {
 	assert_not_contains "$T_OUT$T_ERR" "$WEB_TOKEN" "the secure value leaked into the plan"
 	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
 	assert_contains "$T_OUT" "Apply complete: 5 done, 0 failed, 0 skipped."
+	assert_no_client_secret
 	assert_not_contains "$T_OUT$T_ERR" "$WEB_TOKEN" "the secure value leaked into the apply output"
 	assert_not_contains "$T_OUT$T_ERR" "S3y-Ac60unt-K3y==" "the storage account key leaked"
 	# What was delivered: the secure value, the storage account key (fetched at apply time), the
@@ -187,6 +209,110 @@ PUT 201 containerGroups/web
 PUT 201 externalEndpoints/blue" "$(grep -E '^PUT .*(shares/content|containerGroups/web|externalEndpoints/blue)$' "$T_DIR/requests")"
 	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" "No changes."
+	assert_no_client_secret
+	# Every request body berth sent validates against the OpenAPI specs.
+	assert_requests_match_spec
+}
+
+# Every kind of body berth sends, checked against the OpenAPI specs: creates, updates in place
+# (share quota PATCH, group image PUT, endpoint weight PUT), a scale set PATCH, a replacement
+# (DELETE then PUT) and removals.
+test_every_request_body_matches_the_openapi_specs() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	sim_start "$owner"
+	export WEB_TOKEN=tok-first-Secret-value
+	cg_spec "$owner" "$dir"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_no_client_secret
+	cg_spec "$owner" "$dir" nginx:1.26 1 500 500
+	sed -i 's/quota_gb: 10}/quota_gb: 20}/; s/^  file_shares:$/  scale_sets:\n    workers: {capacity: 3}\n  file_shares:/' "$dir/berth.yaml"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "Plan: 0 to add, 5 to change, 0 to replace, 0 to destroy."
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_no_client_secret
+	assert_eq "3 20" "$(capacity workers) $(share_quota content)"
+	# A CPU change replaces the group (the quota goes back to 10 too).
+	cg_spec "$owner" "$dir" nginx:1.26 2 500 500
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_contains "$T_OUT" "container group web will be replaced"
+	assert_contains "$T_OUT" "Apply complete: 2 done"
+	azure_spec "$owner" "$dir" "  file_shares:
+    content: {storage_account: berthstore, quota_gb: 10}"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_no_client_secret
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_requests_match_spec
+	assert_contains "$T_OUT" "ContainerGroups_CreateOrUpdate 3"
+	assert_contains "$T_OUT" "VirtualMachineScaleSets_Update 1"
+	assert_contains "$T_OUT" "FileShares_Update"
+	assert_contains "$T_OUT" "Endpoints_CreateOrUpdate 4"
+}
+
+# --- transient faults end in convergence --------------------------------------------------------
+
+test_container_group_put_retried_after_two_503s() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	sim_start "$owner"
+	export WEB_TOKEN=tok-first-Secret-value
+	sim_post /_sim/faults '{"rules":[{"method":"PUT","path_regex":"containerGroups/web$","action":"status","status":503,"times":2}]}'
+	cg_spec "$owner" "$dir"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_contains "$T_OUT" "Apply complete: 5 done, 0 failed, 0 skipped."
+	assert_no_client_secret
+	assert_not_contains "$T_OUT$T_ERR" "$WEB_TOKEN" "the secure value leaked into the apply output"
+	# Two answered 503, the third attempt went through, each attempt with its own client request id.
+	assert_eq "503 503 201 3" "$(sim_get /_sim/log | /usr/bin/python3 -c '
+import json, sys
+puts = [r for r in json.load(sys.stdin) if r["method"] == "PUT" and r["path"].endswith("/containerGroups/web")]
+print(" ".join(str(r["status"]) for r in puts), len({r["client_request_id"] for r in puts}))')"
+	assert_eq "$WEB_TOKEN" "$(stored_cg "next(e['secureValue'] for e in g['properties']['containers'][0]['properties']['environmentVariables'] if e['name'] == 'API_TOKEN')")"
+	assert_eq "900 100" "$(endpoint_weight blue) $(endpoint_weight ext)"
+	assert_requests_match_spec
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "No changes."
+}
+
+test_dropped_connection_on_share_put_is_retried() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	sim_start "$owner"
+	sim_post /_sim/faults '{"rules":[{"method":"PUT","path_regex":"shares/dropped$","action":"drop","times":1}]}'
+	azure_spec "$owner" "$dir" "  file_shares:
+    dropped: {storage_account: berthstore, quota_gb: 7}"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_contains "$T_OUT" "Apply complete: 1 done, 0 failed, 0 skipped."
+	assert_no_client_secret
+	assert_eq 7 "$(share_quota dropped)"
+	# The dropped attempt (logged with status null) and the retry that went through.
+	assert_eq "None 201" "$(sim_get /_sim/log | /usr/bin/python3 -c '
+import json, sys
+print(" ".join(str(r["status"]) for r in json.load(sys.stdin) if r["method"] == "PUT" and r["path"].endswith("/shares/dropped")))')"
+	assert_requests_match_spec
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+}
+
+test_long_retry_after_on_scale_set_patch_is_honoured() {
+	local owner dir start elapsed
+	owner=$(unique_owner) dir=$(mktemp -d)
+	sim_start "$owner"
+	sim_post /_sim/faults '{"rules":[{"method":"PATCH","path_regex":"virtualMachineScaleSets/workers$","action":"status","status":429,"retry_after":2,"times":1}]}'
+	azure_spec "$owner" "$dir" "  scale_sets:
+    workers: {capacity: 5}"
+	start=$(t_now_ms)
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	elapsed=$(($(t_now_ms) - start))
+	assert_contains "$T_OUT" "Apply complete: 1 done, 0 failed, 0 skipped."
+	assert_no_client_secret
+	assert_eq 5 "$(capacity workers)"
+	[ "$elapsed" -ge 2000 ] || t_fail "apply took ${elapsed} ms: the 2 s Retry-After was not waited out"
+	t_log "apply took ${elapsed} ms"
+	# The retry came no sooner than the Retry-After asked.
+	assert_eq "429 200" "$(sim_get /_sim/log | /usr/bin/python3 -c '
+import json, sys
+print(" ".join(str(r["status"]) for r in json.load(sys.stdin) if r["method"] == "PATCH" and r["path"].endswith("/workers")))')"
+	assert_requests_match_spec
 }
 
 test_container_group_change_in_place_vs_replace() {

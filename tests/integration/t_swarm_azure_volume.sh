@@ -46,6 +46,7 @@ test_vmss_swarm_example_plans_nothing_after_apply() {
 	sim_post /_sim/seed '{"resource_groups":[{"subscription":"00000000-0000-0000-0000-000000000000","name":"rg-vmss-swarm","location":"westeurope"}],
 		"storage_accounts":[{"subscription":"00000000-0000-0000-0000-000000000000","resource_group":"rg-vmss-swarm","name":"vmssswarmcontentweu","location":"westeurope","keys":["ZXhhbXBsZS1rZXk="]}],
 		"scale_sets":[{"subscription":"00000000-0000-0000-0000-000000000000","resource_group":"rg-vmss-swarm","name":"swarm-workers","location":"westeurope","capacity":2,"tags":{"berth-owner":"vmss-swarm"}}]}'
+	echo vmss-swarm >>"$T_DIR/owners" # removed at the file's end, even if this case fails
 	cleanup_owner vmss-swarm
 	# The plan shows the scale set's instances: platform ids against the guests' host names.
 	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$ex"
