@@ -19,6 +19,8 @@ Behaviour worth knowing when writing tests against it:
   GET of the Azure-AsyncOperation URL, of the Location URL or of the resource itself. lro_polls 0
   finishes at once (ACI DELETE then answers 200 with the deleted group instead of 202).
   LRO responses carry Retry-After: <retry_after> (config, default 0).
+- Fault "container_exit" {"exit_code", "message"}: the next matching container-group PUT provisions,
+  but its containers show Terminated with that exit code, 3 restarts and a BackOff event.
 - A failed LRO (fault "fail_provisioning") reports status Failed + error on the Azure-AsyncOperation
   URL, answers the Location URL with HTTP 400 (or the rule's "status") and the ARM error body, and
   leaves the resource with provisioningState Failed.
@@ -562,6 +564,18 @@ class Sim:
                 ev.pop("secureValue", None)
             cp.pop("instanceView", None)
             if view:
+                if running and c.get("exit"):
+                    # Restart policy Always: the container exited and is being restarted.
+                    cs = {"state": "Terminated", "exitCode": c["exit"]["code"], "detailStatus": "Error",
+                          "startTime": c["started"], "finishTime": c["started"]}
+                    cp["instanceView"] = {"restartCount": 3, "currentState": cs,
+                                          "events": [{"count": 4, "firstTimestamp": c["started"],
+                                                      "lastTimestamp": c["started"], "name": "Started",
+                                                      "message": "Started container", "type": "Normal"},
+                                                     {"count": 3, "firstTimestamp": c["started"],
+                                                      "lastTimestamp": c["started"], "name": "BackOff",
+                                                      "message": c["exit"]["message"], "type": "Warning"}]}
+                    continue
                 if running:
                     cs = {"state": "Running", "startTime": c["started"], "detailStatus": ""}
                 elif c["state"] == "Failed":
@@ -723,7 +737,15 @@ class Sim:
                  "location": norm_location(body["location"]), "body": copy.deepcopy(body), "tags": body.get("tags"),
                  "state": "Pending" if old is None else "Updating", "seq": seq if old is None else old["seq"],
                  "ip": old["ip"] if old else "20.%d.%d.%d" % (50 + seq // 65536 % 150, seq // 256 % 256, seq % 250 + 4),
-                 "principal": old["principal"] if old else str(uuid.uuid4()), "started": None, "op": None}
+                 "principal": old["principal"] if old else str(uuid.uuid4()), "started": None, "op": None,
+                 "exit": None}
+            # Fault "container_exit": the group provisions, but its containers keep exiting.
+            for rule in st.faults:
+                if rule.get("action") == "container_exit" and rule["left"] != 0 and h.rule_matches(rule):
+                    rule["left"] -= 1
+                    c["exit"] = {"code": int(rule.get("exit_code", 1)),
+                                 "message": rule.get("message", "Back-off restarting failed container")}
+                    break
             st.cgs[key] = c
 
             def done(ok, op, c=c):
@@ -1331,7 +1353,7 @@ class Sim:
                 rules = body.get("rules") if isinstance(body, dict) else body
                 for r in rules or []:
                     r = dict(r)
-                    if r.get("action") not in ("status", "drop", "delay", "fail_provisioning"):
+                    if r.get("action") not in ("status", "drop", "delay", "fail_provisioning", "container_exit"):
                         raise ArmError(400, "BadRequest", "unknown fault action %r" % r.get("action"))
                     r["left"] = int(r.get("times", 1))
                     if r.get("path_regex"):
@@ -1455,7 +1477,7 @@ class Handler(BaseHTTPRequestHandler):
             st.log.append(entry)
             rule = None
             for r in st.faults:
-                if r["action"] != "fail_provisioning" and r["left"] != 0 and self.rule_matches(r):
+                if r["action"] not in ("fail_provisioning", "container_exit") and r["left"] != 0 and self.rule_matches(r):
                     r["left"] -= 1
                     rule = r
                     break

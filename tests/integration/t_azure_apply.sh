@@ -403,6 +403,22 @@ test_failed_provisioning_stops_what_depends_on_the_group() {
 	assert_not_contains "$(sim_requests)" "externalEndpoints/blue" "an endpoint was created on a failed group"
 }
 
+# The group provisions, but its containers keep exiting: the apply fails and says how they ended.
+test_containers_that_exit_fail_the_apply_with_their_events() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	sim_start "$owner"
+	export WEB_TOKEN=tok-first-Secret-value
+	sim_post /_sim/faults '{"rules":[{"method":"PUT","path_regex":"containerGroups/web$","action":"container_exit","exit_code":137,"message":"Back-off restarting failed container app"}]}'
+	cg_spec "$owner" "$dir"
+	assert_exit 1 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_contains "$T_OUT" "create container group web: FAILED: container group web did not start"
+	assert_contains "$T_OUT" "exit code 137"
+	assert_contains "$T_OUT" "Back-off restarting failed container app"
+	assert_contains "$T_OUT" "create endpoint shop-$owner/blue: skipped"
+	assert_not_contains "$T_OUT$T_ERR" "tok-first-Secret-value"
+}
+
 test_groups_removed_after_their_endpoints_and_foreign_groups_refused() {
 	local owner other dir
 	owner=$(unique_owner) other=$(unique_owner) dir=$(mktemp -d)
