@@ -75,4 +75,9 @@ fi
 echo
 swarm_rc=0
 bench/swarm_bench.sh "$build" || swarm_rc=$?
-exit "$swarm_rc"
+
+echo
+azure_rc=0
+bench/azure_bench.sh "$build" || azure_rc=$?
+[ "$swarm_rc" = 0 ] || exit "$swarm_rc"
+exit "$azure_rc"

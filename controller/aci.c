@@ -25,7 +25,7 @@
 
 char *azure_container_group_path(const struct spec_model *m, const char *name)
 {
-	return azure_fmt("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/containerGroups%s%s",
+	return xasprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/containerGroups%s%s",
 			 m->azure.subscription, m->azure.resource_group, name ? "/" : "", name ? name : "");
 }
 
@@ -244,13 +244,13 @@ static char *ports_text(json_t *ports)
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = json_array_get(ports, i);
 		const char *pr = json_string_value(json_object_get(p, "protocol"));
-		items[i] = azure_fmt("%lld/%s", (long long)json_integer_value(json_object_get(p, "port")),
+		items[i] = xasprintf("%lld/%s", (long long)json_integer_value(json_object_get(p, "port")),
 				     pr && !strcasecmp(pr, "udp") ? "UDP" : "TCP");
 	}
 	qsort(items, n, sizeof(char *), cmp_str);
 	char *out = strdup("");
 	for (size_t i = 0; i < n; i++) {
-		char *next = azure_fmt("%s%s%s", out, i ? ", " : "", items[i]);
+		char *next = xasprintf("%s%s%s", out, i ? ", " : "", items[i]);
 		free(out);
 		free(items[i]);
 		out = next;
@@ -344,7 +344,7 @@ json_t *aci_view(json_t *group)
 			qsort(names, n, sizeof(char *), cmp_str);
 			char *t = strdup("");
 			for (size_t s = 0; s < n; s++) {
-				char *next = azure_fmt("%s%s%s", t, s ? ", " : "", names[s]);
+				char *next = xasprintf("%s%s%s", t, s ? ", " : "", names[s]);
 				free(t);
 				t = next;
 			}
@@ -359,7 +359,7 @@ json_t *aci_view(json_t *group)
 			const char *path = json_string_value(json_object_get(vm, "mountPath"));
 			if (!vn)
 				continue;
-			char *t = azure_fmt("%s%s", path ? path : "",
+			char *t = xasprintf("%s%s", path ? path : "",
 					    json_is_true(json_object_get(vm, "readOnly")) ? " (read-only)" : "");
 			put(view, t, "containers.%s.volume_mounts.%s", name, vn);
 			free(t);
@@ -374,7 +374,7 @@ json_t *aci_view(json_t *group)
 		if (json_is_object(af)) {
 			const char *acct = json_string_value(json_object_get(af, "storageAccountName"));
 			const char *share = json_string_value(json_object_get(af, "shareName"));
-			char *t = azure_fmt("file share %s/%s%s", acct ? acct : "", share ? share : "",
+			char *t = xasprintf("file share %s/%s%s", acct ? acct : "", share ? share : "",
 					    json_is_true(json_object_get(af, "readOnly")) ? " (read-only)" : "");
 			put(view, t, "volumes.%s", vn);
 			free(t);
@@ -403,7 +403,7 @@ static const char *tag_of(json_t *obj, const char *tag)
 	return json_string_value(json_object_get(json_object_get(obj, "tags"), tag));
 }
 
-void aci_plan(const struct spec_model *m, json_t *observed, plan *p, azure_problems *pr)
+void aci_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr)
 {
 	const spec_azure *az = &m->azure;
 	for (size_t i = 0; i < az->n_container_groups; i++) {
@@ -411,7 +411,7 @@ void aci_plan(const struct spec_model *m, json_t *observed, plan *p, azure_probl
 		json_t *obs = azure_find_named(observed, g->name);
 		const char *owner = obs ? tag_of(obs, AZURE_TAG_OWNER) : NULL;
 		if (obs && (!owner || strcmp(owner, m->name))) {
-			azure_problem(pr, "container group '%s' exists in resource group '%s' and %s; berth never adopts objects",
+			problem(pr, "container group '%s' exists in resource group '%s' and %s; berth never adopts objects",
 				      g->name, az->resource_group,
 				      owner ? "belongs to another berth owner" : "was not created by berth (no berth-owner tag)");
 			continue;
@@ -419,7 +419,7 @@ void aci_plan(const struct spec_model *m, json_t *observed, plan *p, azure_probl
 		char *err = NULL;
 		char *hash = secure_hash(g, &err);
 		if (!hash) {
-			azure_problem(pr, "container group '%s': %s", g->name, err);
+			problem(pr, "container group '%s': %s", g->name, err);
 			free(err);
 			continue;
 		}
@@ -460,7 +460,7 @@ void aci_plan(const struct spec_model *m, json_t *observed, plan *p, azure_probl
 				forcing = k;
 		}
 		if (forcing)
-			forcing_copy = azure_fmt("%s forces replacement", forcing);
+			forcing_copy = xasprintf("%s forces replacement", forcing);
 		const char *old_hash = tag_of(obs, AZURE_TAG_SECURE_HASH);
 		bool secure_changed = !old_hash || strcmp(old_hash, hash);
 		bool view_changed = !json_equal(have, want);
@@ -541,7 +541,7 @@ static json_t *body_with_secrets(arm *a, const struct spec_model *m, const azure
 {
 	const spec_container_group *g = find_group(m, s->name);
 	if (!g) {
-		*err = azure_fmt("container group '%s' is not in the spec", s->name);
+		*err = xasprintf("container group '%s' is not in the spec", s->name);
 		return NULL;
 	}
 	json_t *body = json_deep_copy(s->body);
@@ -595,7 +595,7 @@ static json_t *body_with_secrets(arm *a, const struct spec_model *m, const azure
 			const char *acct = json_string_value(json_object_get(af, "storageAccountName"));
 			json_t *key = json_object_get(keys_by_account, acct);
 			if (!key) {
-				char *path = azure_fmt("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
+				char *path = xasprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
 						       "storageAccounts/%s/listKeys",
 						       m->azure.subscription, m->azure.resource_group, acct);
 				arm_response r;
@@ -605,7 +605,7 @@ static json_t *body_with_secrets(arm *a, const struct spec_model *m, const azure
 								   json_array_get(json_object_get(r.body, "keys"), 0), "value"))
 							 : NULL;
 				if (rc == 0 && !kv)
-					*err = azure_fmt("storage account '%s': listKeys returned no key", acct);
+					*err = xasprintf("storage account '%s': listKeys returned no key", acct);
 				if (kv) {
 					key = json_string(kv);
 					json_object_set_new(keys_by_account, acct, key);
@@ -645,7 +645,7 @@ static void append(char **out, const char *fmt, ...)
 	if (vasprintf(&add, fmt, ap) < 0)
 		abort();
 	va_end(ap);
-	char *next = azure_fmt("%s%s", *out ? *out : "", add);
+	char *next = xasprintf("%s%s", *out ? *out : "", add);
 	free(*out);
 	free(add);
 	*out = next;
@@ -741,7 +741,7 @@ static int wait_running(arm *a, const char *path, const char *name, char **err)
 		bool timeout = now_s() >= deadline;
 		if (failed || timeout) {
 			char *d = describe_group(r.body);
-			*err = azure_fmt("container group %s %s: %s", name,
+			*err = xasprintf("container group %s %s: %s", name,
 					 failed ? "did not start" : "did not have its containers running in time", d);
 			free(d);
 			arm_response_free(&r);
@@ -774,14 +774,19 @@ int aci_apply(arm *a, const struct spec_model *m, const plan_step *step, azure_s
 	rc = arm_call(a, "PUT", s->path, ARM_API_CONTAINER_INSTANCE, body, &r, err);
 	wipe_secrets(body);
 	json_decref(body);
+	/* The operation's final read often shows the containers running already. */
+	bool failed = false;
+	bool running = rc == 0 && all_running(r.body, &failed);
 	arm_response_free(&r);
+	if (running)
+		return 0;
 	if (rc != 0) {
 		/* Say what state the group was left in, with its events, if it can be read. */
 		char *ignored = NULL;
 		arm_response g;
 		if (arm_request(a, "GET", s->path, ARM_API_CONTAINER_INSTANCE, NULL, &g, &ignored) == 0) {
 			char *d = describe_group(g.body);
-			char *e = azure_fmt("%s; %s", *err, d);
+			char *e = xasprintf("%s; %s", *err, d);
 			free(*err);
 			free(d);
 			*err = e;

@@ -13,6 +13,7 @@
  *  - when an x-ms-ratelimit-remaining-* header falls below low_remaining, requests to that
  *    subscription are spaced out, more the fewer remain. */
 #include "arm.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -89,48 +90,6 @@ struct arm {
 };
 
 /* ---- small helpers ---- */
-
-static char *xstrdup(const char *s)
-{
-	char *r = strdup(s ? s : "");
-	if (!r)
-		abort();
-	return r;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-	char *r = strndup(s, n);
-	if (!r)
-		abort();
-	return r;
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	return s;
-}
-
-static void set_err(char **err, char *msg)
-{
-	if (err)
-		*err = msg;
-	else
-		free(msg);
-}
-
-static bool nonempty(const char *s)
-{
-	return s && *s;
-}
 
 static void scrub_one(char *s, const char *secret)
 {

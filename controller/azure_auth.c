@@ -6,6 +6,7 @@
  * are wiped when replaced. Every message built from what a server or the az CLI said goes through
  * scrub(), which blanks any of those values, so even a server that echoes them cannot leak them. */
 #include "azure_auth.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -42,40 +43,6 @@ extern char **environ;
 #define REFRESH_MARGIN_S 300.0
 
 /* ---- small helpers ---- */
-
-static char *xstrdup(const char *s)
-{
-	char *r = strdup(s ? s : "");
-	if (!r)
-		abort();
-	return r;
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	return s;
-}
-
-static void set_err(char **err, char *msg)
-{
-	if (err)
-		*err = msg;
-	else
-		free(msg);
-}
-
-static bool nonempty(const char *s)
-{
-	return s && *s;
-}
 
 static const char *env(const char *name)
 {

@@ -10,20 +10,8 @@
 #include <openssl/evp.h>
 
 #include "azure.h"
+#include "util.h"
 #include "azure_step.h"
-
-#define xasprintf azure_fmt
-
-char *azure_fmt(const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
 
 char *azure_scale_set_path(const struct spec_model *m, const char *name)
 {
@@ -163,19 +151,6 @@ void azure_plan_result_free(azure_plan_result *r)
 	free(r->scale_up);
 	free(r->scale_down);
 	memset(r, 0, sizeof(*r));
-}
-
-typedef azure_problems problems;
-#define problem azure_problem
-
-void azure_problem(azure_problems *pr, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (pr->count++)
-		fputc('\n', pr->f);
-	vfprintf(pr->f, fmt, ap);
-	va_end(ap);
 }
 
 static int strcmp_ptr(const char **a, const char **b)
@@ -461,27 +436,26 @@ static void order_azure(const struct spec_model *m, plan *p, size_t first)
 
 int azure_plan(const struct spec_model *m, const azure_state *st, plan *p, azure_plan_result *res, char **err)
 {
-	problems pr = {0};
-	pr.f = open_memstream(&pr.text, &pr.len);
+	problems pr;
+	problems_init(&pr);
 	memset(res, 0, sizeof(*res));
 	size_t first = plan_count(p);
 	plan_scale_sets(m, st, p, res, &pr);
 	plan_shares(m, st, p, &pr);
 	aci_plan(m, st->container_groups, p, &pr);
 	tm_plan(m, st->profiles, p, &pr);
-	fclose(pr.f);
-	if (!pr.count)
+	char *text = problems_finish(&pr);
+	if (!text)
 		order_azure(m, p, first);
-	if (pr.count) {
+	if (text) {
 		/* No plan: the steps added so far are emptied (their payloads freed here), as the
 		 * caller only takes over the payloads of a plan that was made. */
 		for (size_t i = first; i < plan_count(p); i++) {
 			azure_step_free(plan_step_at(p, i)->payload);
 			plan_set_payload(p, i, NULL);
 		}
-		*err = pr.text;
+		*err = text;
 		return -1;
 	}
-	free(pr.text);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "azure.h"
+#include "util.h"
 
 typedef enum { AZURE_SCALE_SET, AZURE_FILE_SHARE, AZURE_CONTAINER_GROUP, AZURE_TM_PROFILE, AZURE_TM_ENDPOINT } azure_kind;
 
@@ -22,16 +23,6 @@ typedef struct azure_step {
 	json_t *refs;
 } azure_step;
 
-/* Every problem of a plan, one per line. */
-typedef struct azure_problems {
-	char *text;
-	size_t len;
-	FILE *f;
-	int count;
-} azure_problems;
-
-void azure_problem(azure_problems *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *azure_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 json_t *azure_find_named(json_t *items, const char *name);
 azure_step *azure_new_step(azure_kind kind, char *path, json_t *body);
 /* Adds a change per field of the two flat string views that differs (old NULL: added, new NULL:
@@ -44,7 +35,7 @@ size_t azure_find_step(const plan *p, size_t first, const char *kind, const char
 #define AZURE_KIND_CG "container group"
 char *azure_container_group_path(const struct spec_model *m, const char *name);
 int aci_observe(arm *a, const struct spec_model *m, json_t **out, char **err);
-void aci_plan(const struct spec_model *m, json_t *observed, plan *p, azure_problems *pr);
+void aci_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr);
 /* A normalised flat view (field -> string) of a container group body, desired or observed. */
 json_t *aci_view(json_t *group);
 int aci_apply(arm *a, const struct spec_model *m, const plan_step *step, azure_step *s, char **err);
@@ -54,7 +45,7 @@ int aci_apply(arm *a, const struct spec_model *m, const plan_step *step, azure_s
 #define AZURE_KIND_TM_ENDPOINT "endpoint"
 char *azure_tm_profile_path(const struct spec_model *m, const char *name);
 int tm_observe(arm *a, const struct spec_model *m, json_t **out, char **err);
-void tm_plan(const struct spec_model *m, json_t *observed, plan *p, azure_problems *pr);
+void tm_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr);
 int tm_apply(arm *a, const plan_step *step, azure_step *s, char **err);
 
 #endif

@@ -5,6 +5,7 @@
  * one (or makes a new one when all are busy) and gives it back, so keep-alive connections are
  * reused and several threads can make requests at once. Counters are atomics. */
 #include "docker.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,40 +46,6 @@ struct docker {
 };
 
 /* ---- small helpers ---- */
-
-static char *xstrdup(const char *s)
-{
-	char *r = strdup(s ? s : "");
-	if (!r)
-		abort();
-	return r;
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	return s;
-}
-
-static void set_err(char **err, char *msg)
-{
-	if (err)
-		*err = msg;
-	else
-		free(msg);
-}
-
-static bool nonempty(const char *s)
-{
-	return s && *s;
-}
 
 /* ---- configuration ---- */
 

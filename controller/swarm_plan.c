@@ -7,24 +7,7 @@
 
 #include "secret.h"
 #include "swarm_step.h"
-
-typedef struct {
-	char *text;
-	size_t len;
-	FILE *f;
-	int count;
-} problems;
-
-static void problem(problems *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(problems *pr, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (pr->count++)
-		fputc('\n', pr->f);
-	vfprintf(pr->f, fmt, ap);
-	va_end(ap);
-}
+#include "util.h"
 
 static swarm_step *new_step(swarm_kind kind, const char *engine_name, const char *logical)
 {
@@ -263,8 +246,8 @@ static void depend_on_refs(plan *p, size_t step, const spec_service *s, const st
 int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_plan_options *opt, plan *p,
 	       char **err)
 {
-	problems pr = {0};
-	pr.f = open_memstream(&pr.text, &pr.len);
+	problems pr;
+	problems_init(&pr);
 	const spec_swarm *sw = &m->swarm;
 	size_t first_step = plan_count(p);
 
@@ -398,12 +381,11 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 	free(net_steps);
 	free(service_steps);
 	free(delete_steps);
-	fclose(pr.f);
 	(void)first_step;
-	if (pr.count) {
-		*err = pr.text;
+	char *text = problems_finish(&pr);
+	if (text) {
+		*err = text;
 		return -1;
 	}
-	free(pr.text);
 	return 0;
 }

@@ -13,7 +13,7 @@
 
 char *azure_tm_profile_path(const struct spec_model *m, const char *name)
 {
-	return azure_fmt("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/trafficmanagerprofiles%s%s",
+	return xasprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/trafficmanagerprofiles%s%s",
 			 m->azure.subscription, m->azure.resource_group, name ? "/" : "", name ? name : "");
 }
 
@@ -110,7 +110,7 @@ static char *endpoint_target(const struct spec_model *m, const spec_tm_endpoint 
 	for (size_t i = 0; i < m->azure.n_container_groups; i++) {
 		const spec_container_group *g = &m->azure.container_groups[i];
 		if (!strcmp(g->name, e->container_group) && g->dns_label)
-			return azure_fmt("%s.%s.azurecontainer.io", g->dns_label, m->azure.location);
+			return xasprintf("%s.%s.azurecontainer.io", g->dns_label, m->azure.location);
 	}
 	return NULL;
 }
@@ -143,7 +143,7 @@ static json_t *endpoint_view(json_t *ep)
 static char *endpoint_path(const struct spec_model *m, const char *profile, const char *type, const char *name)
 {
 	char *pp = azure_tm_profile_path(m, profile);
-	char *path = azure_fmt("%s/%s/%s", pp, type, name);
+	char *path = xasprintf("%s/%s/%s", pp, type, name);
 	free(pp);
 	return path;
 }
@@ -154,14 +154,14 @@ static bool eq_ci(const char *a, const char *b)
 }
 
 static void plan_endpoints(const struct spec_model *m, const spec_traffic_manager *tm, json_t *obs_profile, plan *p,
-			   azure_problems *pr)
+			   problems *pr)
 {
 	json_t *observed = json_object_get(json_object_get(obs_profile, "properties"), "endpoints");
 	for (size_t i = 0; i < tm->n_endpoints; i++) {
 		const spec_tm_endpoint *e = &tm->endpoints[i];
 		char *target = endpoint_target(m, e);
 		if (!target) {
-			azure_problem(pr, "endpoint '%s' of Traffic Manager profile '%s': container group '%s' has no dns_label",
+			problem(pr, "endpoint '%s' of Traffic Manager profile '%s': container group '%s' has no dns_label",
 				      e->name, tm->name, e->container_group);
 			continue;
 		}
@@ -174,7 +174,7 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 		json_object_del(body, "name");
 		json_object_del(body, "type");
 		json_t *obs = azure_find_named(observed, e->name);
-		char *name = azure_fmt("%s/%s", tm->name, e->name);
+		char *name = xasprintf("%s/%s", tm->name, e->name);
 		azure_step *s = azure_new_step(AZURE_TM_ENDPOINT, endpoint_path(m, tm->name, "externalEndpoints", e->name), body);
 		s->refs = json_array();
 		if (e->container_group)
@@ -208,14 +208,14 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 		s->refs = json_array();
 		if (json_object_get(v, "target"))
 			json_array_append(s->refs, json_object_get(v, "target"));
-		char *name = azure_fmt("%s/%s", tm->name, en);
+		char *name = xasprintf("%s/%s", tm->name, en);
 		plan_add_step(p, PLAN_DELETE, AZURE_KIND_TM_ENDPOINT, name, "not in the spec", s);
 		free(name);
 		json_decref(v);
 	}
 }
 
-void tm_plan(const struct spec_model *m, json_t *observed, plan *p, azure_problems *pr)
+void tm_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr)
 {
 	const spec_azure *az = &m->azure;
 	for (size_t i = 0; i < az->n_traffic_managers; i++) {
@@ -223,7 +223,7 @@ void tm_plan(const struct spec_model *m, json_t *observed, plan *p, azure_proble
 		json_t *obs = azure_find_named(observed, tm->name);
 		const char *owner = obs ? json_string_value(json_object_get(json_object_get(obs, "tags"), AZURE_TAG_OWNER)) : NULL;
 		if (obs && (!owner || strcmp(owner, m->name))) {
-			azure_problem(pr, "Traffic Manager profile '%s' exists in resource group '%s' and %s; berth never adopts objects",
+			problem(pr, "Traffic Manager profile '%s' exists in resource group '%s' and %s; berth never adopts objects",
 				      tm->name, az->resource_group,
 				      owner ? "belongs to another berth owner" : "was not created by berth (no berth-owner tag)");
 			continue;

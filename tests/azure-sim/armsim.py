@@ -1388,6 +1388,9 @@ class Sim:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "armsim/1.0"
+    # Headers and body go out in two writes: without this, a keep-alive client waits for the
+    # delayed ACK (~40 ms) on every request.
+    disable_nagle_algorithm = True
     sim = None  # set by main
 
     def log_message(self, fmt, *args):
@@ -1580,6 +1583,7 @@ def main():
                        "token_lifetime": a.token_lifetime, "retry_after": a.retry_after})
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
+    ThreadingHTTPServer.request_queue_size = 64  # clients open several connections at once
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     port = srv.server_address[1]
     if a.port_file:

@@ -1,0 +1,29 @@
+/* Small helpers every controller file uses: allocation that aborts on out-of-memory (like
+ * xmalloc), and the one way errors are handed back (a malloc'd string the caller frees). */
+#ifndef BERTH_UTIL_H
+#define BERTH_UTIL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+char *xstrdup(const char *s); /* NULL becomes "" */
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Hands msg to *err, or frees it when the caller passed no err. */
+void set_err(char **err, char *msg);
+bool nonempty(const char *s);
+
+/* Every problem a planner finds, one per line, so that one run reports them all. */
+typedef struct problems {
+	char *text;
+	size_t len;
+	FILE *f;
+	int count;
+} problems;
+
+void problems_init(problems *pr);
+void problem(problems *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends the list: the text when there were problems (caller frees), else NULL. */
+char *problems_finish(problems *pr);
+
+#endif
