@@ -14,6 +14,7 @@
  *    subscription are spaced out, more the fewer remain. */
 #include "arm.h"
 #include "util.h"
+#include "curl_pool.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -79,9 +80,7 @@ struct arm {
 	long low_remaining;
 	double low_remaining_delay;
 
-	pthread_mutex_t pool_mu;
-	CURL **pool;
-	size_t pool_n, pool_cap;
+	curl_pool pool; /* idle easy handles */
 
 	pthread_mutex_t sub_mu;
 	subscription *subs;
@@ -246,7 +245,7 @@ arm *arm_open(const arm_config *cfg, char **err)
 	arm *a = calloc(1, sizeof(*a));
 	if (!a)
 		abort();
-	pthread_mutex_init(&a->pool_mu, NULL);
+	curl_pool_init(&a->pool);
 	pthread_mutex_init(&a->sub_mu, NULL);
 	atomic_init(&a->requests, 0);
 	a->hooks = cfg->hooks;
@@ -294,10 +293,7 @@ void arm_close(arm *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->pool_n; i++)
-		curl_easy_cleanup(a->pool[i]);
-	free(a->pool);
-	pthread_mutex_destroy(&a->pool_mu);
+	curl_pool_destroy(&a->pool);
 	for (subscription *s = a->subs, *n; s; s = n) {
 		n = s->next;
 		free(s->id);
@@ -616,40 +612,13 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static CURL *pool_get(arm *a)
-{
-	CURL *c = NULL;
-	pthread_mutex_lock(&a->pool_mu);
-	if (a->pool_n > 0)
-		c = a->pool[--a->pool_n];
-	pthread_mutex_unlock(&a->pool_mu);
-	if (!c)
-		c = curl_easy_init();
-	return c;
-}
-
-static void pool_put(arm *a, CURL *c)
-{
-	pthread_mutex_lock(&a->pool_mu);
-	if (a->pool_n == a->pool_cap) {
-		size_t cap = a->pool_cap ? a->pool_cap * 2 : 8;
-		CURL **p = realloc(a->pool, cap * sizeof(*p));
-		if (!p)
-			abort();
-		a->pool = p;
-		a->pool_cap = cap;
-	}
-	a->pool[a->pool_n++] = c;
-	pthread_mutex_unlock(&a->pool_mu);
-}
-
 /* One attempt. Fills r (status, headers) and body. Returns 0 when an answer arrived, else -1 with
  * *transport set to curl's words. */
 static int perform(arm *a, const char *method, const char *url, const char *body, const char *token,
 		   arm_response *r, buffer *out, char **transport)
 {
 	atomic_fetch_add(&a->requests, 1);
-	CURL *c = pool_get(a);
+	CURL *c = curl_pool_get(&a->pool);
 	if (!c) {
 		*transport = xstrdup("cannot create a libcurl handle");
 		return -1;
@@ -717,7 +686,7 @@ static int perform(arm *a, const char *method, const char *url, const char *body
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
 	curl_slist_free_all(h);
-	pool_put(a, c);
+	curl_pool_put(&a->pool, c);
 	return ret;
 }
 

@@ -6,6 +6,7 @@
  * reused and several threads can make requests at once. Counters are atomics. */
 #include "docker.h"
 #include "util.h"
+#include "curl_pool.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -37,9 +38,7 @@ struct docker {
 	struct curl_slist *json_headers; /* Content-Type: application/json, Expect: (read-only) */
 	struct curl_slist *plain_headers; /* Expect: */
 
-	pthread_mutex_t pool_mu;
-	CURL **pool; /* idle easy handles */
-	size_t pool_n, pool_cap;
+	curl_pool pool; /* idle easy handles */
 
 	atomic_ulong requests;
 	atomic_ulong writes;
@@ -215,33 +214,6 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static CURL *pool_get(docker *d)
-{
-	CURL *c = NULL;
-	pthread_mutex_lock(&d->pool_mu);
-	if (d->pool_n > 0)
-		c = d->pool[--d->pool_n];
-	pthread_mutex_unlock(&d->pool_mu);
-	if (!c)
-		c = curl_easy_init();
-	return c;
-}
-
-static void pool_put(docker *d, CURL *c)
-{
-	pthread_mutex_lock(&d->pool_mu);
-	if (d->pool_n == d->pool_cap) {
-		size_t cap = d->pool_cap ? d->pool_cap * 2 : 8;
-		CURL **p = realloc(d->pool, cap * sizeof(*p));
-		if (!p)
-			abort();
-		d->pool = p;
-		d->pool_cap = cap;
-	}
-	d->pool[d->pool_n++] = c;
-	pthread_mutex_unlock(&d->pool_mu);
-}
-
 static bool is_tls_error(CURLcode rc)
 {
 	switch (rc) {
@@ -279,7 +251,7 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 	if (write)
 		atomic_fetch_add(&d->writes, 1);
 
-	CURL *c = pool_get(d);
+	CURL *c = curl_pool_get(&d->pool);
 	if (!c) {
 		set_err(err, xasprintf("%s %s: cannot create a libcurl handle for the Docker engine at %s", method,
 				       full_path, d->endpoint));
@@ -365,7 +337,7 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 		ret = -1;
 	}
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* errbuf goes out of scope */
-	pool_put(d, c);
+	curl_pool_put(&d->pool, c);
 	free(url);
 	return ret;
 }
@@ -446,7 +418,7 @@ docker *docker_open(const docker_config *cfg, char **err)
 	docker *d = calloc(1, sizeof(*d));
 	if (!d)
 		abort();
-	pthread_mutex_init(&d->pool_mu, NULL);
+	curl_pool_init(&d->pool);
 	atomic_init(&d->requests, 0);
 	atomic_init(&d->writes, 0);
 	d->endpoint = xstrdup(nonempty(cfg->host) ? cfg->host : (nonempty(getenv("DOCKER_HOST"))
@@ -519,10 +491,7 @@ void docker_close(docker *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->pool_n; i++)
-		curl_easy_cleanup(d->pool[i]);
-	free(d->pool);
-	pthread_mutex_destroy(&d->pool_mu);
+	curl_pool_destroy(&d->pool);
 	curl_slist_free_all(d->json_headers);
 	curl_slist_free_all(d->plain_headers);
 	free(d->endpoint);
