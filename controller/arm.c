@@ -217,14 +217,6 @@ static char *subscription_of(const char *path)
 
 /* ---- open and close ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static double pos_or(double v, double def)
 {
 	return v > 0 ? v : def;
@@ -234,7 +226,7 @@ arm *arm_open(const arm_config *cfg, char **err)
 {
 	if (err)
 		*err = NULL;
-	pthread_once(&curl_once, curl_init_once);
+	CURLcode curl_init_rc = curl_global_once();
 	if (curl_init_rc != CURLE_OK) {
 		set_err(err, xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc)));
 		return NULL;
@@ -482,35 +474,7 @@ static void budget_observe(arm *a, const char *sub, const arm_response *r, const
 
 /* ---- libcurl plumbing ---- */
 
-typedef struct {
-	char *data;
-	size_t len, cap;
-	bool too_big;
-} buffer;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	buffer *b = userdata;
-	size_t n = size * nmemb;
-	if (b->len + n + 1 > ARM_MAX_RESPONSE) {
-		b->too_big = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d)
-			abort();
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
+typedef curl_buffer buffer;
 
 typedef struct {
 	arm_response *r;
@@ -636,7 +600,8 @@ static int perform(arm *a, const char *method, const char *url, const char *body
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_buffer_write);
+	out->max = ARM_MAX_RESPONSE;
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
@@ -852,7 +817,7 @@ int arm_request(arm *a, const char *method, const char *path_or_url, arm_api api
 		buffer raw = {0};
 		char *transport = NULL;
 		if (perform(a, method, url, body_text, token, out, &raw, &transport) < 0) {
-			free(raw.data);
+			curl_buffer_wipe(&raw);
 			if (retries < a->max_retries) {
 				double w = backoff(a, retries);
 				retries++;
@@ -874,12 +839,12 @@ int arm_request(arm *a, const char *method, const char *path_or_url, arm_api api
 			out->body = json_loadb(raw.data, raw.len, JSON_DECODE_ANY, NULL);
 		budget_observe(a, sub, out, method, shown);
 		if (out->status >= 200 && out->status < 300) {
-			free(raw.data);
+			curl_buffer_wipe(&raw);
 			ret = 0;
 			goto out;
 		}
 		char *detail = error_detail(out, &raw);
-		free(raw.data);
+		curl_buffer_wipe(&raw);
 		scrub_one(detail, token);
 		char *idtext = ids(out);
 		if (is_token_rejected(out) && !refreshed) {

@@ -7,6 +7,7 @@
  * scrub(), which blanks any of those values, so even a server that echoes them cannot leak them. */
 #include "azure_auth.h"
 #include "util.h"
+#include "curl_pool.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -277,58 +278,7 @@ int azure_endpoints_resolve(const char *resource_manager, const char *active_dir
 
 /* ---- HTTP for token requests ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-typedef struct {
-	char *data;
-	size_t len, cap;
-	bool too_big;
-} buffer;
-
-static void buffer_wipe(buffer *b)
-{
-	if (b->data) {
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
-	memset(b, 0, sizeof(*b));
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	buffer *b = userdata;
-	size_t n = size * nmemb;
-	if (b->len + n + 1 > MAX_TOKEN_RESPONSE) {
-		b->too_big = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		/* no realloc: the old block may hold a token and must be wiped */
-		char *d = malloc(cap);
-		if (!d)
-			abort();
-		if (b->data) {
-			memcpy(d, b->data, b->len);
-			OPENSSL_cleanse(b->data, b->cap);
-			free(b->data);
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
+typedef curl_buffer buffer;
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -383,7 +333,8 @@ static int http_do(const char *url, struct curl_slist *headers, const char *form
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (no_proxy)
 		curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_buffer_write);
+	r->body.max = MAX_TOKEN_RESPONSE;
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->retry_after);
@@ -599,7 +550,7 @@ static int fetch_aad(azure_credential *c, const char *form, const char *extra, f
 		int rc = http_do(url, h, form, c->timeout_ms, TOKEN_CONNECT_TIMEOUT_MS, false, &r);
 		if (rc == 0 && r.status == 200) {
 			ret = parse_token_json(&r.body, out, why) == 0 ? GOT_TOKEN : CRED_FAILED;
-			buffer_wipe(&r.body);
+			curl_buffer_wipe(&r.body);
 			break;
 		}
 		char *detail = rc < 0 ? xasprintf("%s", r.curl_error) : NULL;
@@ -610,7 +561,7 @@ static int fetch_aad(azure_credential *c, const char *form, const char *extra, f
 		}
 		scrub(c, detail, extra);
 		bool again = (rc < 0 || retryable_status(r.status, false)) && attempt + 1 < TOKEN_ATTEMPTS;
-		buffer_wipe(&r.body);
+		curl_buffer_wipe(&r.body);
 		if (!again) {
 			*why = xasprintf("the token request to %s failed: %s", url, detail);
 			free(detail);
@@ -659,17 +610,17 @@ static char *read_assertion(const char *path, char **why)
 		*why = xasprintf("cannot read AZURE_FEDERATED_TOKEN_FILE %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	buffer b = {0};
+	buffer b = {.max = MAX_TOKEN_RESPONSE};
 	char chunk[4096];
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (on_body(chunk, 1, n, &b) != n)
+		if (curl_buffer_write(chunk, 1, n, &b) != n)
 			break;
 	OPENSSL_cleanse(chunk, sizeof(chunk));
 	bool bad = ferror(f) || b.too_big;
 	fclose(f);
 	if (bad) {
-		buffer_wipe(&b);
+		curl_buffer_wipe(&b);
 		*why = xasprintf("cannot read AZURE_FEDERATED_TOKEN_FILE %s", path);
 		return NULL;
 	}
@@ -681,12 +632,12 @@ static char *read_assertion(const char *path, char **why)
 	while (start < len && isspace((unsigned char)b.data[start]))
 		start++;
 	if (start == len) {
-		buffer_wipe(&b);
+		curl_buffer_wipe(&b);
 		*why = xasprintf("AZURE_FEDERATED_TOKEN_FILE %s is empty", path);
 		return NULL;
 	}
 	char *r = xstrdup(b.data + start);
-	buffer_wipe(&b);
+	curl_buffer_wipe(&b);
 	return r;
 }
 
@@ -728,13 +679,13 @@ static int fetch_managed_identity(azure_credential *c, bool probing, fetched *ou
 				 true, &r);
 		if (rc == 0 && r.status == 200) {
 			ret = parse_token_json(&r.body, out, why) == 0 ? GOT_TOKEN : CRED_FAILED;
-			buffer_wipe(&r.body);
+			curl_buffer_wipe(&r.body);
 			break;
 		}
 		if (rc < 0 && probing && r.connect_failed) {
 			*why = xasprintf("no IMDS answers at %s (%s)", c->imds_endpoint, r.curl_error);
 			ret = CRED_ABSENT;
-			buffer_wipe(&r.body);
+			curl_buffer_wipe(&r.body);
 			break;
 		}
 		char *detail;
@@ -746,7 +697,7 @@ static int fetch_managed_identity(azure_credential *c, bool probing, fetched *ou
 			free(t);
 		}
 		bool again = (rc < 0 || retryable_status(r.status, true)) && attempt + 1 < TOKEN_ATTEMPTS;
-		buffer_wipe(&r.body);
+		curl_buffer_wipe(&r.body);
 		if (!again) {
 			*why = xasprintf("IMDS at %s gave no token: %s", c->imds_endpoint, detail);
 			free(detail);
@@ -822,7 +773,7 @@ static int run_capture(char *const argv[], buffer *out, buffer *errout, int time
 			char chunk[4096];
 			ssize_t r = read(p[i].fd, chunk, sizeof(chunk));
 			if (r > 0) {
-				on_body(chunk, 1, (size_t)r, i == 0 ? out : errout);
+				curl_buffer_write(chunk, 1, (size_t)r, i == 0 ? out : errout);
 			} else if (r == 0 || errno != EINTR) {
 				close(p[i].fd);
 				p[i].fd = -1;
@@ -862,12 +813,12 @@ static double parse_local_time(const char *s)
 static int fetch_azure_cli(azure_credential *c, fetched *out, char **why)
 {
 	char *argv[] = {"az", "account", "get-access-token", "--resource", c->resource, "--output", "json", NULL};
-	buffer o = {0}, e = {0};
+	buffer o = {.max = MAX_TOKEN_RESPONSE}, e = {.max = MAX_TOKEN_RESPONSE};
 	int rc = run_capture(argv, &o, &e, CLI_TIMEOUT_S, why);
 	atomic_fetch_add(&c->token_requests, 1);
 	if (rc == -1) {
-		buffer_wipe(&o);
-		buffer_wipe(&e);
+		curl_buffer_wipe(&o);
+		curl_buffer_wipe(&e);
 		return CRED_ABSENT;
 	}
 	if (rc != 0) {
@@ -876,13 +827,13 @@ static int fetch_azure_cli(azure_credential *c, fetched *out, char **why)
 			*why = xasprintf("az account get-access-token failed (exit status %d)%s%s", rc, *t ? ": " : "", t);
 			free(t);
 		}
-		buffer_wipe(&o);
-		buffer_wipe(&e);
+		curl_buffer_wipe(&o);
+		curl_buffer_wipe(&e);
 		return CRED_ABSENT;
 	}
-	buffer_wipe(&e);
+	curl_buffer_wipe(&e);
 	json_t *js = o.len ? json_loadb(o.data, o.len, 0, NULL) : NULL;
-	buffer_wipe(&o);
+	curl_buffer_wipe(&o);
 	const char *tok = json_string_value(json_object_get(js, "accessToken"));
 	if (!tok || !*tok) {
 		*why = xstrdup("az account get-access-token printed no accessToken");
@@ -1019,7 +970,7 @@ azure_credential *azure_credential_open(const azure_credential_config *cfg, char
 {
 	if (err)
 		*err = NULL;
-	pthread_once(&curl_once, curl_init_once);
+	CURLcode curl_init_rc = curl_global_once();
 	if (curl_init_rc != CURLE_OK) {
 		set_err(err, xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc)));
 		return NULL;

@@ -154,43 +154,7 @@ static bool parse_version(const char *s, long *major, long *minor)
 
 /* ---- libcurl plumbing ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-typedef struct {
-	char *data;
-	size_t len, cap;
-	bool too_big;
-} buffer;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	buffer *b = userdata;
-	size_t n = size * nmemb;
-	if (b->len + n + 1 > DOCKER_MAX_RESPONSE) {
-		b->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d)
-			abort();
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
+typedef curl_buffer buffer;
 
 /* Keeps the Api-Version header (names are matched case-insensitively; Go writes "Api-Version"). */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -269,7 +233,8 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the engine is talked to directly, never via *_proxy */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_buffer_write);
+	out->max = DOCKER_MAX_RESPONSE;
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	if (api_version_hdr) {
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -410,7 +375,7 @@ docker *docker_open(const docker_config *cfg, char **err)
 {
 	if (err)
 		*err = NULL;
-	pthread_once(&curl_once, curl_init_once);
+	CURLcode curl_init_rc = curl_global_once();
 	if (curl_init_rc != CURLE_OK) {
 		set_err(err, xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc)));
 		return NULL;
