@@ -8,7 +8,7 @@ SANITIZE ?= 0
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wvla -fno-strict-aliasing
-CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS += -I. -Icontroller $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml) -lm -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -18,7 +18,9 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 SPEC_SRC := $(wildcard spec/*.c)
-CTL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
+# controller/ is laid out by layer (see README "Layout"); every .c but the CLI's main is library.
+CTL_SRC := $(filter-out controller/cli/main.c,$(shell find controller -name '*.c' | sort))
+HEADERS := $(wildcard spec/*.h) $(shell find controller -name '*.h')
 LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(SPEC_SRC) $(CTL_SRC))
 LIB := $(BUILD)/libberth.a
 BIN := $(BUILD)/berth
@@ -29,7 +31,7 @@ BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events $(BUILD)/bench
 .PHONY: all check unit asan asan-check fuzz bench demo deps install clean
 all: $(BIN)
 
-$(BUILD)/%.o: %.c $(wildcard spec/*.h controller/*.h)
+$(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -37,7 +39,7 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BIN): $(BUILD)/controller/main.o $(LIB)
+$(BIN): $(BUILD)/controller/cli/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../controller/docker.h"
+#include "transport/docker.h"
 
 static double now_ms(void)
 {

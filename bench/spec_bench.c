@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../spec/spec.h"
+#include "spec/spec.h"
 #include "bench.h"
 
 static int usage(void)

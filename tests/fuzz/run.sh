@@ -63,7 +63,7 @@ if [ "$rebuild" = 1 ]; then
 	# shellcheck disable=SC2086
 	if ! "$cc" -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		$yaml_cflags -o "$bin" "${srcs[@]}" $yaml_libs -lm; then
+		-I. $yaml_cflags -o "$bin" "${srcs[@]}" $yaml_libs -lm; then
 		fail "cannot build $bin (is libclang-rt-14-dev installed? make deps)"
 	fi
 fi

@@ -20,7 +20,7 @@
 #include <jansson.h>
 
 #include "testutil.h"
-#include "../../controller/arm.h"
+#include "transport/arm.h"
 
 extern char **environ;
 

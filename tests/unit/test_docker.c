@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "../../controller/docker.h"
+#include "transport/docker.h"
 
 static void clear_docker_env(void)
 {

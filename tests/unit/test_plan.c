@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "testutil.h"
-#include "../../controller/plan.h"
+#include "core/plan.h"
 
 typedef struct {
 	pthread_mutex_t mu;

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "../../spec/spec_internal.h"
+#include "spec/spec_internal.h"
 
 static const char *full_swarm =
 	"version: 1\n"

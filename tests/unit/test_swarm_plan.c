@@ -2,8 +2,8 @@
  * observed states (fixtures are list responses recorded from a Debian 12 engine, API 1.41) and
  * check the plan, without a server. */
 #include "testutil.h"
-#include "../../controller/plan.h"
-#include "../../controller/swarm.h"
+#include "core/plan.h"
+#include "providers/swarm/swarm.h"
 
 static json_t *fixture(const char *name)
 {

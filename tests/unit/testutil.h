@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../spec/spec.h"
+#include "spec/spec.h"
 
 /* Loads a spec from a string; the diagnostics are printed into *text (caller frees). */
 static inline spec *load_text(const char *yaml, char **text)

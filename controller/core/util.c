@@ -1,0 +1,78 @@
+#include "core/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s ? s : "");
+	if (!r)
+		abort();
+	return r;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *r = strndup(s, n);
+	if (!r)
+		abort();
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	return s;
+}
+
+void set_err(char **err, char *msg)
+{
+	if (err)
+		*err = msg;
+	else
+		free(msg);
+}
+
+bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
+void problems_init(problems *pr)
+{
+	pr->text = NULL;
+	pr->len = 0;
+	pr->count = 0;
+	pr->f = open_memstream(&pr->text, &pr->len);
+	if (!pr->f)
+		abort();
+}
+
+void problem(problems *pr, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (pr->count++)
+		fputc('\n', pr->f);
+	vfprintf(pr->f, fmt, ap);
+	va_end(ap);
+}
+
+char *problems_finish(problems *pr)
+{
+	fclose(pr->f);
+	pr->f = NULL;
+	if (pr->count)
+		return pr->text;
+	free(pr->text);
+	pr->text = NULL;
+	return NULL;
+}

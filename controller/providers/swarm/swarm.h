@@ -1,0 +1,112 @@
+/* The swarm provider: observe owned swarm objects, diff them against the spec into plan steps,
+ * and apply one step at a time through the Docker Engine API.
+ *
+ * Ownership: everything berth creates carries the label berth.owner=<spec name>; berth lists,
+ * changes and deletes only objects with its owner label, and a same-named object without it is
+ * a plan error. Secrets and configs are immutable: their engine name is <name>-<hash12> of the
+ * content, and the label berth.name keeps the logical name. */
+#ifndef BERTH_SWARM_H
+#define BERTH_SWARM_H
+#include <jansson.h>
+
+#include "spec/spec.h"
+#include "transport/docker.h"
+#include "core/plan.h"
+
+#define SWARM_LABEL_OWNER "berth.owner"
+#define SWARM_LABEL_NAME "berth.name"
+/* Azure File share volumes: the storage account whose key the mount needs, the public cloud's
+ * file endpoint suffix, and where the key goes in the mount options until apply fills it in. */
+#define SWARM_LABEL_STORAGE_ACCOUNT "berth.storage-account"
+#define SWARM_AZURE_FILE_SUFFIX "file.core.windows.net"
+#define SWARM_KEY_PLACEHOLDER "${storage-account-key}"
+
+/* ---- observed state ---- */
+
+typedef enum { SWARM_SERVICE, SWARM_NETWORK, SWARM_SECRET, SWARM_CONFIG, SWARM_KINDS } swarm_kind;
+
+typedef struct swarm_object {
+	swarm_kind kind;
+	const char *id;
+	const char *name;    /* engine name */
+	const char *logical; /* berth.name label, or the engine name */
+	const char *owner;   /* berth.owner label, or NULL */
+	long long version;
+	json_t *spec; /* the object's Spec (services, networks: the whole object) */
+} swarm_object;
+
+typedef struct swarm_state {
+	swarm_object *objects;
+	size_t n;
+	json_t *raw; /* the list responses, owning every string above */
+	unsigned long requests;
+} swarm_state;
+
+/* Lists services, networks, secrets and configs: a constant number of requests, whatever the
+ * number of objects. Returns 0, or -1 with *err set. */
+int swarm_observe(docker *d, swarm_state *out, char **err);
+void swarm_state_free(swarm_state *st);
+/* The same from list responses already read (services, networks, secrets, configs), which are
+ * borrowed: the state takes its own references. For tests and replays. */
+void swarm_state_from_json(json_t *lists[SWARM_KINDS], swarm_state *out);
+const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const char *name);
+const char *swarm_kind_name(swarm_kind k);
+/* A digest of everything observed that a plan depends on (ids and versions), for stale-plan checks. */
+char *swarm_fingerprint(const swarm_state *st);
+
+/* ---- desired state ---- */
+
+/* Engine name of a secret or config: "<name>-<first 12 hex of sha256(content)>". Reads the
+ * content (env var or file) at run time; the content itself never leaves this function. */
+int swarm_content_name(const char *name, const char *content, size_t len, char out[80]);
+
+/* A config's content (inline, or its file read now); malloc'd. Returns 0, or -1 with *err set. */
+int swarm_config_content(const spec_config *cf, char **buf, size_t *len, char **err);
+
+/* The ServiceSpec berth wants for s. secret_names/config_names map logical names to engine
+ * names (same order as the spec's swarm.secrets / swarm.configs). Caller owns the result. */
+json_t *swarm_service_spec(const struct spec_model *m, const spec_service *s, const char *const *secret_names,
+			   const char *const *config_names);
+
+/* ---- comparing ---- */
+
+/* A flat, normalised view of a ServiceSpec: "image" -> "nginx:1.27", "env.MODE" -> "prod",
+ * "port.8080/tcp" -> "80 ingress", ... Engine defaults are filled in on both sides, digests that
+ * the engine pins are dropped, and network ids are shown as names, so a spec applied and read
+ * back compares equal. Returned object maps keys to strings; caller owns it. */
+json_t *swarm_service_view(json_t *spec, const swarm_state *st);
+
+/* ---- planning (pure) ---- */
+
+typedef struct swarm_plan_options {
+	bool allow_mass_delete;
+	size_t mass_delete_min;     /* default 5 */
+	double mass_delete_fraction; /* default 0.25 */
+	/* --resolve-image: per service (spec order), the digest its image tag resolved to, or NULL. */
+	const char *const *image_digests;
+} swarm_plan_options;
+
+/* Adds the steps that make the swarm match m to p. Returns 0; or -1 with *err describing every
+ * problem (unowned same-named objects, unreadable secrets, immutable changes, mass delete). */
+int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_plan_options *opt, plan *p,
+	       char **err);
+
+/* ---- applying ---- */
+
+typedef struct swarm_apply_ctx {
+	docker *d;
+	const struct spec_model *m;
+	long long converge_timeout_ms; /* per service; default 120 s */
+	void (*progress)(void *arg, const char *line);
+	void *progress_arg;
+	/* Fetches a storage account's key for Azure File share volumes (malloc'd into *key, which the
+	 * caller wipes); NULL when there is no Azure connection. */
+	int (*storage_key)(void *arg, const char *account, char **key, char **err);
+	void *storage_key_arg;
+} swarm_apply_ctx;
+
+/* plan_apply_fn for swarm steps (ctx is a swarm_apply_ctx). */
+int swarm_apply_step(void *ctx, const plan_step *step, char **err);
+void swarm_step_free(void *payload);
+
+#endif

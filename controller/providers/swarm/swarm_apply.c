@@ -1,0 +1,485 @@
+/* Applying one swarm step through the Engine API, and waiting until a service has converged. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "core/secret.h"
+#include "providers/swarm/swarm_step.h"
+
+static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return -1;
+}
+
+static void progress(swarm_apply_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(swarm_apply_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx->progress)
+		return;
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ctx->progress(ctx->progress_arg, buf);
+}
+
+/* A request that must succeed (2xx); otherwise *err says what the engine said. */
+static int call(swarm_apply_ctx *ctx, const char *method, const char *path, json_t *body, json_t **resp, long *status,
+		char **err)
+{
+	long st = 0;
+	json_t *r = NULL;
+	char *e = NULL;
+	if (docker_request(ctx->d, method, path, body, &st, &r, &e) != 0 || st >= 300) {
+		json_decref(r);
+		if (status)
+			*status = st;
+		*err = e ? e : strdup("unexpected response from the engine");
+		return -1;
+	}
+	free(e);
+	if (status)
+		*status = st;
+	if (resp)
+		*resp = r;
+	else
+		json_decref(r);
+	return 0;
+}
+
+static const char *kind_path(swarm_kind k)
+{
+	static const char *const paths[] = {"/services", "/networks", "/secrets", "/configs"};
+	return paths[k];
+}
+
+static int delete_object(swarm_apply_ctx *ctx, swarm_step *s, char **err)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", kind_path(s->kind), s->id);
+	long status = 0;
+	char *e = NULL;
+	if (call(ctx, "DELETE", path, NULL, NULL, &status, &e) != 0) {
+		if (status == 404) { /* already gone: the goal is met */
+			free(e);
+			return 0;
+		}
+		return fail(err, "deleting %s %s: %s", swarm_kind_name(s->kind), s->engine_name, e), free(e), -1;
+	}
+	return 0;
+}
+
+static json_t *owner_labels(swarm_apply_ctx *ctx, const char *logical, const spec_kv *kv, size_t n)
+{
+	json_t *labels = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(labels, kv[i].key, json_string(kv[i].value));
+	json_object_set_new(labels, SWARM_LABEL_OWNER, json_string(ctx->m->name));
+	json_object_set_new(labels, SWARM_LABEL_NAME, json_string(logical));
+	return labels;
+}
+
+static int create_network(swarm_apply_ctx *ctx, swarm_step *s, char **err)
+{
+	const spec_network *n = &ctx->m->swarm.networks[s->index];
+	json_t *opts = json_object();
+	for (size_t i = 0; i < n->n_driver_opts; i++)
+		json_object_set_new(opts, n->driver_opts[i].key, json_string(n->driver_opts[i].value));
+	json_t *body = json_pack("{s:s, s:s, s:b, s:b, s:o, s:o, s:b}", "Name", n->name, "Driver", n->driver, "Attachable",
+				 n->attachable, "Internal", n->internal, "Labels",
+				 owner_labels(ctx, n->name, n->labels, n->n_labels), "Options", opts, "CheckDuplicate", 1);
+	char *e = NULL;
+	int rc = call(ctx, "POST", "/networks/create", body, NULL, NULL, &e);
+	json_decref(body);
+	if (rc)
+		return fail(err, "creating network %s: %s", n->name, e), free(e), -1;
+	return 0;
+}
+
+/* Secrets and configs: the content is read again now, checked against the planned version, and
+ * sent base64-encoded; the buffers are wiped. */
+static int create_content_object(swarm_apply_ctx *ctx, swarm_step *s, char **err)
+{
+	const spec_swarm *sw = &ctx->m->swarm;
+	secret_value *sv = NULL;
+	char *plain = NULL;
+	const unsigned char *bytes;
+	size_t len;
+	const spec_kv *labels;
+	size_t n_labels;
+	if (s->kind == SWARM_SECRET) {
+		const spec_swarm_secret *sec = &sw->secrets[s->index];
+		if (secret_resolve(&sec->value, &sv, err) != 0)
+			return -1;
+		bytes = secret_bytes(sv, &len);
+		labels = sec->labels;
+		n_labels = sec->n_labels;
+	} else {
+		const spec_config *cf = &sw->configs[s->index];
+		if (swarm_config_content(cf, &plain, &len, err) != 0)
+			return -1;
+		bytes = (const unsigned char *)plain;
+		labels = cf->labels;
+		n_labels = cf->n_labels;
+	}
+	char engine[80];
+	swarm_content_name(s->logical, (const char *)bytes, len, engine);
+	if (strcmp(engine, s->engine_name)) {
+		secret_free(sv);
+		free(plain);
+		return fail(err, "%s %s: its content changed after the plan was made; plan again", swarm_kind_name(s->kind),
+			    s->logical);
+	}
+	size_t b64len = 4 * ((len + 2) / 3) + 1;
+	char *b64 = malloc(b64len);
+	EVP_EncodeBlock((unsigned char *)b64, bytes, (int)len);
+	json_t *body = json_pack("{s:s, s:o, s:s}", "Name", engine, "Labels", owner_labels(ctx, s->logical, labels, n_labels),
+				 "Data", b64);
+	OPENSSL_cleanse(b64, b64len);
+	free(b64);
+	secret_free(sv);
+	if (plain) {
+		OPENSSL_cleanse(plain, len);
+		free(plain);
+	}
+	char path[64], *e = NULL;
+	snprintf(path, sizeof(path), "%s/create", kind_path(s->kind));
+	int rc = call(ctx, "POST", path, body, NULL, NULL, &e);
+	json_object_del(body, "Data");
+	json_decref(body);
+	if (rc)
+		return fail(err, "creating %s %s: %s", swarm_kind_name(s->kind), s->logical, e), free(e), -1;
+	return 0;
+}
+
+/* The engine wants secret and config ids; the plan knows names (the objects may be new). */
+static int resolve_refs(swarm_apply_ctx *ctx, json_t *sspec, char **err)
+{
+	json_t *cs = json_object_get(json_object_get(sspec, "TaskTemplate"), "ContainerSpec");
+	static const struct {
+		const char *field, *name_key, *id_key, *path;
+	} kinds[] = {{"Secrets", "SecretName", "SecretID", "/secrets"}, {"Configs", "ConfigName", "ConfigID", "/configs"}};
+	for (size_t k = 0; k < 2; k++) {
+		json_t *refs = json_object_get(cs, kinds[k].field);
+		if (!json_array_size(refs))
+			continue;
+		json_t *list = NULL;
+		char *e = NULL;
+		if (call(ctx, "GET", kinds[k].path, NULL, &list, NULL, &e) != 0)
+			return fail(err, "listing %s: %s", kinds[k].path + 1, e), free(e), -1;
+		size_t i;
+		json_t *r;
+		json_array_foreach(refs, i, r) {
+			const char *want = json_string_value(json_object_get(r, kinds[k].name_key));
+			const char *id = NULL;
+			size_t j;
+			json_t *o;
+			json_array_foreach(list, j, o) {
+				const char *name = json_string_value(json_object_get(json_object_get(o, "Spec"), "Name"));
+				if (name && want && !strcmp(name, want))
+					id = json_string_value(json_object_get(o, "ID"));
+			}
+			if (!id) {
+				json_decref(list);
+				return fail(err, "%s %s does not exist", kinds[k].field, want ? want : "?");
+			}
+			json_object_set_new(r, kinds[k].id_key, json_string(id));
+		}
+		json_decref(list);
+	}
+	return 0;
+}
+
+/* Azure File share volumes: put the storage account key, fetched now, where the plan left a
+ * placeholder. The key exists only in this request body, which is wiped after sending. */
+static int fill_storage_keys(swarm_apply_ctx *ctx, json_t *sspec, char **err)
+{
+	json_t *mounts = json_object_get(json_object_get(json_object_get(sspec, "TaskTemplate"), "ContainerSpec"), "Mounts");
+	size_t i;
+	json_t *mt;
+	json_array_foreach(mounts, i, mt) {
+		json_t *vo = json_object_get(mt, "VolumeOptions");
+		json_t *opts = json_object_get(json_object_get(vo, "DriverConfig"), "Options");
+		const char *o = json_string_value(json_object_get(opts, "o"));
+		const char *at = o ? strstr(o, SWARM_KEY_PLACEHOLDER) : NULL;
+		if (!at)
+			continue;
+		const char *acct = json_string_value(json_object_get(json_object_get(vo, "Labels"), SWARM_LABEL_STORAGE_ACCOUNT));
+		if (!ctx->storage_key || !acct)
+			return fail(err, "mount %s: an Azure File share needs the storage account key, and there is no Azure "
+					 "connection", json_string_value(json_object_get(mt, "Target")));
+		char *key = NULL;
+		if (ctx->storage_key(ctx->storage_key_arg, acct, &key, err) != 0)
+			return -1;
+		char *filled = NULL;
+		if (asprintf(&filled, "%.*s%s%s", (int)(at - o), o, key, at + strlen(SWARM_KEY_PLACEHOLDER)) < 0)
+			abort();
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+		json_object_set_new(opts, "o", json_string(filled));
+		OPENSSL_cleanse(filled, strlen(filled));
+		free(filled);
+	}
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static bool seen_before(json_t *old_ids, const char *id)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(old_ids, i, v)
+		if (!strcmp(json_string_value(v), id))
+			return true;
+	return false;
+}
+
+static json_t *task_ids(swarm_apply_ctx *ctx, const char *service_id)
+{
+	json_t *ids = json_array();
+	char *filters = docker_filters("service", service_id), path[1024], *e = NULL;
+	snprintf(path, sizeof(path), "/tasks?filters=%s", filters);
+	free(filters);
+	json_t *tasks = NULL;
+	if (call(ctx, "GET", path, NULL, &tasks, NULL, &e) == 0) {
+		size_t i;
+		json_t *t;
+		json_array_foreach(tasks, i, t)
+			json_array_append(ids, json_object_get(t, "ID"));
+	}
+	free(e);
+	json_decref(tasks);
+	return ids;
+}
+
+/* The view of a task template: tasks carry one (as TaskSpec), the service another. */
+static json_t *template_view(json_t *task_template)
+{
+	json_t *wrapper = json_pack("{s:O}", "TaskTemplate", task_template ? task_template : json_null());
+	json_t *v = swarm_service_view(wrapper, NULL);
+	json_decref(wrapper);
+	return v;
+}
+
+/* A task counts only once it has been seen running for this long: a container that dies at once
+ * is briefly "running" too (docker service create waits 5 s for the same reason). */
+#define STABLE_MS 2000
+
+/* Waits until the service's update has completed and the wanted number of tasks of the current
+ * spec have been running stably. A swarm rollback, a paused update or tasks that keep failing end
+ * the wait as a failure. */
+static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json_t *sspec, json_t *old_tasks, char **err)
+{
+	json_t *replicated = json_object_get(json_object_get(sspec, "Mode"), "Replicated");
+	long long want = replicated ? json_integer_value(json_object_get(replicated, "Replicas")) : -1;
+	if (want == 0)
+		return 0; /* no task will ever run: nothing to wait for */
+	long long timeout = ctx->converge_timeout_ms > 0 ? ctx->converge_timeout_ms : 120000;
+	long long deadline = now_ms() + timeout;
+	char *filters = docker_filters("service", id), tasks_path[1024], svc_path[256];
+	snprintf(tasks_path, sizeof(tasks_path), "/tasks?filters=%s", filters);
+	snprintf(svc_path, sizeof(svc_path), "/services/%s", id);
+	free(filters);
+	char last_error[512] = "";
+	long long stable = 0, last_stable = -1;
+	json_t *first_seen = json_object(); /* task id -> when first seen running (ms) */
+	int rc = 0;
+	for (;;) {
+		json_t *svc = NULL, *tasks = NULL;
+		char *e = NULL;
+		if (call(ctx, "GET", svc_path, NULL, &svc, NULL, &e) != 0 ||
+		    call(ctx, "GET", tasks_path, NULL, &tasks, NULL, &e) != 0) {
+			json_decref(svc);
+			rc = fail(err, "service %s: %s", name, e);
+			free(e);
+			break;
+		}
+		json_t *us = json_object_get(svc, "UpdateStatus");
+		const char *state = json_string_value(json_object_get(us, "State"));
+		const char *message = json_string_value(json_object_get(us, "Message"));
+		json_t *current = template_view(json_object_get(json_object_get(svc, "Spec"), "TaskTemplate"));
+		long long now = now_ms();
+		stable = 0;
+		long long pending = 0, failed = 0;
+		size_t i;
+		json_t *t;
+		json_array_foreach(tasks, i, t) {
+			const char *tid = json_string_value(json_object_get(t, "ID"));
+			const char *desired = json_string_value(json_object_get(t, "DesiredState"));
+			json_t *status = json_object_get(t, "Status");
+			const char *ts = json_string_value(json_object_get(status, "State"));
+			const char *terr = json_string_value(json_object_get(status, "Err"));
+			if (!tid)
+				continue;
+			if (desired && !strcmp(desired, "running")) {
+				json_t *tv = template_view(json_object_get(t, "Spec"));
+				bool current_spec = json_equal(tv, current);
+				json_decref(tv);
+				if (current_spec && ts && !strcmp(ts, "running")) {
+					json_t *seen = json_object_get(first_seen, tid);
+					if (!seen)
+						json_object_set_new(first_seen, tid, json_integer(now));
+					else if (now - json_integer_value(seen) >= STABLE_MS)
+						stable++;
+					else
+						pending++;
+				} else {
+					pending++;
+				}
+			}
+			if (!seen_before(old_tasks, tid) && ts && (!strcmp(ts, "failed") || !strcmp(ts, "rejected"))) {
+				failed++;
+				if (terr)
+					snprintf(last_error, sizeof(last_error), "%s", terr);
+			}
+		}
+		json_decref(current);
+		json_decref(tasks);
+		bool rolled_back = state && (!strcmp(state, "rollback_started") || !strcmp(state, "rollback_completed") ||
+					     !strcmp(state, "rollback_paused") || !strcmp(state, "paused"));
+		if (rolled_back) {
+			rc = fail(err, "service %s: the swarm %s the update (%s)%s%s", name,
+				  strncmp(state, "rollback", 8) ? "paused" : "rolled back", message ? message : state,
+				  *last_error ? "; task error: " : "", last_error);
+			json_decref(svc);
+			break;
+		}
+		bool updated = !state || !strcmp(state, "completed");
+		json_decref(svc); /* state and message point into it */
+		if (failed >= 3) {
+			rc = fail(err, "service %s: tasks keep failing (%lld failed): %s", name, failed,
+				  *last_error ? last_error : "no error reported");
+			break;
+		}
+		if (updated && pending == 0 && ((want >= 0 && stable == want) || (want < 0 && stable > 0)))
+			break;
+		if (stable != last_stable) {
+			if (want >= 0)
+				progress(ctx, "service %s: %lld/%lld running", name, stable, want);
+			last_stable = stable;
+		}
+		if (now > deadline) {
+			rc = fail(err, "service %s did not converge within %llds: %lld/%lld tasks running%s%s", name,
+				  timeout / 1000, stable, want >= 0 ? want : stable + pending,
+				  *last_error ? "; last task error: " : "", last_error);
+			break;
+		}
+		pause_ms(250);
+	}
+	json_decref(first_seen);
+	return rc;
+}
+
+static int create_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
+{
+	json_t *sspec = json_deep_copy(s->body);
+	if (resolve_refs(ctx, sspec, err) != 0 || fill_storage_keys(ctx, sspec, err) != 0) {
+		json_decref(sspec);
+		return -1;
+	}
+	json_t *resp = NULL;
+	char *e = NULL;
+	if (call(ctx, "POST", "/services/create", sspec, &resp, NULL, &e) != 0) {
+		json_decref(sspec);
+		return fail(err, "creating service %s: %s", s->engine_name, e), free(e), -1;
+	}
+	char *id = strdup(json_string_value(json_object_get(resp, "ID")) ? json_string_value(json_object_get(resp, "ID")) : "");
+	json_decref(resp);
+	json_t *none = json_array();
+	int rc = converge(ctx, id, s->engine_name, sspec, none, err);
+	json_decref(none);
+	json_decref(sspec);
+	free(id);
+	return rc;
+}
+
+static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
+{
+	json_t *sspec = json_deep_copy(s->body);
+	if (resolve_refs(ctx, sspec, err) != 0 || fill_storage_keys(ctx, sspec, err) != 0) {
+		json_decref(sspec);
+		return -1;
+	}
+	json_t *old_tasks = task_ids(ctx, s->id);
+	for (int attempt = 0;; attempt++) {
+		json_t *cur = NULL;
+		char path[512], *e = NULL;
+		snprintf(path, sizeof(path), "/services/%s", s->id);
+		if (call(ctx, "GET", path, NULL, &cur, NULL, &e) != 0) {
+			json_decref(sspec);
+			json_decref(old_tasks);
+			return fail(err, "reading service %s: %s", s->engine_name, e), free(e), -1;
+		}
+		long long version = json_integer_value(json_object_get(json_object_get(cur, "Version"), "Index"));
+		/* Keep the engine's redeploy counter: changing it would restart every task. */
+		json_t *force = json_object_get(json_object_get(json_object_get(cur, "Spec"), "TaskTemplate"), "ForceUpdate");
+		if (force)
+			json_object_set(json_object_get(sspec, "TaskTemplate"), "ForceUpdate", force);
+		json_decref(cur);
+		snprintf(path, sizeof(path), "/services/%s/update?version=%lld", s->id, version);
+		long status = 0;
+		if (call(ctx, "POST", path, sspec, NULL, &status, &e) == 0)
+			break;
+		/* A concurrent write moved the version on: read again and retry. */
+		if (status == 500 && e && strstr(e, "update out of sequence") && attempt < 5) {
+			free(e);
+			continue;
+		}
+		json_decref(sspec);
+		json_decref(old_tasks);
+		return fail(err, "updating service %s: %s", s->engine_name, e), free(e), -1;
+	}
+	int rc = converge(ctx, s->id, s->engine_name, sspec, old_tasks, err);
+	json_decref(old_tasks);
+	json_decref(sspec);
+	return rc;
+}
+
+int swarm_apply_step(void *vctx, const plan_step *step, char **err)
+{
+	swarm_apply_ctx *ctx = vctx;
+	swarm_step *s = step->payload;
+	if (step->action == PLAN_DELETE)
+		return delete_object(ctx, s, err);
+	switch (s->kind) {
+	case SWARM_NETWORK:
+		return create_network(ctx, s, err);
+	case SWARM_SECRET:
+	case SWARM_CONFIG:
+		return create_content_object(ctx, s, err);
+	case SWARM_SERVICE:
+		if (step->action == PLAN_CREATE)
+			return create_service(ctx, s, err);
+		if (step->action == PLAN_REPLACE) {
+			if (delete_object(ctx, s, err) != 0)
+				return -1;
+			return create_service(ctx, s, err);
+		}
+		return update_service(ctx, s, err);
+	default:
+		return fail(err, "unknown step");
+	}
+}

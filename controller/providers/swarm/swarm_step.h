@@ -1,0 +1,16 @@
+/* What a swarm plan step carries from the planner to the executor (internal to the provider). */
+#ifndef BERTH_SWARM_STEP_H
+#define BERTH_SWARM_STEP_H
+#include "providers/swarm/swarm.h"
+
+typedef struct swarm_step {
+	swarm_kind kind;
+	char *engine_name; /* the object's name in the engine */
+	char *logical;     /* its name in the spec */
+	size_t index;      /* position in the spec's list of its kind (creates and updates) */
+	char *id;          /* the existing object (updates, deletes) */
+	long long version; /* its version when observed */
+	json_t *body;      /* services: the desired ServiceSpec */
+} swarm_step;
+
+#endif

@@ -1,0 +1,74 @@
+/* The human rendering of a plan. */
+#include <stdlib.h>
+
+#include "core/plan.h"
+
+#define C_RESET "\033[0m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_RED "\033[31m"
+#define C_BOLD "\033[1m"
+
+static const struct {
+	const char *sym;
+	const char *color;
+	const char *verb;
+} looks[] = {
+	[PLAN_CREATE] = {"  +", C_GREEN, "created"},
+	[PLAN_UPDATE] = {"  ~", C_YELLOW, "updated in place"},
+	[PLAN_REPLACE] = {"-/+", C_RED, "replaced"},
+	[PLAN_DELETE] = {"  -", C_RED, "destroyed"},
+};
+
+/* Lists (commands, entrypoints) are already JSON: they are shown as they are, strings quoted. */
+static void value(FILE *out, const char *v)
+{
+	fprintf(out, v[0] == '[' ? "%s" : "\"%s\"", v);
+}
+
+static void render_change(const plan_change *c, FILE *out, bool color)
+{
+	const char *sym = !c->old_value && !c->sensitive ? "+" : !c->new_value && !c->sensitive ? "-" : "~";
+	const char *col = *sym == '+' ? C_GREEN : *sym == '-' ? C_RED : C_YELLOW;
+	fprintf(out, "      %s%s%s %s: ", color ? col : "", sym, color ? C_RESET : "", c->field);
+	if (c->sensitive) {
+		fputs("(sensitive value changed)\n", out);
+		return;
+	}
+	if (c->old_value)
+		value(out, c->old_value);
+	if (c->old_value)
+		fputs(" -> ", out);
+	if (c->new_value)
+		value(out, c->new_value);
+	else
+		fputs("null", out);
+	fputc('\n', out);
+}
+
+void plan_render_text(const plan *p, FILE *out, bool color)
+{
+	size_t n = plan_count(p);
+	if (n == 0) {
+		fputs("No changes. The live state matches the spec.\n", out);
+		return;
+	}
+	size_t *order = plan_topo_order(p, NULL);
+	size_t counts[4] = {0};
+	fputs("berth will perform the following actions:\n", out);
+	for (size_t k = 0; k < n; k++) {
+		const plan_step *s = plan_step_at(p, order ? order[k] : k);
+		counts[s->action]++;
+		fprintf(out, "\n  %s# %s %s will be %s%s%s%s\n", color ? C_BOLD : "", s->kind, s->name, looks[s->action].verb,
+			s->reason ? " (" : "", s->reason ? s->reason : "", s->reason ? ")" : "");
+		if (color)
+			fputs(C_RESET, out);
+		fprintf(out, "%s%s%s %s \"%s\"\n", color ? looks[s->action].color : "", looks[s->action].sym,
+			color ? C_RESET : "", s->kind, s->name);
+		for (size_t i = 0; i < s->n_changes; i++)
+			render_change(&s->changes[i], out, color);
+	}
+	free(order);
+	fprintf(out, "\nPlan: %zu to add, %zu to change, %zu to replace, %zu to destroy.\n", counts[PLAN_CREATE],
+		counts[PLAN_UPDATE], counts[PLAN_REPLACE], counts[PLAN_DELETE]);
+}
