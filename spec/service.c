@@ -222,7 +222,9 @@ static bool decode_short_mount(spec_ctx *c, const ynode *n, spec_mount *m)
 		m->type = is_path(parts[0]) ? SPEC_MOUNT_BIND : SPEC_MOUNT_VOLUME;
 	}
 	if (np == 3) {
-		for (char *opt = strtok(parts[2], ","); opt; opt = strtok(NULL, ",")) {
+		/* strtok_r: the spec is parsed on server threads too, and strtok's state is global. */
+		char *save = NULL;
+		for (char *opt = strtok_r(parts[2], ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
 			if (!strcmp(opt, "ro"))
 				m->read_only = true;
 			else if (!strcmp(opt, "rw"))

@@ -376,4 +376,16 @@ bool spec_parse_duration(const char *s, int64_t *ns);
 bool spec_parse_bytes(const char *s, int64_t *bytes);
 const struct spec_model *spec_model(const spec *s);
 
+/* ---- names derived from the model, per Azure cloud (spec/cloud.c; pure) ----
+ * The cloud is the one azure.endpoints.resource_manager names: public Azure by default (and for
+ * loopback simulators), Azure US Government (*.usgovcloudapi.net), Azure China (*.chinacloudapi.cn). */
+const char *spec_storage_suffix(const struct spec_model *m); /* core.windows.net, ... */
+/* "<account>.file.<suffix>" and "//<account>.file.<suffix>/<share>" (malloc'd). */
+char *spec_file_share_host(const struct spec_model *m, const char *account);
+char *spec_file_share_unc(const struct spec_model *m, const char *account, const char *share);
+/* "<dns_label>.<location>.azurecontainer.io" (per cloud; malloc'd), NULL without a dns_label. */
+char *spec_aci_fqdn(const struct spec_model *m, const spec_container_group *g);
+/* The storage account of the spec's file share named share; NULL if there is none. */
+const char *spec_file_share_account(const struct spec_model *m, const char *share);
+
 #endif

@@ -32,6 +32,8 @@ export BERTH_TEST_DOCKER_HOST=unix:///var/run/docker.sock
 export AZURE_IMDS_ENDPOINT=http://127.0.0.1:1
 
 stage build $MAKE -j"$jobs" all
+# Include arrows and symbol uses point down the layers only, and no module cycle exists.
+stage layers python3 tests/layers/check_layers.py . build
 stage unit $MAKE -j"$jobs" unit
 stage integration tests/integration/run.sh
 stage asan $MAKE -j"$jobs" asan-check

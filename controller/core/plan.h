@@ -1,13 +1,23 @@
-/* A plan: a DAG of steps (create, update, replace, delete) with reasons and field-level changes,
- * and the executor that walks it with bounded parallelism.
+/* A plan: a DAG of steps (create, update, replace, delete) with reasons, field-level changes and
+ * references, and the executor that walks it with bounded parallelism.
  *
- * The planner builds plans as a pure function of (desired, observed); only plan_execute() has
- * side effects, through the apply callback a provider supplies. A plan owns everything added to
- * it (strings are copied) and is freed with plan_free(). */
+ * Providers build plans as a pure function of (desired, observed): the engine marks which
+ * provider's diff is adding steps (plan_set_owner), the diff adds steps, changes, dependencies
+ * inside its own kind and references (gives / needs / removes a key) that core/order turns into
+ * the cross-provider edges. Only plan_execute() has side effects, through the apply callback.
+ *
+ * Steps are opaque: what a step is (action, kind, name, changes, dependencies) is fixed once the
+ * plan is built and read through accessors; how it is going (status, error) changes while the
+ * executor runs and is read as a snapshot, under the plan's lock, so a status handler on another
+ * thread never races the executor. A plan owns everything added to it (strings are copied,
+ * payloads are freed with the destructor their owner gave) and is freed with plan_free(). */
 #ifndef BERTH_PLAN_H
 #define BERTH_PLAN_H
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "core/clock.h"
+#include "core/error.h"
 
 typedef enum { PLAN_CREATE, PLAN_UPDATE, PLAN_REPLACE, PLAN_DELETE } plan_action;
 typedef enum { STEP_PENDING, STEP_RUNNING, STEP_DONE, STEP_FAILED, STEP_SKIPPED } plan_step_status;
@@ -16,67 +26,111 @@ typedef struct plan_change {
 	const char *field;
 	const char *old_value; /* NULL: absent */
 	const char *new_value; /* NULL: removed */
-	bool sensitive;        /* values are never shown: "(sensitive value changed)" */
+	bool sensitive;        /* values are never stored: "(sensitive value changed)" */
 } plan_change;
 
-typedef struct plan_step {
-	size_t id;
-	plan_action action;
-	const char *kind; /* "service", "network", ... */
-	const char *name;
-	const char *reason;
-	plan_change *changes;
-	size_t n_changes;
-	size_t *deps; /* ids of steps that must be done before this one starts */
-	size_t n_deps;
-	void *payload; /* the provider's; freed by the plan's payload destructor */
-	plan_step_status status;
-	const char *error; /* when FAILED: what the apply callback said; when SKIPPED: why */
-} plan_step;
+/* A reference between steps, by key ("fileshare acct/logs", "capacity swarm", "fqdn
+ * web.westeurope.azurecontainer.io"): a step gives what exists once it ran, needs what must exist
+ * before it runs (or what it uses until it ran), removes what is gone once it ran. Keys compare
+ * case-insensitively, as the DNS and Azure names in them do. core/order has the rules. */
+typedef enum { PLAN_GIVES, PLAN_NEEDS, PLAN_REMOVES } plan_ref_mode;
+typedef struct plan_ref {
+	plan_ref_mode mode;
+	const char *key;
+} plan_ref;
 
 typedef struct plan plan;
+typedef struct plan_step plan_step;
 
-plan *plan_new(void (*free_payload)(void *payload));
+plan *plan_new(void);
 void plan_free(plan *p);
-/* Adds a step; returns its id. */
+
+/* ---- building ---- */
+
+/* Steps added from now on belong to provider `owner` (an index the engine gives) and their
+ * payloads are freed with free_payload (may be NULL). */
+void plan_set_owner(plan *p, int owner, void (*free_payload)(void *payload));
+/* Adds a step; returns its id. payload is taken. */
 size_t plan_add_step(plan *p, plan_action action, const char *kind, const char *name, const char *reason,
 		     void *payload);
 void plan_add_change(plan *p, size_t step, const char *field, const char *old_value, const char *new_value,
 		     bool sensitive);
 void plan_set_reason(plan *p, size_t step, const char *reason);
-/* Replaces a step's payload (the old one is not freed: the caller took it). */
-void plan_set_payload(plan *p, size_t step, void *payload);
-/* step may only start after dep is done. */
+/* step may only start after dep is done (within one provider; across providers use references). */
 void plan_add_dep(plan *p, size_t step, size_t dep);
+/* A reference; key is built from the format, e.g. plan_add_ref(p, id, PLAN_NEEDS, "fileshare %s/%s", a, s). */
+void plan_add_ref(plan *p, size_t step, plan_ref_mode mode, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- reading what a step is (fixed once built) ---- */
+
 size_t plan_count(const plan *p);
-const plan_step *plan_step_at(const plan *p, size_t id);
+const plan_step *plan_step_at(const plan *p, size_t id); /* NULL past the end */
+size_t plan_step_id(const plan_step *s);
+plan_action plan_step_action(const plan_step *s);
+const char *plan_step_kind(const plan_step *s); /* "service", "network", "file share", ... */
+const char *plan_step_name(const plan_step *s);
+const char *plan_step_reason(const plan_step *s); /* NULL: none */
+int plan_step_owner(const plan_step *s);
+size_t plan_step_n_changes(const plan_step *s);
+const plan_change *plan_step_change(const plan_step *s, size_t i);
+size_t plan_step_n_deps(const plan_step *s);
+size_t plan_step_dep(const plan_step *s, size_t i);
+bool plan_step_depends_on(const plan_step *s, size_t dep);
+size_t plan_step_n_refs(const plan_step *s);
+const plan_ref *plan_step_ref(const plan_step *s, size_t i);
+/* The payload, for the provider that made the step (and for tests of that provider). */
+void *plan_step_payload(const plan_step *s);
+
 const char *plan_action_name(plan_action a);
+const char *plan_status_name(plan_step_status s); /* "pending", "running", "done", "failed", "skipped" */
+
 /* Steps in an order that respects every dependency (ties broken by id); NULL if there is a
  * cycle, with *cycle_step set to a step on it. The array belongs to the caller. */
 size_t *plan_topo_order(const plan *p, size_t *cycle_step);
 
-/* Applies one step. Returns 0 on success; otherwise sets *err (malloc'd, taken by the plan). */
-typedef int (*plan_apply_fn)(void *ctx, const plan_step *step, char **err);
+/* ---- how it is going ---- */
 
 typedef struct plan_summary {
 	size_t done, failed, skipped;
+	bool canceled; /* the executor stopped starting steps because it was cancelled */
 } plan_summary;
 
+typedef struct plan_step_state {
+	plan_step_status status;
+	char *error; /* FAILED: what apply said; SKIPPED: why; else NULL. Owned by the snapshot */
+	berth_error_code code;
+} plan_step_state;
+
+typedef struct plan_snapshot {
+	size_t n;
+	plan_step_state *steps; /* by step id */
+	plan_summary summary;
+} plan_snapshot;
+
+/* A consistent copy of every step's state, taken under the plan's lock. */
+plan_snapshot *plan_snapshot_take(const plan *p);
+void plan_snapshot_free(plan_snapshot *s);
+
+/* ---- executing ---- */
+
+/* Applies one step. Returns 0, or a berth_error_code with *err set. */
+typedef int (*plan_apply_fn)(void *ctx, const plan_step *step, void *payload, berth_error *err);
+/* Told when a step starts (RUNNING) and when it ends (DONE, FAILED; err set for FAILED), from the
+ * worker thread that runs it; and for every step skipped, after the run. */
+typedef void (*plan_step_fn)(void *ctx, const plan_step *step, plan_step_status status, const berth_error *err);
+
+typedef struct plan_exec_options {
+	int parallelism;      /* steps at once; < 1: 1 */
+	berth_cancel *cancel; /* once fired no step starts; running steps see it through their waits */
+	plan_apply_fn apply;
+	plan_step_fn on_step; /* may be NULL */
+	void *ctx;            /* for apply and on_step */
+} plan_exec_options;
+
 /* Runs the steps: at most parallelism at a time, each only after its dependencies are done. A
- * failed step's dependents (transitively) are skipped; independent steps still run. Returns 0
- * when every step is done. */
-int plan_execute(plan *p, int parallelism, plan_apply_fn apply, void *ctx, plan_summary *out);
-
-/* Writes the plan for people, in Terraform's style: "+" create, "~" update, "-/+" replace,
- * "-" delete, with reasons and per-field old -> new; sensitive values are never shown. Steps
- * appear in dependency order. color adds ANSI colours (callers pass isatty && !NO_COLOR). */
-#include <stdio.h>
-void plan_render_text(const plan *p, FILE *out, bool color);
-
-/* The machine-readable plan (format documented in docs/plan-json.md). meta is merged in at the
- * top level (owner, spec digest, observed fingerprint); the caller owns the result. */
-#include <jansson.h>
-#define PLAN_JSON_FORMAT_VERSION 1
-json_t *plan_to_json(const plan *p, json_t *meta);
+ * failed step's dependents (transitively) are skipped; independent steps still run. Once cancel
+ * fires, steps not yet started are skipped ("skipped: cancelled"). Returns 0 when every step is
+ * done, else BERTH_ECANCELED (cancelled), or BERTH_EFAILED. A plan runs at most once. */
+int plan_execute(plan *p, const plan_exec_options *o, plan_summary *out);
 
 #endif

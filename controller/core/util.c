@@ -5,34 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *xstrdup(const char *s)
-{
-	char *r = strdup(s ? s : "");
-	if (!r)
-		abort();
-	return r;
-}
-
-char *xstrndup(const char *s, size_t n)
-{
-	char *r = strndup(s, n);
-	if (!r)
-		abort();
-	return r;
-}
-
-char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	return s;
-}
-
 void set_err(char **err, char *msg)
 {
 	if (err)

@@ -6,9 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-char *xstrdup(const char *s); /* NULL becomes "" */
-char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "spec/xalloc.h"
 /* Hands msg to *err, or frees it when the caller passed no err. */
 void set_err(char **err, char *msg);
 bool nonempty(const char *s);

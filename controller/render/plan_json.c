@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "core/version.h"
-#include "core/plan.h"
+#include "render/render.h"
 
 static json_t *nullable(const char *s)
 {
@@ -16,21 +16,22 @@ json_t *plan_to_json(const plan *p, json_t *meta)
 	size_t *order = plan_topo_order(p, NULL);
 	for (size_t k = 0; k < plan_count(p); k++) {
 		const plan_step *s = plan_step_at(p, order ? order[k] : k);
-		counts[s->action]++;
+		counts[plan_step_action(s)]++;
 		json_t *deps = json_array();
-		for (size_t d = 0; d < s->n_deps; d++)
-			json_array_append_new(deps, json_integer((json_int_t)s->deps[d]));
+		for (size_t d = 0; d < plan_step_n_deps(s); d++)
+			json_array_append_new(deps, json_integer((json_int_t)plan_step_dep(s, d)));
 		json_t *changes = json_array();
-		for (size_t c = 0; c < s->n_changes; c++) {
-			const plan_change *ch = &s->changes[c];
+		for (size_t c = 0; c < plan_step_n_changes(s); c++) {
+			const plan_change *ch = plan_step_change(s, c);
 			json_array_append_new(changes, json_pack("{s:s, s:o, s:o, s:b}", "field", ch->field, "old",
 								 nullable(ch->old_value), "new", nullable(ch->new_value),
 								 "sensitive", ch->sensitive));
 		}
-		json_array_append_new(steps, json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)s->id,
-						       "action", plan_action_name(s->action), "kind", s->kind, "name",
-						       s->name, "reason", nullable(s->reason), "depends_on", deps,
-						       "changes", changes));
+		json_array_append_new(steps, json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "id",
+						       (json_int_t)plan_step_id(s), "action",
+						       plan_action_name(plan_step_action(s)), "kind", plan_step_kind(s),
+						       "name", plan_step_name(s), "reason", nullable(plan_step_reason(s)),
+						       "depends_on", deps, "changes", changes));
 	}
 	free(order);
 	json_t *out = json_pack("{s:i, s:s}", "format_version", PLAN_JSON_FORMAT_VERSION, "berth_version", BERTH_VERSION);

@@ -1,7 +1,7 @@
 /* The human rendering of a plan. */
 #include <stdlib.h>
 
-#include "core/plan.h"
+#include "render/render.h"
 
 #define C_RESET "\033[0m"
 #define C_GREEN "\033[32m"
@@ -58,15 +58,17 @@ void plan_render_text(const plan *p, FILE *out, bool color)
 	fputs("berth will perform the following actions:\n", out);
 	for (size_t k = 0; k < n; k++) {
 		const plan_step *s = plan_step_at(p, order ? order[k] : k);
-		counts[s->action]++;
-		fprintf(out, "\n  %s# %s %s will be %s%s%s%s\n", color ? C_BOLD : "", s->kind, s->name, looks[s->action].verb,
-			s->reason ? " (" : "", s->reason ? s->reason : "", s->reason ? ")" : "");
+		plan_action a = plan_step_action(s);
+		const char *reason = plan_step_reason(s);
+		counts[a]++;
+		fprintf(out, "\n  %s# %s %s will be %s%s%s%s\n", color ? C_BOLD : "", plan_step_kind(s), plan_step_name(s),
+			looks[a].verb, reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
 		if (color)
 			fputs(C_RESET, out);
-		fprintf(out, "%s%s%s %s \"%s\"\n", color ? looks[s->action].color : "", looks[s->action].sym,
-			color ? C_RESET : "", s->kind, s->name);
-		for (size_t i = 0; i < s->n_changes; i++)
-			render_change(&s->changes[i], out, color);
+		fprintf(out, "%s%s%s %s \"%s\"\n", color ? looks[a].color : "", looks[a].sym, color ? C_RESET : "",
+			plan_step_kind(s), plan_step_name(s));
+		for (size_t i = 0; i < plan_step_n_changes(s); i++)
+			render_change(plan_step_change(s, i), out, color);
 	}
 	free(order);
 	fprintf(out, "\nPlan: %zu to add, %zu to change, %zu to replace, %zu to destroy.\n", counts[PLAN_CREATE],

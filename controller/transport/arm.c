@@ -15,6 +15,7 @@
 #include "transport/arm.h"
 #include "core/util.h"
 #include "transport/http.h"
+#include "core/backoff.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -80,15 +81,32 @@ struct arm {
 	long low_remaining;
 	double low_remaining_delay;
 
-	curl_pool pool; /* idle easy handles */
+	http_pool pool; /* idle easy handles */
 
 	pthread_mutex_t sub_mu;
 	subscription *subs;
 
 	atomic_ulong requests;
+	berth_cancel *cancel; /* borrowed */
 };
 
 /* ---- small helpers ---- */
+
+/* Sleeps through the injected hook (whose owner makes it cancellable), else on the real clock
+ * until the cancel fires. Returns false once cancelled. */
+static bool arm_sleep(arm *a, double seconds)
+{
+	if (a->hooks.sleep)
+		a->hooks.sleep(a->hooks.ctx, seconds);
+	else
+		berth_sleep(NULL, seconds, a->cancel);
+	return !berth_cancel_fired(a->cancel);
+}
+
+bool arm_canceled(const arm *a)
+{
+	return a && berth_cancel_fired(a->cancel);
+}
 
 static void scrub_one(char *s, const char *secret)
 {
@@ -102,14 +120,6 @@ static void scrub_one(char *s, const char *secret)
 		memcpy(p, "***", 3);
 		memmove(p + 3, p + sl, strlen(p + sl) + 1);
 	}
-}
-
-static double rand_unit(void)
-{
-	unsigned int r;
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		return 0.5;
-	return (double)r / 4294967296.0;
 }
 
 static const char *reason_phrase(long s)
@@ -226,7 +236,7 @@ arm *arm_open(const arm_config *cfg, char **err)
 {
 	if (err)
 		*err = NULL;
-	CURLcode curl_init_rc = curl_global_once();
+	CURLcode curl_init_rc = http_global_init();
 	if (curl_init_rc != CURLE_OK) {
 		set_err(err, xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc)));
 		return NULL;
@@ -237,10 +247,11 @@ arm *arm_open(const arm_config *cfg, char **err)
 	arm *a = calloc(1, sizeof(*a));
 	if (!a)
 		abort();
-	curl_pool_init(&a->pool);
+	http_pool_init(&a->pool);
 	pthread_mutex_init(&a->sub_mu, NULL);
 	atomic_init(&a->requests, 0);
 	a->hooks = cfg->hooks;
+	a->cancel = cfg->cancel;
 	a->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : ARM_DEFAULT_TIMEOUT_MS;
 	a->max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries ? cfg->max_retries : 4;
 	a->max_throttle_retries = cfg->max_throttle_retries < 0 ? 0
@@ -285,7 +296,7 @@ void arm_close(arm *a)
 {
 	if (!a)
 		return;
-	curl_pool_destroy(&a->pool);
+	http_pool_destroy(&a->pool);
 	for (subscription *s = a->subs, *n; s; s = n) {
 		n = s->next;
 		free(s->id);
@@ -391,8 +402,9 @@ static subscription *sub_get(arm *a, const char *id)
 	return s;
 }
 
-/* Waits until the subscription may take one more request of this kind, and takes it. */
-static void budget_take(arm *a, const char *sub, int kind, const char *method, const char *shown)
+/* Waits until the subscription may take one more request of this kind, and takes it; false when
+ * cancelled while waiting. */
+static bool budget_take(arm *a, const char *sub, int kind, const char *method, const char *shown)
 {
 	for (;;) {
 		pthread_mutex_lock(&a->sub_mu);
@@ -420,11 +432,12 @@ static void budget_take(arm *a, const char *sub, int kind, const char *method, c
 		}
 		pthread_mutex_unlock(&a->sub_mu);
 		if (wait <= 0)
-			return;
+			return true;
 		if (why && wait >= 1)
 			azure_log(&a->hooks, "arm: %s %s: waiting %.1f s for %s of subscription %s (%s)", method, shown,
 				  wait, why, *sub ? sub : "(none)", kind_names[kind]);
-		azure_sleep(&a->hooks, wait);
+		if (!arm_sleep(a, wait))
+			return false;
 	}
 }
 
@@ -474,7 +487,7 @@ static void budget_observe(arm *a, const char *sub, const arm_response *r, const
 
 /* ---- libcurl plumbing ---- */
 
-typedef curl_buffer buffer;
+typedef http_buffer buffer;
 
 typedef struct {
 	arm_response *r;
@@ -582,32 +595,13 @@ static int perform(arm *a, const char *method, const char *url, const char *body
 		   arm_response *r, buffer *out, char **transport)
 {
 	atomic_fetch_add(&a->requests, 1);
-	CURL *c = curl_pool_get(&a->pool);
+	CURL *c = http_pool_get(&a->pool);
 	if (!c) {
 		*transport = xstrdup("cannot create a libcurl handle");
 		return -1;
 	}
-	curl_easy_reset(c);
 	char errbuf[CURL_ERROR_SIZE];
-	errbuf[0] = '\0';
 	header_state hs = {.r = r, .retry_after_s = -1, .retry_after_ms = -1};
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ARM_CONNECT_TIMEOUT_MS < a->timeout_ms ? ARM_CONNECT_TIMEOUT_MS
-											      : a->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_buffer_write);
-	out->max = ARM_MAX_RESPONSE;
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
-	curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
-	curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
 	struct curl_slist *h = NULL;
 	char *crid = xasprintf("x-ms-client-request-id: %s", r->client_request_id);
 	h = curl_slist_append(h, crid);
@@ -619,24 +613,33 @@ static int perform(arm *a, const char *method, const char *url, const char *body
 		h = curl_slist_append(h, "Content-Type: application/json");
 	if (!h)
 		abort();
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (strcmp(method, "GET") == 0) {
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else {
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? strlen(body) : 0));
-	}
+	http_setup setup = {
+		.url = url,
+		.method = method,
+		.body = body ? body : "",
+		.headers = h,
+		.timeout_ms = a->timeout_ms,
+		.connect_timeout_ms = ARM_CONNECT_TIMEOUT_MS,
+		.web_only = true,
+		.out = out,
+		.max_body = ARM_MAX_RESPONSE,
+		.header_fn = on_header,
+		.header_data = &hs,
+		.cancel = a->cancel,
+		.errbuf = errbuf,
+	};
+	http_easy_setup(c, &setup);
+	curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+	curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
 	CURLcode rc = curl_easy_perform(c);
 	int ret = 0;
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 		r->retry_after = hs.retry_after_ms >= 0 ? hs.retry_after_ms : hs.retry_after_s;
 	} else {
-		if (out->too_big)
+		if (http_canceled(rc, a->cancel))
+			*transport = xstrdup("cancelled");
+		else if (out->too_big)
 			*transport = xasprintf("the response is larger than %zu MiB", ARM_MAX_RESPONSE >> 20);
 		else if (rc == CURLE_OPERATION_TIMEDOUT)
 			*transport = xasprintf("no answer within %ld ms", a->timeout_ms);
@@ -645,13 +648,9 @@ static int perform(arm *a, const char *method, const char *url, const char *body
 		r->status = 0;
 		ret = -1;
 	}
-	/* the token must not stay in the pooled handle */
-	curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, NULL);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+	http_easy_release(c); /* the token must not stay in the pooled handle */
 	curl_slist_free_all(h);
-	curl_pool_put(&a->pool, c);
+	http_pool_put(&a->pool, c);
 	return ret;
 }
 
@@ -734,10 +733,7 @@ static bool is_token_rejected(const arm_response *r)
 
 static double backoff(const arm *a, int attempt)
 {
-	double d = a->backoff_base * pow(2, attempt);
-	if (d > a->backoff_max)
-		d = a->backoff_max;
-	return d * (0.5 + 0.5 * rand_unit()); /* jitter: half to all of it */
+	return berth_backoff(a->backoff_base, a->backoff_max, attempt);
 }
 
 /* ---- requests ---- */
@@ -808,7 +804,10 @@ int arm_request(arm *a, const char *method, const char *path_or_url, arm_api api
 	int retries = 0, throttles = 0;
 	bool refreshed = false;
 	for (;;) {
-		budget_take(a, sub, kind, method, shown);
+		if (berth_cancel_fired(a->cancel) || !budget_take(a, sub, kind, method, shown)) {
+			set_err(err, xasprintf("%s %s: cancelled", method, shown));
+			goto out;
+		}
 		char crid[37];
 		azure_uuid(crid);
 		response_reset_answer(out);
@@ -817,14 +816,14 @@ int arm_request(arm *a, const char *method, const char *path_or_url, arm_api api
 		buffer raw = {0};
 		char *transport = NULL;
 		if (perform(a, method, url, body_text, token, out, &raw, &transport) < 0) {
-			curl_buffer_wipe(&raw);
+			http_buffer_wipe(&raw);
 			if (retries < a->max_retries) {
 				double w = backoff(a, retries);
 				retries++;
 				azure_log(&a->hooks, "arm: %s %s: %s; retry %d of %d in %.1f s (client request id %s)",
 					  method, shown, transport, retries, a->max_retries, w, crid);
 				free(transport);
-				azure_sleep(&a->hooks, w);
+				arm_sleep(a, w);
 				continue;
 			}
 			char *msg = retries ? xasprintf("%s %s: %s, after %d retries (client request id %s)", method, shown,
@@ -839,12 +838,12 @@ int arm_request(arm *a, const char *method, const char *path_or_url, arm_api api
 			out->body = json_loadb(raw.data, raw.len, JSON_DECODE_ANY, NULL);
 		budget_observe(a, sub, out, method, shown);
 		if (out->status >= 200 && out->status < 300) {
-			curl_buffer_wipe(&raw);
+			http_buffer_wipe(&raw);
 			ret = 0;
 			goto out;
 		}
 		char *detail = error_detail(out, &raw);
-		curl_buffer_wipe(&raw);
+		http_buffer_wipe(&raw);
 		scrub_one(detail, token);
 		char *idtext = ids(out);
 		if (is_token_rejected(out) && !refreshed) {
@@ -886,7 +885,7 @@ int arm_request(arm *a, const char *method, const char *path_or_url, arm_api api
 				  retries, a->max_retries, w, idtext);
 			free(detail);
 			free(idtext);
-			azure_sleep(&a->hooks, w);
+			arm_sleep(a, w);
 			continue;
 		}
 		const char *rp = reason_phrase(out->status);
@@ -1015,7 +1014,11 @@ int arm_wait_lro(arm *a, arm_response *resp, char **err)
 			set_err(err, m);
 			goto out;
 		}
-		azure_sleep(&a->hooks, wait);
+		if (!arm_sleep(a, wait)) {
+			set_err(err, xasprintf("%s %s: cancelled while waiting for the operation (last status %s)", method, shown,
+					       last));
+			goto out;
+		}
 		arm_response_free(&poll);
 		const char *url = async ? async : loc ? loc : resp->path;
 		if (arm_request(a, "GET", url, async || loc ? ARM_API_NONE : resp->api, NULL, &poll, &perr) < 0) {

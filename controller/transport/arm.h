@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/clock.h"
 #include "transport/azure_auth.h"
 
 /* The resource types berth manages; each has one api-version (arm_api_version). */
@@ -51,6 +52,9 @@ typedef struct arm_config {
 	arm_budget reads, writes, deletes;
 	long low_remaining;           /* x-ms-ratelimit-remaining-* below this slows down; 0: 50 */
 	double low_remaining_delay_s; /* the delay when 0 remain (linear above); 0: 2 s */
+	/* Borrowed: once fired, no attempt starts, waits (retries, throttling, operations) end and
+	 * transfers in flight stop; the call fails with "cancelled" and arm_canceled() is true. */
+	berth_cancel *cancel;
 } arm_config;
 
 typedef struct arm arm;
@@ -67,6 +71,7 @@ const char *arm_audience(const arm *a);         /* the token audience, e.g. http
 const char *arm_credential_name(const arm *a);  /* azure_credential_name */
 azure_credential *arm_credential(arm *a);       /* borrowed */
 unsigned long arm_requests(const arm *a);       /* HTTP attempts sent to ARM so far */
+bool arm_canceled(const arm *a);                /* its cancel has fired */
 
 /* A header ARM sent that berth reads: x-ms-ratelimit-remaining-* with its value. */
 typedef struct arm_header {

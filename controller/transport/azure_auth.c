@@ -278,7 +278,7 @@ int azure_endpoints_resolve(const char *resource_manager, const char *active_dir
 
 /* ---- HTTP for token requests ---- */
 
-typedef curl_buffer buffer;
+typedef http_buffer buffer;
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -323,29 +323,22 @@ static int http_do(const char *url, struct curl_slist *headers, const char *form
 		return -1;
 	}
 	char errbuf[CURL_ERROR_SIZE];
-	errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (no_proxy)
-		curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_buffer_write);
-	r->body.max = MAX_TOKEN_RESPONSE;
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->retry_after);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
-	if (form) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(form));
-	} else {
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	http_setup setup = {
+		.url = url,
+		.method = form ? "POST" : "GET",
+		.body = form,
+		.headers = headers,
+		.timeout_ms = timeout_ms,
+		.connect_timeout_ms = connect_ms,
+		.no_proxy = no_proxy,
+		.web_only = true,
+		.out = &r->body,
+		.max_body = MAX_TOKEN_RESPONSE,
+		.header_fn = on_header,
+		.header_data = &r->retry_after,
+		.errbuf = errbuf,
+	};
+	http_easy_setup(c, &setup);
 	CURLcode rc = curl_easy_perform(c);
 	int ret = 0;
 	if (rc == CURLE_OK) {
@@ -550,7 +543,7 @@ static int fetch_aad(azure_credential *c, const char *form, const char *extra, f
 		int rc = http_do(url, h, form, c->timeout_ms, TOKEN_CONNECT_TIMEOUT_MS, false, &r);
 		if (rc == 0 && r.status == 200) {
 			ret = parse_token_json(&r.body, out, why) == 0 ? GOT_TOKEN : CRED_FAILED;
-			curl_buffer_wipe(&r.body);
+			http_buffer_wipe(&r.body);
 			break;
 		}
 		char *detail = rc < 0 ? xasprintf("%s", r.curl_error) : NULL;
@@ -561,7 +554,7 @@ static int fetch_aad(azure_credential *c, const char *form, const char *extra, f
 		}
 		scrub(c, detail, extra);
 		bool again = (rc < 0 || retryable_status(r.status, false)) && attempt + 1 < TOKEN_ATTEMPTS;
-		curl_buffer_wipe(&r.body);
+		http_buffer_wipe(&r.body);
 		if (!again) {
 			*why = xasprintf("the token request to %s failed: %s", url, detail);
 			free(detail);
@@ -614,13 +607,13 @@ static char *read_assertion(const char *path, char **why)
 	char chunk[4096];
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (curl_buffer_write(chunk, 1, n, &b) != n)
+		if (http_buffer_write(chunk, 1, n, &b) != n)
 			break;
 	OPENSSL_cleanse(chunk, sizeof(chunk));
 	bool bad = ferror(f) || b.too_big;
 	fclose(f);
 	if (bad) {
-		curl_buffer_wipe(&b);
+		http_buffer_wipe(&b);
 		*why = xasprintf("cannot read AZURE_FEDERATED_TOKEN_FILE %s", path);
 		return NULL;
 	}
@@ -632,12 +625,12 @@ static char *read_assertion(const char *path, char **why)
 	while (start < len && isspace((unsigned char)b.data[start]))
 		start++;
 	if (start == len) {
-		curl_buffer_wipe(&b);
+		http_buffer_wipe(&b);
 		*why = xasprintf("AZURE_FEDERATED_TOKEN_FILE %s is empty", path);
 		return NULL;
 	}
 	char *r = xstrdup(b.data + start);
-	curl_buffer_wipe(&b);
+	http_buffer_wipe(&b);
 	return r;
 }
 
@@ -679,13 +672,13 @@ static int fetch_managed_identity(azure_credential *c, bool probing, fetched *ou
 				 true, &r);
 		if (rc == 0 && r.status == 200) {
 			ret = parse_token_json(&r.body, out, why) == 0 ? GOT_TOKEN : CRED_FAILED;
-			curl_buffer_wipe(&r.body);
+			http_buffer_wipe(&r.body);
 			break;
 		}
 		if (rc < 0 && probing && r.connect_failed) {
 			*why = xasprintf("no IMDS answers at %s (%s)", c->imds_endpoint, r.curl_error);
 			ret = CRED_ABSENT;
-			curl_buffer_wipe(&r.body);
+			http_buffer_wipe(&r.body);
 			break;
 		}
 		char *detail;
@@ -697,7 +690,7 @@ static int fetch_managed_identity(azure_credential *c, bool probing, fetched *ou
 			free(t);
 		}
 		bool again = (rc < 0 || retryable_status(r.status, true)) && attempt + 1 < TOKEN_ATTEMPTS;
-		curl_buffer_wipe(&r.body);
+		http_buffer_wipe(&r.body);
 		if (!again) {
 			*why = xasprintf("IMDS at %s gave no token: %s", c->imds_endpoint, detail);
 			free(detail);
@@ -773,7 +766,7 @@ static int run_capture(char *const argv[], buffer *out, buffer *errout, int time
 			char chunk[4096];
 			ssize_t r = read(p[i].fd, chunk, sizeof(chunk));
 			if (r > 0) {
-				curl_buffer_write(chunk, 1, (size_t)r, i == 0 ? out : errout);
+				http_buffer_write(chunk, 1, (size_t)r, i == 0 ? out : errout);
 			} else if (r == 0 || errno != EINTR) {
 				close(p[i].fd);
 				p[i].fd = -1;
@@ -817,8 +810,8 @@ static int fetch_azure_cli(azure_credential *c, fetched *out, char **why)
 	int rc = run_capture(argv, &o, &e, CLI_TIMEOUT_S, why);
 	atomic_fetch_add(&c->token_requests, 1);
 	if (rc == -1) {
-		curl_buffer_wipe(&o);
-		curl_buffer_wipe(&e);
+		http_buffer_wipe(&o);
+		http_buffer_wipe(&e);
 		return CRED_ABSENT;
 	}
 	if (rc != 0) {
@@ -827,13 +820,13 @@ static int fetch_azure_cli(azure_credential *c, fetched *out, char **why)
 			*why = xasprintf("az account get-access-token failed (exit status %d)%s%s", rc, *t ? ": " : "", t);
 			free(t);
 		}
-		curl_buffer_wipe(&o);
-		curl_buffer_wipe(&e);
+		http_buffer_wipe(&o);
+		http_buffer_wipe(&e);
 		return CRED_ABSENT;
 	}
-	curl_buffer_wipe(&e);
+	http_buffer_wipe(&e);
 	json_t *js = o.len ? json_loadb(o.data, o.len, 0, NULL) : NULL;
-	curl_buffer_wipe(&o);
+	http_buffer_wipe(&o);
 	const char *tok = json_string_value(json_object_get(js, "accessToken"));
 	if (!tok || !*tok) {
 		*why = xstrdup("az account get-access-token printed no accessToken");
@@ -970,7 +963,7 @@ azure_credential *azure_credential_open(const azure_credential_config *cfg, char
 {
 	if (err)
 		*err = NULL;
-	CURLcode curl_init_rc = curl_global_once();
+	CURLcode curl_init_rc = http_global_init();
 	if (curl_init_rc != CURLE_OK) {
 		set_err(err, xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc)));
 		return NULL;

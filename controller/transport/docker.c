@@ -38,10 +38,11 @@ struct docker {
 	struct curl_slist *json_headers; /* Content-Type: application/json, Expect: (read-only) */
 	struct curl_slist *plain_headers; /* Expect: */
 
-	curl_pool pool; /* idle easy handles */
+	http_pool pool; /* idle easy handles */
 
 	atomic_ulong requests;
 	atomic_ulong writes;
+	berth_cancel *cancel; /* borrowed */
 };
 
 /* ---- small helpers ---- */
@@ -154,7 +155,7 @@ static bool parse_version(const char *s, long *major, long *minor)
 
 /* ---- libcurl plumbing ---- */
 
-typedef curl_buffer buffer;
+typedef http_buffer buffer;
 
 /* Keeps the Api-Version header (names are matched case-insensitively; Go writes "Api-Version"). */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -215,31 +216,30 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 	if (write)
 		atomic_fetch_add(&d->writes, 1);
 
-	CURL *c = curl_pool_get(&d->pool);
+	CURL *c = http_pool_get(&d->pool);
 	if (!c) {
 		set_err(err, xasprintf("%s %s: cannot create a libcurl handle for the Docker engine at %s", method,
 				       full_path, d->endpoint));
 		return -1;
 	}
-	curl_easy_reset(c); /* keeps the live connections */
 	char *url = xasprintf("%s%s", d->base_url, full_path);
 	char errbuf[CURL_ERROR_SIZE];
-	errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, DOCKER_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the engine is talked to directly, never via *_proxy */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_buffer_write);
-	out->max = DOCKER_MAX_RESPONSE;
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (api_version_hdr) {
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, api_version_hdr);
-	}
+	http_setup setup = {
+		.url = url,
+		.method = method,
+		.body = body,
+		.headers = body ? d->json_headers : d->plain_headers,
+		.timeout_ms = timeout_ms,
+		.connect_timeout_ms = DOCKER_CONNECT_TIMEOUT_MS,
+		.no_proxy = true, /* the engine is talked to directly, never via *_proxy */
+		.out = out,
+		.max_body = DOCKER_MAX_RESPONSE,
+		.header_fn = api_version_hdr ? on_header : NULL,
+		.header_data = api_version_hdr,
+		.cancel = d->cancel,
+		.errbuf = errbuf,
+	};
+	http_easy_setup(c, &setup);
 	if (d->socket_path)
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->socket_path);
 	if (d->tls) {
@@ -256,22 +256,6 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, d->tls_verify ? 1L : 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, d->tls_verify ? 2L : 0L);
 	}
-	if (strcmp(method, "GET") == 0) {
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else {
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		if (body) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-		} else if (strcmp(method, "POST") == 0) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-		}
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, body ? d->json_headers : d->plain_headers);
 
 	CURLcode rc = curl_easy_perform(c);
 	int ret = 0;
@@ -283,7 +267,9 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 		const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 		curl_off_t pretransfer = 0;
 		curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-		if (out->too_big)
+		if (http_canceled(rc, d->cancel))
+			set_err(err, xasprintf("%s %s: cancelled", method, full_path));
+		else if (out->too_big)
 			set_err(err, xasprintf("%s %s: the Docker engine at %s sent a response larger than %zu MiB",
 					       method, full_path, d->endpoint, DOCKER_MAX_RESPONSE >> 20));
 		else if (is_tls_error(rc))
@@ -299,10 +285,10 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 		else
 			set_err(err, xasprintf("%s %s: request to the Docker engine at %s failed: %s", method,
 					       full_path, d->endpoint, detail));
-		ret = -1;
+		ret = http_canceled(rc, d->cancel) ? BERTH_ECANCELED : BERTH_EUNREACHABLE;
 	}
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* errbuf goes out of scope */
-	curl_pool_put(&d->pool, c);
+	http_easy_release(c); /* errbuf goes out of scope */
+	http_pool_put(&d->pool, c);
 	free(url);
 	return ret;
 }
@@ -375,7 +361,7 @@ docker *docker_open(const docker_config *cfg, char **err)
 {
 	if (err)
 		*err = NULL;
-	CURLcode curl_init_rc = curl_global_once();
+	CURLcode curl_init_rc = http_global_init();
 	if (curl_init_rc != CURLE_OK) {
 		set_err(err, xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc)));
 		return NULL;
@@ -383,7 +369,7 @@ docker *docker_open(const docker_config *cfg, char **err)
 	docker *d = calloc(1, sizeof(*d));
 	if (!d)
 		abort();
-	curl_pool_init(&d->pool);
+	http_pool_init(&d->pool);
 	atomic_init(&d->requests, 0);
 	atomic_init(&d->writes, 0);
 	d->endpoint = xstrdup(nonempty(cfg->host) ? cfg->host : (nonempty(getenv("DOCKER_HOST"))
@@ -392,6 +378,7 @@ docker *docker_open(const docker_config *cfg, char **err)
 	d->tls = cfg->tls;
 	d->tls_verify = cfg->tls_verify;
 	d->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DOCKER_DEFAULT_TIMEOUT_MS;
+	d->cancel = cfg->cancel;
 	if (parse_endpoint(d, err) < 0)
 		goto fail;
 	if (d->tls) {
@@ -456,7 +443,7 @@ void docker_close(docker *d)
 {
 	if (!d)
 		return;
-	curl_pool_destroy(&d->pool);
+	http_pool_destroy(&d->pool);
 	curl_slist_free_all(d->json_headers);
 	curl_slist_free_all(d->plain_headers);
 	free(d->endpoint);
@@ -528,14 +515,14 @@ int docker_request_timeout(docker *d, long timeout_ms, const char *method, const
 	if (!method || !path || path[0] != '/') {
 		set_err(err, xasprintf("%s %s: the request path must start with '/'", method ? method : "?",
 				       path ? path : "(null)"));
-		return -1;
+		return BERTH_EINVALID;
 	}
 	char *body_text = NULL;
 	if (body) {
 		body_text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!body_text) {
 			set_err(err, xasprintf("%s %s: cannot encode the request body as JSON", method, path));
-			return -1;
+			return BERTH_EINVALID;
 		}
 	}
 	char *full = xasprintf("/v%s%s", d->api_version, path);
@@ -546,15 +533,17 @@ int docker_request_timeout(docker *d, long timeout_ms, const char *method, const
 	free(full);
 	if (rc < 0) {
 		free(out.data);
-		return -1;
+		return rc;
 	}
 	json_t *js = NULL;
 	if (out.len > 0)
 		js = json_loadb(out.data, out.len, JSON_DECODE_ANY, NULL);
-	if (code >= 400) {
+	int ret = 0;
+	if (code >= 300) {
 		char *text = error_text(js, &out);
 		set_err(err, xasprintf("HTTP %ld: %s", code, text));
 		free(text);
+		ret = code >= 400 ? berth_error_from_http(code) : BERTH_EGENERIC;
 	}
 	free(out.data);
 	if (status)
@@ -563,7 +552,7 @@ int docker_request_timeout(docker *d, long timeout_ms, const char *method, const
 		*response = js;
 	else
 		json_decref(js);
-	return 0;
+	return ret;
 }
 
 /* ---- filters ---- */
@@ -578,9 +567,7 @@ char *docker_filters(const char *key, const char *value)
 	if (!js)
 		abort();
 	size_t n = strlen(js);
-	char *out = malloc(3 * n + 1);
-	if (!out)
-		abort();
+	char *out = xmalloc(3 * n + 1);
 	static const char hex[] = "0123456789ABCDEF";
 	char *o = out;
 	for (const unsigned char *p = (const unsigned char *)js; *p; p++) {

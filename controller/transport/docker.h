@@ -8,6 +8,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "core/clock.h"
+#include "core/error.h"
+
 typedef struct docker_config {
 	const char *host;      /* unix:///path or tcp://host:port; NULL: DOCKER_HOST, else unix:///var/run/docker.sock */
 	const char *ca_file;   /* TLS: CA, client certificate and key (PEM); NULL: from DOCKER_CERT_PATH if TLS is on */
@@ -17,6 +20,7 @@ typedef struct docker_config {
 	bool tls_verify;       /* verify the peer (DOCKER_TLS_VERIFY semantics) */
 	const char *api_version; /* NULL: negotiate; DOCKER_API_VERSION pins it */
 	long timeout_ms;         /* per request; 0: 60 s */
+	berth_cancel *cancel;    /* borrowed: once fired, transfers in flight stop and new ones fail */
 } docker_config;
 
 /* Fills cfg from the spec's endpoint/tls (may be NULL) and the environment (DOCKER_HOST,
@@ -36,10 +40,13 @@ const char *docker_endpoint(const docker *d);  /* as configured, for messages */
 const char *docker_api_version(const docker *d); /* e.g. "1.41" */
 
 /* One request. path is relative to the versioned base and starts with '/', e.g.
- * "/services?status=true". body may be NULL (borrowed, not stolen). On transport failure
- * returns -1 with *err set. Otherwise returns 0 and sets *status; *response gets the parsed JSON
- * body (NULL if the body is empty or not JSON; caller owns it). For status >= 400 *err is also
- * set to "HTTP <status>: <engine message>". */
+ * "/services?status=true". body may be NULL (borrowed, not stolen).
+ *
+ * Returns 0 only for a 2xx answer. Otherwise a berth_error_code with *err set: BERTH_EUNREACHABLE
+ * (or BERTH_ECANCELED) when no answer came; for an error answer the code of its status
+ * (berth_error_from_http: ENOTFOUND, ECONFLICT, ETRANSIENT, ...) and *err "HTTP <status>:
+ * <engine message>". Whenever an answer came, *status is set and *response gets its parsed JSON
+ * body (NULL if empty or not JSON; caller owns it), so callers can read the engine's details. */
 int docker_request(docker *d, const char *method, const char *path, json_t *body, long *status, json_t **response,
 		   char **err);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
+#include "spec/xalloc.h"
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static CURLcode init_rc = CURLE_FAILED_INIT;
 
@@ -12,19 +14,19 @@ static void init_once(void)
 	init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-CURLcode curl_global_once(void)
+CURLcode http_global_init(void)
 {
 	pthread_once(&once, init_once);
 	return init_rc;
 }
 
-#define CURL_BUFFER_DEFAULT_MAX (64u * 1024 * 1024)
+#define HTTP_BUFFER_DEFAULT_MAX (64u * 1024 * 1024)
 
-size_t curl_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+size_t http_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	curl_buffer *b = userdata;
+	http_buffer *b = userdata;
 	size_t n = size * nmemb;
-	size_t max = b->max ? b->max : CURL_BUFFER_DEFAULT_MAX;
+	size_t max = b->max ? b->max : HTTP_BUFFER_DEFAULT_MAX;
 	if (b->len + n + 1 > max) {
 		b->too_big = true;
 		return 0; /* aborts the transfer */
@@ -34,9 +36,7 @@ size_t curl_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		while (cap < b->len + n + 1)
 			cap *= 2;
 		/* no realloc: the old block is wiped before it is freed */
-		char *d = malloc(cap);
-		if (!d)
-			abort();
+		char *d = xmalloc(cap);
 		if (b->data) {
 			memcpy(d, b->data, b->len);
 			OPENSSL_cleanse(b->data, b->cap);
@@ -51,7 +51,7 @@ size_t curl_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-void curl_buffer_wipe(curl_buffer *b)
+void http_buffer_wipe(http_buffer *b)
 {
 	if (b->data) {
 		OPENSSL_cleanse(b->data, b->cap);
@@ -62,14 +62,14 @@ void curl_buffer_wipe(curl_buffer *b)
 	b->max = max;
 }
 
-void curl_pool_init(curl_pool *p)
+void http_pool_init(http_pool *p)
 {
 	pthread_mutex_init(&p->mu, NULL);
 	p->idle = NULL;
 	p->n = p->cap = 0;
 }
 
-CURL *curl_pool_get(curl_pool *p)
+CURL *http_pool_get(http_pool *p)
 {
 	CURL *c = NULL;
 	pthread_mutex_lock(&p->mu);
@@ -79,25 +79,97 @@ CURL *curl_pool_get(curl_pool *p)
 	return c ? c : curl_easy_init();
 }
 
-void curl_pool_put(curl_pool *p, CURL *c)
+void http_pool_put(http_pool *p, CURL *c)
 {
 	pthread_mutex_lock(&p->mu);
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 8;
-		CURL **idle = realloc(p->idle, cap * sizeof(*idle));
-		if (!idle)
-			abort();
-		p->idle = idle;
+		p->idle = xrealloc(p->idle, cap * sizeof(*p->idle));
 		p->cap = cap;
 	}
 	p->idle[p->n++] = c;
 	pthread_mutex_unlock(&p->mu);
 }
 
-void curl_pool_destroy(curl_pool *p)
+void http_pool_destroy(http_pool *p)
 {
 	for (size_t i = 0; i < p->n; i++)
 		curl_easy_cleanup(p->idle[i]);
 	free(p->idle);
 	pthread_mutex_destroy(&p->mu);
+}
+
+static int on_progress(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return berth_cancel_fired(data) ? 1 : 0; /* non-zero aborts the transfer */
+}
+
+void http_easy_setup(CURL *c, const http_setup *s)
+{
+	curl_easy_reset(c); /* keeps the live connections */
+	curl_easy_setopt(c, CURLOPT_URL, s->url);
+	if (s->errbuf) {
+		s->errbuf[0] = '\0';
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
+	}
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	long connect = s->connect_timeout_ms > 0 && (s->timeout_ms <= 0 || s->connect_timeout_ms < s->timeout_ms)
+			       ? s->connect_timeout_ms
+			       : s->timeout_ms;
+	if (connect > 0)
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect);
+	if (s->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if (s->no_proxy)
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
+	if (s->web_only)
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
+	if (s->out) {
+		s->out->max = s->max_body;
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_buffer_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, s->out);
+	}
+	if (s->header_fn) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s->header_fn);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, s->header_data);
+	}
+	if (s->cancel) {
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, s->cancel);
+	}
+	const char *m = s->method ? s->method : "GET";
+	if (strcmp(m, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else {
+		if (strcmp(m, "POST") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+		if (s->body || strcmp(m, "POST") == 0) {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body ? s->body : "");
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(s->body ? strlen(s->body) : 0));
+		}
+	}
+	if (s->headers)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+}
+
+void http_easy_release(CURL *c)
+{
+	curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+}
+
+bool http_canceled(CURLcode rc, const berth_cancel *cancel)
+{
+	return rc == CURLE_ABORTED_BY_CALLBACK && berth_cancel_fired(cancel);
 }

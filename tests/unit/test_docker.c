@@ -470,13 +470,13 @@ static void test_requests_keepalive_and_errors(void **state)
 	assert_null(err);
 
 	/* error bodies */
-	assert_int_equal(docker_request(d, "GET", "/nope", NULL, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "GET", "/nope", NULL, &status, &resp, &err), BERTH_ENOTFOUND);
 	assert_int_equal(status, 404);
 	assert_string_equal(err, "HTTP 404: page not found");
 	assert_non_null(resp);
 	json_decref(resp);
 	free(err);
-	assert_int_equal(docker_request(d, "GET", "/old", NULL, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "GET", "/old", NULL, &status, &resp, &err), BERTH_EINVALID);
 	assert_int_equal(status, 400);
 	assert_null(resp); /* text/plain */
 	assert_string_equal(err, "HTTP 400: client version 1.10 is too old. Minimum supported API version is 1.12, "
@@ -489,7 +489,7 @@ static void test_requests_keepalive_and_errors(void **state)
 	assert_int_equal(status, 200);
 
 	/* a bad path is refused before any request */
-	assert_int_equal(docker_request(d, "GET", "info", NULL, &status, &resp, &err), -1);
+	assert_int_equal(docker_request(d, "GET", "info", NULL, &status, &resp, &err), BERTH_EINVALID);
 	assert_non_null(err);
 	free(err);
 
@@ -586,13 +586,13 @@ static void test_real_engine(void **state)
 	long status = 0;
 	json_t *resp = NULL;
 	char *err = NULL;
-	assert_int_equal(docker_request(d, "GET", "/containers/nonexistent-xyz/json", NULL, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "GET", "/containers/nonexistent-xyz/json", NULL, &status, &resp, &err), BERTH_ENOTFOUND);
 	assert_int_equal(status, 404);
 	assert_string_equal(err, "HTTP 404: No such container: nonexistent-xyz");
 	free(err);
 	json_decref(resp);
 	assert_int_equal(docker_requests(d), before + 2);
-	assert_int_equal(docker_request(d, "GET", "/no/such/url", NULL, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "GET", "/no/such/url", NULL, &status, &resp, &err), BERTH_ENOTFOUND);
 	assert_int_equal(status, 404);
 	assert_string_equal(err, "HTTP 404: page not found");
 	free(err);
@@ -621,7 +621,7 @@ static void test_real_engine(void **state)
 	d = docker_open(&c, &err);
 	assert_non_null(d);
 	assert_string_equal(docker_api_version(d), "1.99");
-	assert_int_equal(docker_request(d, "GET", "/version", NULL, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "GET", "/version", NULL, &status, &resp, &err), BERTH_EINVALID);
 	assert_int_equal(status, 400);
 	assert_non_null(strstr(err, "HTTP 400: client version 1.99 is too new"));
 	free(err);
@@ -630,7 +630,7 @@ static void test_real_engine(void **state)
 	c.api_version = "1.5";
 	d = docker_open(&c, &err);
 	assert_non_null(d);
-	assert_int_equal(docker_request(d, "GET", "/version", NULL, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "GET", "/version", NULL, &status, &resp, &err), BERTH_EINVALID);
 	assert_int_equal(status, 400);
 	assert_null(resp); /* text/plain */
 	assert_non_null(strstr(err, "HTTP 400: client version 1.5 is too old"));
@@ -657,7 +657,7 @@ static void test_real_engine_swarm(void **state)
 	json_t *resp = NULL;
 	char *err = NULL;
 	unsigned long before = docker_requests(d);
-	assert_int_equal(docker_request(d, "GET", "/services/nonexistent-xyz", NULL, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "GET", "/services/nonexistent-xyz", NULL, &status, &resp, &err), BERTH_ENOTFOUND);
 	assert_int_equal(status, 404);
 	assert_string_equal(err, "HTTP 404: service nonexistent-xyz not found");
 	free(err);
@@ -682,7 +682,7 @@ static void test_real_engine_swarm(void **state)
 	json_decref(resp);
 
 	/* the same name again: 409 with the engine's message */
-	assert_int_equal(docker_request(d, "POST", "/networks/create", body, &status, &resp, &err), 0);
+	assert_int_equal(docker_request(d, "POST", "/networks/create", body, &status, &resp, &err), BERTH_ECONFLICT);
 	assert_int_equal(status, 409);
 	char expected[200];
 	snprintf(expected, sizeof(expected), "HTTP 409: network with name %s already exists", name);

@@ -1,10 +1,12 @@
 /* The plan DAG and its executor: order, bounded parallelism, failure isolation. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "testutil.h"
 #include "core/plan.h"
+#include "render/render.h"
 
 typedef struct {
 	pthread_mutex_t mu;
@@ -19,12 +21,14 @@ typedef struct {
 	const plan *p;
 } recorder;
 
-static int record_apply(void *ctx, const plan_step *s, char **err)
+static int record_apply(void *ctx, const plan_step *s, void *payload, berth_error *err)
 {
+	(void)payload;
 	recorder *r = ctx;
+	size_t id = plan_step_id(s);
 	pthread_mutex_lock(&r->mu);
-	for (size_t d = 0; d < s->n_deps; d++)
-		if (!r->done[s->deps[d]])
+	for (size_t d = 0; d < plan_step_n_deps(s); d++)
+		if (!r->done[plan_step_dep(s, d)])
 			r->order_violation = true;
 	r->running++;
 	r->started++;
@@ -39,15 +43,31 @@ static int record_apply(void *ctx, const plan_step *s, char **err)
 			break;
 	r->running--;
 	int rc = 0;
-	if (s->id == r->fail_id) {
-		*err = strdup("boom");
-		rc = -1;
+	if (id == r->fail_id) {
+		rc = berth_error_set(err, BERTH_EFAILED, "boom");
 	} else {
-		r->done[s->id] = true;
+		r->done[id] = true;
 	}
-	r->finished_order[r->nfinished++] = s->id;
+	r->finished_order[r->nfinished++] = id;
 	pthread_mutex_unlock(&r->mu);
 	return rc;
+}
+
+static int run_plan(plan *p, int parallelism, recorder *r, plan_summary *sum)
+{
+	plan_exec_options o = {.parallelism = parallelism, .apply = record_apply, .ctx = r};
+	return plan_execute(p, &o, sum);
+}
+
+/* The state of one step, from a snapshot (as any reader outside the executor sees it). */
+static plan_step_status status_of(const plan *p, size_t id, char *error, size_t size)
+{
+	plan_snapshot *snap = plan_snapshot_take(p);
+	plan_step_status st = snap->steps[id].status;
+	if (error)
+		snprintf(error, size, "%s", snap->steps[id].error ? snap->steps[id].error : "");
+	plan_snapshot_free(snap);
+	return st;
 }
 
 static void recorder_init(recorder *r)
@@ -61,7 +81,7 @@ static void recorder_init(recorder *r)
 static void test_dependencies_run_first(void **state)
 {
 	(void)state;
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	size_t net = plan_add_step(p, PLAN_CREATE, "network", "front", "new", NULL);
 	size_t sec = plan_add_step(p, PLAN_CREATE, "secret", "db", "new", NULL);
 	size_t svc = plan_add_step(p, PLAN_CREATE, "service", "web", "new", NULL);
@@ -72,26 +92,26 @@ static void test_dependencies_run_first(void **state)
 	recorder r;
 	recorder_init(&r);
 	plan_summary sum;
-	assert_int_equal(plan_execute(p, 8, record_apply, &r, &sum), 0);
+	assert_int_equal(run_plan(p, 8, &r, &sum), 0);
 	assert_false(r.order_violation);
 	assert_int_equal(sum.done, 4);
 	assert_int_equal(r.nfinished, 4);
 	assert_int_equal(r.finished_order[3], old);
-	assert_int_equal(plan_step_at(p, svc)->status, STEP_DONE);
+	assert_int_equal(status_of(p, svc, NULL, 0), STEP_DONE);
 	plan_free(p);
 }
 
 static void test_parallelism_is_bounded_and_used(void **state)
 {
 	(void)state;
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	for (int i = 0; i < 6; i++)
 		plan_add_step(p, PLAN_CREATE, "service", "s", NULL, NULL);
 	recorder r;
 	recorder_init(&r);
 	r.wait_for_started = 6; /* steps hold until all have started, or the bound stops them */
 	plan_summary sum;
-	assert_int_equal(plan_execute(p, 3, record_apply, &r, &sum), 0);
+	assert_int_equal(run_plan(p, 3, &r, &sum), 0);
 	assert_int_equal(r.max_running, 3);
 	assert_int_equal(sum.done, 6);
 	plan_free(p);
@@ -100,7 +120,7 @@ static void test_parallelism_is_bounded_and_used(void **state)
 static void test_failure_skips_dependents_only(void **state)
 {
 	(void)state;
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	size_t a = plan_add_step(p, PLAN_CREATE, "network", "a", NULL, NULL);
 	size_t b = plan_add_step(p, PLAN_CREATE, "service", "b", NULL, NULL);
 	size_t c = plan_add_step(p, PLAN_DELETE, "network", "c", NULL, NULL);
@@ -111,23 +131,24 @@ static void test_failure_skips_dependents_only(void **state)
 	recorder_init(&r);
 	r.fail_id = a;
 	plan_summary sum;
-	assert_int_not_equal(plan_execute(p, 2, record_apply, &r, &sum), 0);
+	assert_int_not_equal(run_plan(p, 2, &r, &sum), 0);
 	assert_int_equal(sum.done, 1);
 	assert_int_equal(sum.failed, 1);
 	assert_int_equal(sum.skipped, 2);
-	assert_int_equal(plan_step_at(p, a)->status, STEP_FAILED);
-	assert_string_equal(plan_step_at(p, a)->error, "boom");
-	assert_int_equal(plan_step_at(p, b)->status, STEP_SKIPPED);
-	assert_string_equal(plan_step_at(p, b)->error, "skipped: create network a did not succeed");
-	assert_int_equal(plan_step_at(p, c)->status, STEP_SKIPPED);
-	assert_int_equal(plan_step_at(p, d)->status, STEP_DONE);
+	char why[256];
+	assert_int_equal(status_of(p, a, why, sizeof(why)), STEP_FAILED);
+	assert_string_equal(why, "boom");
+	assert_int_equal(status_of(p, b, why, sizeof(why)), STEP_SKIPPED);
+	assert_string_equal(why, "skipped: create network a did not succeed");
+	assert_int_equal(status_of(p, c, NULL, 0), STEP_SKIPPED);
+	assert_int_equal(status_of(p, d, NULL, 0), STEP_DONE);
 	plan_free(p);
 }
 
 static void test_cycle_runs_nothing(void **state)
 {
 	(void)state;
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	size_t a = plan_add_step(p, PLAN_CREATE, "x", "a", NULL, NULL);
 	size_t b = plan_add_step(p, PLAN_CREATE, "x", "b", NULL, NULL);
 	plan_add_dep(p, a, b);
@@ -138,7 +159,7 @@ static void test_cycle_runs_nothing(void **state)
 	recorder r;
 	recorder_init(&r);
 	plan_summary sum;
-	assert_int_not_equal(plan_execute(p, 4, record_apply, &r, &sum), 0);
+	assert_int_not_equal(run_plan(p, 4, &r, &sum), 0);
 	assert_int_equal(r.started, 0);
 	assert_int_equal(sum.skipped, 2);
 	plan_free(p);
@@ -147,7 +168,7 @@ static void test_cycle_runs_nothing(void **state)
 static void test_topo_order_is_stable(void **state)
 {
 	(void)state;
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	for (int i = 0; i < 4; i++)
 		plan_add_step(p, PLAN_CREATE, "x", "s", NULL, NULL);
 	plan_add_dep(p, 0, 3);
@@ -162,16 +183,16 @@ static void test_topo_order_is_stable(void **state)
 static void test_sensitive_values_are_not_kept(void **state)
 {
 	(void)state;
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	size_t s = plan_add_step(p, PLAN_REPLACE, "secret", "db", "content changed", NULL);
 	plan_add_change(p, s, "data", "old-secret", "new-secret", true);
 	plan_add_change(p, s, "labels.team", "a", "b", false);
 	const plan_step *st = plan_step_at(p, s);
-	assert_int_equal(st->n_changes, 2);
-	assert_null(st->changes[0].old_value);
-	assert_null(st->changes[0].new_value);
-	assert_true(st->changes[0].sensitive);
-	assert_string_equal(st->changes[1].new_value, "b");
+	assert_int_equal(plan_step_n_changes(st), 2);
+	assert_null(plan_step_change(st, 0)->old_value);
+	assert_null(plan_step_change(st, 0)->new_value);
+	assert_true(plan_step_change(st, 0)->sensitive);
+	assert_string_equal(plan_step_change(st, 1)->new_value, "b");
 	plan_free(p);
 }
 
@@ -188,7 +209,7 @@ static char *render(const plan *p, bool color)
 static void test_render_text(void **state)
 {
 	(void)state;
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	size_t svc = plan_add_step(p, PLAN_UPDATE, "service", "web", "image changed", NULL);
 	plan_add_change(p, svc, "image", "nginx:1.26", "nginx:1.27", false);
 	plan_add_change(p, svc, "ports", NULL, "8080:80/tcp", false);
@@ -223,11 +244,165 @@ static void test_render_text(void **state)
 	free(text);
 	plan_free(p);
 
-	plan *empty = plan_new(NULL);
+	plan *empty = plan_new();
 	text = render(empty, false);
 	assert_string_equal(text, "No changes. The live state matches the spec.\n");
 	free(text);
 	plan_free(empty);
+}
+
+/* Cancelled while the first step runs: that step finishes, nothing else starts, the rest is
+ * skipped as cancelled, and the run says so. */
+typedef struct {
+	berth_cancel *cancel;
+	size_t started;
+} cancel_rec;
+
+static int cancel_on_first(void *ctx, const plan_step *s, void *payload, berth_error *err)
+{
+	(void)s, (void)payload, (void)err;
+	cancel_rec *c = ctx;
+	c->started++;
+	berth_cancel_fire(c->cancel); /* as SIGINT would, mid-step */
+	return 0;
+}
+
+static void test_cancel_stops_starting_steps(void **state)
+{
+	(void)state;
+	plan *p = plan_new();
+	for (int i = 0; i < 5; i++)
+		plan_add_step(p, PLAN_CREATE, "service", "s", NULL, NULL);
+	cancel_rec c = {.cancel = berth_cancel_new()};
+	plan_exec_options o = {.parallelism = 1, .cancel = c.cancel, .apply = cancel_on_first, .ctx = &c};
+	plan_summary sum;
+	assert_int_equal(plan_execute(p, &o, &sum), BERTH_ECANCELED);
+	assert_int_equal(c.started, 1);
+	assert_true(sum.canceled);
+	assert_int_equal(sum.done, 1);
+	assert_int_equal(sum.skipped, 4);
+	char why[64];
+	assert_int_equal(status_of(p, 4, why, sizeof(why)), STEP_SKIPPED);
+	assert_string_equal(why, "skipped: cancelled");
+	berth_cancel_free(c.cancel);
+	plan_free(p);
+}
+
+/* A plan executes once: a second run starts nothing. */
+static void test_plan_runs_once(void **state)
+{
+	(void)state;
+	plan *p = plan_new();
+	plan_add_step(p, PLAN_CREATE, "network", "a", NULL, NULL);
+	recorder r;
+	recorder_init(&r);
+	plan_summary sum;
+	assert_int_equal(run_plan(p, 2, &r, &sum), 0);
+	assert_int_equal(run_plan(p, 2, &r, &sum), BERTH_EPLAN);
+	assert_int_equal(r.started, 1);
+	plan_free(p);
+}
+
+/* Start and end of every step, and the skipped ones after the run, reach on_step. */
+typedef struct {
+	pthread_mutex_t mu;
+	int started, done, failed, skipped;
+} step_events;
+
+static void count_events(void *ctx, const plan_step *s, plan_step_status st, const berth_error *err)
+{
+	(void)s;
+	step_events *e = ctx;
+	pthread_mutex_lock(&e->mu);
+	e->started += st == STEP_RUNNING;
+	e->done += st == STEP_DONE;
+	e->failed += st == STEP_FAILED && err && err->code == BERTH_EFAILED;
+	e->skipped += st == STEP_SKIPPED && err && err->message;
+	pthread_mutex_unlock(&e->mu);
+}
+
+static int fail_named_b(void *ctx, const plan_step *s, void *payload, berth_error *err)
+{
+	(void)ctx, (void)payload;
+	return strcmp(plan_step_name(s), "b") ? 0 : berth_error_set(err, BERTH_EFAILED, "b fails");
+}
+
+static void test_step_events(void **state)
+{
+	(void)state;
+	plan *p = plan_new();
+	size_t a = plan_add_step(p, PLAN_CREATE, "x", "a", NULL, NULL);
+	size_t b = plan_add_step(p, PLAN_CREATE, "x", "b", NULL, NULL);
+	size_t c = plan_add_step(p, PLAN_CREATE, "x", "c", NULL, NULL);
+	plan_add_dep(p, c, b);
+	(void)a;
+	step_events ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	plan_exec_options o = {.parallelism = 2, .apply = fail_named_b, .on_step = count_events, .ctx = &ev};
+	plan_summary sum;
+	assert_int_equal(plan_execute(p, &o, &sum), BERTH_EFAILED);
+	assert_int_equal(ev.started, 2);
+	assert_int_equal(ev.done, 1);
+	assert_int_equal(ev.failed, 1);
+	assert_int_equal(ev.skipped, 1);
+	plan_free(p);
+}
+
+/* A reader on another thread takes snapshots while the executor runs: every snapshot is
+ * consistent (a step is never seen going back from done) and the last one is all done. */
+typedef struct {
+	const plan *p;
+	atomic_bool stop;
+	bool went_back;
+	size_t snapshots;
+} reader;
+
+static void *read_snapshots(void *arg)
+{
+	reader *rd = arg;
+	plan_step_status last[64] = {0};
+	while (!atomic_load(&rd->stop)) {
+		plan_snapshot *s = plan_snapshot_take(rd->p);
+		for (size_t i = 0; i < s->n; i++) {
+			if (last[i] == STEP_DONE && s->steps[i].status != STEP_DONE)
+				rd->went_back = true;
+			last[i] = s->steps[i].status;
+		}
+		plan_snapshot_free(s);
+		rd->snapshots++;
+	}
+	return NULL;
+}
+
+static int quick_apply(void *ctx, const plan_step *s, void *payload, berth_error *err)
+{
+	(void)ctx, (void)s, (void)payload, (void)err;
+	struct timespec ts = {0, 200000};
+	nanosleep(&ts, NULL); /* long enough for the reader to see steps running */
+	return 0;
+}
+
+static void test_snapshots_while_running(void **state)
+{
+	(void)state;
+	plan *p = plan_new();
+	for (int i = 0; i < 64; i++)
+		plan_add_step(p, PLAN_CREATE, "service", "s", NULL, NULL);
+	for (int i = 1; i < 64; i++)
+		plan_add_dep(p, (size_t)i, (size_t)(i / 2));
+	reader rd = {.p = p};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, read_snapshots, &rd), 0);
+	plan_exec_options o = {.parallelism = 4, .apply = quick_apply};
+	plan_summary sum;
+	assert_int_equal(plan_execute(p, &o, &sum), 0);
+	atomic_store(&rd.stop, true);
+	pthread_join(t, NULL);
+	assert_false(rd.went_back);
+	assert_true(rd.snapshots > 0);
+	plan_snapshot *s = plan_snapshot_take(p);
+	assert_int_equal(s->summary.done, 64);
+	plan_snapshot_free(s);
+	plan_free(p);
 }
 
 int main(void)
@@ -240,6 +415,10 @@ int main(void)
 		cmocka_unit_test(test_topo_order_is_stable),
 		cmocka_unit_test(test_sensitive_values_are_not_kept),
 		cmocka_unit_test(test_render_text),
+		cmocka_unit_test(test_cancel_stops_starting_steps),
+		cmocka_unit_test(test_plan_runs_once),
+		cmocka_unit_test(test_step_events),
+		cmocka_unit_test(test_snapshots_while_running),
 	};
 	return cmocka_run_group_tests_name("plan executor", tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  * check the plan, without a server. */
 #include "testutil.h"
 #include "core/plan.h"
+#include "render/render.h"
 #include "providers/swarm/swarm.h"
 
 static json_t *fixture(const char *name)
@@ -48,7 +49,8 @@ static spec *load_file(const char *path)
 
 static plan *make_plan(const spec *s, const swarm_state *st, const swarm_plan_options *o, char **err)
 {
-	plan *p = plan_new(swarm_step_free);
+	plan *p = plan_new();
+	plan_set_owner(p, 0, swarm_step_free);
 	*err = NULL;
 	int rc = swarm_plan(spec_model(s), st, o, p, err);
 	if (rc != 0 && !*err)
@@ -70,7 +72,7 @@ static const plan_step *find_step(const plan *p, const char *kind, const char *n
 {
 	for (size_t i = 0; i < plan_count(p); i++) {
 		const plan_step *s = plan_step_at(p, i);
-		if (!strcmp(s->kind, kind) && !strcmp(s->name, name))
+		if (!strcmp(plan_step_kind(s), kind) && !strcmp(plan_step_name(s), name))
 			return s;
 	}
 	return NULL;
@@ -78,8 +80,8 @@ static const plan_step *find_step(const plan *p, const char *kind, const char *n
 
 static bool depends_on(const plan_step *s, size_t id)
 {
-	for (size_t i = 0; i < s->n_deps; i++)
-		if (s->deps[i] == id)
+	for (size_t i = 0; i < plan_step_n_deps(s); i++)
+		if (plan_step_dep(s, i) == id)
 			return true;
 	return false;
 }
@@ -116,10 +118,10 @@ static void test_create_from_empty_in_dependency_order(void **state)
 	assert_non_null(net);
 	assert_non_null(cfg);
 	assert_non_null(svc);
-	assert_int_equal(svc->action, PLAN_CREATE);
-	assert_true(depends_on(svc, net->id));
-	assert_true(depends_on(svc, cfg->id));
-	assert_int_equal(net->n_deps, 0);
+	assert_int_equal(plan_step_action(svc), PLAN_CREATE);
+	assert_true(depends_on(svc, plan_step_id(net)));
+	assert_true(depends_on(svc, plan_step_id(cfg)));
+	assert_int_equal(plan_step_n_deps(net), 0);
 	char *text = render(p);
 	assert_non_null(strstr(text, "+ image: \"berth-demo/busybox:latest\""));
 	assert_non_null(strstr(text, "+ port.18080/tcp: \"18080:8080/tcp host\""));
@@ -164,8 +166,8 @@ static void test_update_lists_field_changes(void **state)
 	assert_null(err);
 	assert_int_equal(plan_count(p), 1);
 	const plan_step *svc = find_step(p, "service", "hello");
-	assert_int_equal(svc->action, PLAN_UPDATE);
-	assert_string_equal(svc->reason, "image changed, env.MODE added, replicas changed and 1 more");
+	assert_int_equal(plan_step_action(svc), PLAN_UPDATE);
+	assert_string_equal(plan_step_reason(svc), "image changed, env.MODE added, replicas changed and 1 more");
 	char *text = render(p);
 	assert_non_null(strstr(text, "~ image: \"berth-demo/busybox:latest\" -> \"berth-demo/busybox:1.36\""));
 	assert_non_null(strstr(text, "+ env.MODE: \"prod\""));
@@ -229,7 +231,7 @@ static void test_mass_delete_is_refused(void **state)
 	p = make_plan(s, &st, &allow, &err);
 	assert_null(err);
 	assert_int_equal(plan_count(p), 9); /* 8 deletes and 1 create */
-	assert_int_equal(find_step(p, "service", "svc3")->action, PLAN_DELETE);
+	assert_int_equal(plan_step_action(find_step(p, "service", "svc3")), PLAN_DELETE);
 	plan_free(p);
 	swarm_state_free(&st);
 	spec_free(s);
@@ -245,7 +247,7 @@ static void test_other_owners_objects_are_never_touched(void **state)
 	plan *p = make_plan(s, &st, NULL, &err);
 	assert_null(err);
 	assert_int_equal(plan_count(p), 1);
-	assert_int_equal(plan_step_at(p, 0)->action, PLAN_CREATE);
+	assert_int_equal(plan_step_action(plan_step_at(p, 0)), PLAN_CREATE);
 	plan_free(p);
 	swarm_state_free(&st);
 	spec_free(s);
@@ -277,11 +279,11 @@ static void test_secret_rotation(void **state)
 	assert_non_null(create);
 	assert_non_null(svc);
 	assert_non_null(del);
-	assert_int_equal(create->action, PLAN_REPLACE);
-	assert_int_equal(svc->action, PLAN_UPDATE);
-	assert_int_equal(del->action, PLAN_DELETE);
-	assert_true(depends_on(svc, create->id));
-	assert_true(depends_on(del, svc->id));
+	assert_int_equal(plan_step_action(create), PLAN_REPLACE);
+	assert_int_equal(plan_step_action(svc), PLAN_UPDATE);
+	assert_int_equal(plan_step_action(del), PLAN_DELETE);
+	assert_true(depends_on(svc, plan_step_id(create)));
+	assert_true(depends_on(del, plan_step_id(svc)));
 	char *text = render(p);
 	assert_non_null(strstr(text, "~ data: (sensitive value changed)"));
 	assert_null(strstr(text, "new-s3cret-value"));

@@ -10,15 +10,16 @@
 #include <jansson.h>
 
 #include "spec/spec.h"
-#include "transport/docker.h"
+#include "core/clock.h"
 #include "core/plan.h"
+#include "transport/docker.h"
 
 #define SWARM_LABEL_OWNER "berth.owner"
 #define SWARM_LABEL_NAME "berth.name"
-/* Azure File share volumes: the storage account whose key the mount needs, the public cloud's
- * file endpoint suffix, and where the key goes in the mount options until apply fills it in. */
+/* Azure File share volumes: the storage account whose key the mount needs, and where the key goes
+ * in the mount options until apply fills it in (the share's host comes from spec_file_share_host,
+ * per cloud). */
 #define SWARM_LABEL_STORAGE_ACCOUNT "berth.storage-account"
-#define SWARM_AZURE_FILE_SUFFIX "file.core.windows.net"
 #define SWARM_KEY_PLACEHOLDER "${storage-account-key}"
 
 /* ---- observed state ---- */
@@ -96,6 +97,8 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 typedef struct swarm_apply_ctx {
 	docker *d;
 	const struct spec_model *m;
+	const berth_clock *clock;      /* convergence polls sleep through it; NULL: the real clock */
+	berth_cancel *cancel;          /* ends a convergence wait within one poll */
 	long long converge_timeout_ms; /* per service; default 120 s */
 	void (*progress)(void *arg, const char *line);
 	void *progress_arg;
@@ -105,8 +108,11 @@ typedef struct swarm_apply_ctx {
 	void *storage_key_arg;
 } swarm_apply_ctx;
 
-/* plan_apply_fn for swarm steps (ctx is a swarm_apply_ctx). */
-int swarm_apply_step(void *ctx, const plan_step *step, char **err);
+/* Applies one swarm step (its payload is a swarm_step). Returns 0, or a berth_error_code with *err
+ * set: BERTH_EFAILED when the engine did the work and it failed (tasks crash, rollback),
+ * BERTH_ETIMEOUT, BERTH_ECANCELED, or the engine request's code. */
+struct swarm_step;
+int swarm_apply_step(swarm_apply_ctx *ctx, const plan_step *step, struct swarm_step *payload, char **err);
 void swarm_step_free(void *payload);
 
 #endif

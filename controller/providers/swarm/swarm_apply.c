@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "core/secret.h"
+#include "core/util.h"
 #include "providers/swarm/swarm_step.h"
 
 static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -41,12 +41,13 @@ static int call(swarm_apply_ctx *ctx, const char *method, const char *path, json
 	long st = 0;
 	json_t *r = NULL;
 	char *e = NULL;
-	if (docker_request(ctx->d, method, path, body, &st, &r, &e) != 0 || st >= 300) {
+	int rc = docker_request(ctx->d, method, path, body, &st, &r, &e);
+	if (rc != 0) {
 		json_decref(r);
 		if (status)
 			*status = st;
-		*err = e ? e : strdup("unexpected response from the engine");
-		return -1;
+		*err = e ? e : xstrdup("unexpected response from the engine");
+		return rc;
 	}
 	free(e);
 	if (status)
@@ -234,17 +235,9 @@ static int fill_storage_keys(swarm_apply_ctx *ctx, json_t *sspec, char **err)
 	return 0;
 }
 
-static long long now_ms(void)
+static long long now_ms(const swarm_apply_ctx *ctx)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
+	return (long long)(berth_now(ctx->clock) * 1000);
 }
 
 static bool seen_before(json_t *old_ids, const char *id)
@@ -298,7 +291,7 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 	if (want == 0)
 		return 0; /* no task will ever run: nothing to wait for */
 	long long timeout = ctx->converge_timeout_ms > 0 ? ctx->converge_timeout_ms : 120000;
-	long long deadline = now_ms() + timeout;
+	long long deadline = now_ms(ctx) + timeout;
 	char *filters = docker_filters("service", id), tasks_path[1024], svc_path[256];
 	snprintf(tasks_path, sizeof(tasks_path), "/tasks?filters=%s", filters);
 	snprintf(svc_path, sizeof(svc_path), "/services/%s", id);
@@ -321,7 +314,7 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 		const char *state = json_string_value(json_object_get(us, "State"));
 		const char *message = json_string_value(json_object_get(us, "Message"));
 		json_t *current = template_view(json_object_get(json_object_get(svc, "Spec"), "TaskTemplate"));
-		long long now = now_ms();
+		long long now = now_ms(ctx);
 		stable = 0;
 		long long pending = 0, failed = 0;
 		size_t i;
@@ -361,17 +354,19 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 		bool rolled_back = state && (!strcmp(state, "rollback_started") || !strcmp(state, "rollback_completed") ||
 					     !strcmp(state, "rollback_paused") || !strcmp(state, "paused"));
 		if (rolled_back) {
-			rc = fail(err, "service %s: the swarm %s the update (%s)%s%s", name,
-				  strncmp(state, "rollback", 8) ? "paused" : "rolled back", message ? message : state,
-				  *last_error ? "; task error: " : "", last_error);
+			fail(err, "service %s: the swarm %s the update (%s)%s%s", name,
+			     strncmp(state, "rollback", 8) ? "paused" : "rolled back", message ? message : state,
+			     *last_error ? "; task error: " : "", last_error);
+			rc = BERTH_EFAILED;
 			json_decref(svc);
 			break;
 		}
 		bool updated = !state || !strcmp(state, "completed");
 		json_decref(svc); /* state and message point into it */
 		if (failed >= 3) {
-			rc = fail(err, "service %s: tasks keep failing (%lld failed): %s", name, failed,
-				  *last_error ? last_error : "no error reported");
+			fail(err, "service %s: tasks keep failing (%lld failed): %s", name, failed,
+			     *last_error ? last_error : "no error reported");
+			rc = BERTH_EFAILED;
 			break;
 		}
 		if (updated && pending == 0 && ((want >= 0 && stable == want) || (want < 0 && stable > 0)))
@@ -382,12 +377,18 @@ static int converge(swarm_apply_ctx *ctx, const char *id, const char *name, json
 			last_stable = stable;
 		}
 		if (now > deadline) {
-			rc = fail(err, "service %s did not converge within %llds: %lld/%lld tasks running%s%s", name,
-				  timeout / 1000, stable, want >= 0 ? want : stable + pending,
-				  *last_error ? "; last task error: " : "", last_error);
+			fail(err, "service %s did not converge within %llds: %lld/%lld tasks running%s%s", name,
+			     timeout / 1000, stable, want >= 0 ? want : stable + pending, *last_error ? "; last task error: " : "",
+			     last_error);
+			rc = BERTH_ETIMEOUT;
 			break;
 		}
-		pause_ms(250);
+		if (!berth_sleep(ctx->clock, 0.25, ctx->cancel)) {
+			fail(err, "service %s: cancelled while waiting for it to converge (%lld/%lld tasks running)", name, stable,
+			     want >= 0 ? want : stable + pending);
+			rc = BERTH_ECANCELED;
+			break;
+		}
 	}
 	json_decref(first_seen);
 	return rc;
@@ -416,6 +417,20 @@ static int create_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 	return rc;
 }
 
+/* The service's version index is no longer the one an update was sent with. */
+static bool version_moved(swarm_apply_ctx *ctx, const char *id, long long sent)
+{
+	char path[512], *e = NULL;
+	snprintf(path, sizeof(path), "/services/%s", id);
+	json_t *cur = NULL;
+	bool moved = false;
+	if (call(ctx, "GET", path, NULL, &cur, NULL, &e) == 0)
+		moved = json_integer_value(json_object_get(json_object_get(cur, "Version"), "Index")) != sent;
+	free(e);
+	json_decref(cur);
+	return moved;
+}
+
 static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 {
 	json_t *sspec = json_deep_copy(s->body);
@@ -440,11 +455,11 @@ static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 			json_object_set(json_object_get(sspec, "TaskTemplate"), "ForceUpdate", force);
 		json_decref(cur);
 		snprintf(path, sizeof(path), "/services/%s/update?version=%lld", s->id, version);
-		long status = 0;
-		if (call(ctx, "POST", path, sspec, NULL, &status, &e) == 0)
+		if (call(ctx, "POST", path, sspec, NULL, NULL, &e) == 0)
 			break;
-		/* A concurrent write moved the version on: read again and retry. */
-		if (status == 500 && e && strstr(e, "update out of sequence") && attempt < 5) {
+		/* The engine answers a stale version ("update out of sequence") with a plain 500: whether a
+		 * concurrent write moved the version on is read from the service, not from the message. */
+		if (attempt < 5 && version_moved(ctx, s->id, version)) {
 			free(e);
 			continue;
 		}
@@ -458,11 +473,10 @@ static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 	return rc;
 }
 
-int swarm_apply_step(void *vctx, const plan_step *step, char **err)
+int swarm_apply_step(swarm_apply_ctx *ctx, const plan_step *step, swarm_step *s, char **err)
 {
-	swarm_apply_ctx *ctx = vctx;
-	swarm_step *s = step->payload;
-	if (step->action == PLAN_DELETE)
+	plan_action action = plan_step_action(step);
+	if (action == PLAN_DELETE)
 		return delete_object(ctx, s, err);
 	switch (s->kind) {
 	case SWARM_NETWORK:
@@ -471,9 +485,9 @@ int swarm_apply_step(void *vctx, const plan_step *step, char **err)
 	case SWARM_CONFIG:
 		return create_content_object(ctx, s, err);
 	case SWARM_SERVICE:
-		if (step->action == PLAN_CREATE)
+		if (action == PLAN_CREATE)
 			return create_service(ctx, s, err);
-		if (step->action == PLAN_REPLACE) {
+		if (action == PLAN_REPLACE) {
 			if (delete_object(ctx, s, err) != 0)
 				return -1;
 			return create_service(ctx, s, err);

@@ -3,20 +3,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
+#include "core/digest.h"
+#include "core/util.h"
 #include "providers/swarm/swarm.h"
 
 int swarm_content_name(const char *name, const char *content, size_t len, char out[80])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (!EVP_Digest(content, len, md, &mdlen, EVP_sha256(), NULL))
-		return -1;
-	char hex[13];
-	for (int i = 0; i < 6; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	snprintf(out, 80, "%s-%s", name, hex);
+	char hex[BERTH_SHA256_HEX];
+	berth_sha256_hex(content, len, hex);
+	snprintf(out, 80, "%s-%.12s", name, hex);
 	return 0;
 }
 
@@ -93,10 +89,8 @@ static const spec_volume *find_volume(const struct spec_model *m, const char *na
 
 static const char *share_account(const struct spec_model *m, const char *share)
 {
-	for (size_t i = 0; i < m->azure.n_file_shares; i++)
-		if (!strcmp(m->azure.file_shares[i].name, share))
-			return m->azure.file_shares[i].storage_account;
-	return "";
+	const char *acct = spec_file_share_account(m, share);
+	return acct ? acct : "";
 }
 
 /* An Azure File share as a volume: the local driver mounting it over SMB 3 (CIFS). The storage
@@ -105,11 +99,15 @@ static const char *share_account(const struct spec_model *m, const char *share)
 static json_t *file_share_driver(const struct spec_model *m, const spec_volume *vol)
 {
 	const char *acct = share_account(m, vol->file_share);
-	char device[512], o[1024];
-	snprintf(device, sizeof(device), "//%s.%s/%s", acct, SWARM_AZURE_FILE_SUFFIX, vol->file_share);
-	snprintf(o, sizeof(o), "addr=%s.%s,username=%s,password=%s,vers=3.0,dir_mode=0777,file_mode=0777,serverino,nosharesock",
-		 acct, SWARM_AZURE_FILE_SUFFIX, acct, SWARM_KEY_PLACEHOLDER);
-	return json_pack("{s:s, s:{s:s, s:s, s:s}}", "Name", "local", "Options", "type", "cifs", "device", device, "o", o);
+	char *device = spec_file_share_unc(m, acct, vol->file_share), *host = spec_file_share_host(m, acct);
+	char *o = xasprintf("addr=%s,username=%s,password=%s,vers=3.0,dir_mode=0777,file_mode=0777,serverino,nosharesock",
+			    host, acct, SWARM_KEY_PLACEHOLDER);
+	json_t *driver = json_pack("{s:s, s:{s:s, s:s, s:s}}", "Name", "local", "Options", "type", "cifs", "device", device,
+				   "o", o);
+	free(device);
+	free(host);
+	free(o);
+	return driver;
 }
 
 static json_t *mount_json(const struct spec_model *m, const spec_mount *mt)

@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
+#include "core/digest.h"
+#include "core/util.h"
 #include "providers/swarm/swarm.h"
 
 const char *swarm_kind_name(swarm_kind k)
@@ -92,9 +93,10 @@ int swarm_observe(docker *d, swarm_state *out, char **err)
 		char *rerr = NULL;
 		if (docker_request(d, "GET", list_paths[k], NULL, &status, &resp, &rerr) != 0 || status != 200 ||
 		    !json_is_array(resp)) {
-			if (status == 503 && rerr && strstr(rerr, "not part of a swarm")) {
+			/* The engine answers swarm endpoints with 503 only when it is not a swarm manager. */
+			if (status == 503) {
 				free(rerr);
-				rerr = errf("the Docker engine at %s is not in swarm mode (run 'docker swarm init')%s",
+				rerr = errf("the Docker engine at %s is not a swarm manager (run 'docker swarm init' there, or point DOCKER_HOST at a manager)%s",
 					    docker_endpoint(d), NULL);
 			}
 			*err = errf("listing %ss: %s", swarm_kind_name((swarm_kind)k), rerr ? rerr : "unexpected response");
@@ -142,19 +144,13 @@ char *swarm_fingerprint(const swarm_state *st)
 		if (asprintf(&lines[i], "%d %s %lld\n", st->objects[i].kind, st->objects[i].id, st->objects[i].version) < 0)
 			abort();
 	qsort(lines, st->n, sizeof(char *), line_cmp);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	berth_sha256 *h = berth_sha256_new();
 	for (size_t i = 0; i < st->n; i++) {
-		EVP_DigestUpdate(ctx, lines[i], strlen(lines[i]));
+		berth_sha256_update(h, lines[i], strlen(lines[i]));
 		free(lines[i]);
 	}
 	free(lines);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len;
-	EVP_DigestFinal_ex(ctx, md, &len);
-	EVP_MD_CTX_free(ctx);
-	char *hex = malloc(2 * len + 1);
-	for (unsigned int i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	char *hex = xmalloc(BERTH_SHA256_HEX);
+	berth_sha256_final_hex(h, hex);
 	return hex;
 }

@@ -2,39 +2,26 @@
  * one list call (profiles include their endpoints); profiles and endpoints are planned as
  * separate steps (an endpoint is "<profile>/<endpoint>"), applied with synchronous calls:
  * a profile is created with PUT (without endpoints) and updated with PATCH (a PUT would drop its
- * endpoints); an endpoint is created or updated with PUT and removed with DELETE. */
+ * endpoints); an endpoint is created or updated with PUT and removed with DELETE.
+ *
+ * An endpoint that points at a container group of the spec needs "container_group <name>" (it is
+ * added after the group exists); every endpoint needs its profile; deleting an endpoint or a
+ * profile needs the FQDNs it points at, so a container group behind it is deleted only after. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "providers/azure/azure.h"
-#include "providers/azure/azure_step.h"
+#include "core/provider.h"
+#include "core/util.h"
+#include "providers/common/azure_common.h"
+#include "spec/spec.h"
+#include "transport/arm.h"
 
-char *azure_tm_profile_path(const struct spec_model *m, const char *name)
-{
-	return xasprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/trafficmanagerprofiles%s%s",
-			 m->azure.subscription, m->azure.resource_group, name ? "/" : "", name ? name : "");
-}
-
-int tm_observe(arm *a, const struct spec_model *m, json_t **out, char **err)
-{
-	char *path = azure_tm_profile_path(m, NULL);
-	int rc = arm_list(a, path, ARM_API_TRAFFIC_MANAGER, out, err);
-	free(path);
-	if (rc != 0)
-		return rc;
-	/* Monitor statuses change by themselves: not part of the observation berth compares. */
-	size_t i, k;
-	json_t *p, *e;
-	json_array_foreach(*out, i, p) {
-		json_t *props = json_object_get(p, "properties");
-		json_object_del(json_object_get(props, "monitorConfig"), "profileMonitorStatus");
-		json_array_foreach(json_object_get(props, "endpoints"), k, e)
-			json_object_del(json_object_get(e, "properties"), "endpointMonitorStatus");
-	}
-	return 0;
-}
+#define TM_TYPE "Microsoft.Network/trafficmanagerprofiles"
+#define TM_KIND_PROFILE "traffic manager profile"
+#define TM_KIND_ENDPOINT "endpoint"
+enum { TM_PROFILE, TM_ENDPOINT };
 
 static const char *monitor_protocol(spec_monitor_protocol p)
 {
@@ -106,11 +93,11 @@ static json_t *profile_view(json_t *profile)
 static char *endpoint_target(const struct spec_model *m, const spec_tm_endpoint *e)
 {
 	if (e->target)
-		return strdup(e->target);
+		return xstrdup(e->target);
 	for (size_t i = 0; i < m->azure.n_container_groups; i++) {
 		const spec_container_group *g = &m->azure.container_groups[i];
-		if (!strcmp(g->name, e->container_group) && g->dns_label)
-			return xasprintf("%s.%s.azurecontainer.io", g->dns_label, m->azure.location);
+		if (!strcmp(g->name, e->container_group))
+			return spec_aci_fqdn(m, g);
 	}
 	return NULL;
 }
@@ -142,7 +129,7 @@ static json_t *endpoint_view(json_t *ep)
 
 static char *endpoint_path(const struct spec_model *m, const char *profile, const char *type, const char *name)
 {
-	char *pp = azure_tm_profile_path(m, profile);
+	char *pp = azure_resource_path(m, TM_TYPE, profile);
 	char *path = xasprintf("%s/%s/%s", pp, type, name);
 	free(pp);
 	return path;
@@ -154,7 +141,7 @@ static bool eq_ci(const char *a, const char *b)
 }
 
 static void plan_endpoints(const struct spec_model *m, const spec_traffic_manager *tm, json_t *obs_profile, plan *p,
-			   problems *pr)
+			   problems *pr, bool complete)
 {
 	json_t *observed = json_object_get(json_object_get(obs_profile, "properties"), "endpoints");
 	for (size_t i = 0; i < tm->n_endpoints; i++) {
@@ -175,15 +162,15 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 		json_object_del(body, "type");
 		json_t *obs = azure_find_named(observed, e->name);
 		char *name = xasprintf("%s/%s", tm->name, e->name);
-		azure_step *s = azure_new_step(AZURE_TM_ENDPOINT, endpoint_path(m, tm->name, "externalEndpoints", e->name), body);
-		s->refs = json_array();
-		if (e->container_group)
-			json_array_append_new(s->refs, json_string(e->container_group));
+		azure_step *s = azure_step_new(TM_ENDPOINT, endpoint_path(m, tm->name, "externalEndpoints", e->name), body, name);
 		json_t *have = obs ? endpoint_view(obs) : NULL;
 		if (have && json_equal(have, want)) {
 			azure_step_free(s);
 		} else {
-			size_t id = plan_add_step(p, have ? PLAN_UPDATE : PLAN_CREATE, AZURE_KIND_TM_ENDPOINT, name, NULL, s);
+			size_t id = plan_add_step(p, have ? PLAN_UPDATE : PLAN_CREATE, TM_KIND_ENDPOINT, name, NULL, s);
+			plan_add_ref(p, id, PLAN_NEEDS, "tm_profile %s", tm->name);
+			if (e->container_group)
+				plan_add_ref(p, id, PLAN_NEEDS, "container_group %s", e->container_group);
 			json_object_del(want, "type");
 			if (have)
 				json_object_del(have, "type");
@@ -196,6 +183,8 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 	size_t i;
 	json_t *it;
 	json_array_foreach(observed, i, it) {
+		if (!complete)
+			break;
 		const char *en = json_string_value(json_object_get(it, "name"));
 		bool wanted = false;
 		for (size_t k = 0; en && k < tm->n_endpoints && !wanted; k++)
@@ -204,24 +193,24 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 			continue;
 		json_t *v = endpoint_view(it);
 		const char *type = json_string_value(json_object_get(v, "type"));
-		azure_step *s = azure_new_step(AZURE_TM_ENDPOINT, endpoint_path(m, tm->name, type, en), NULL);
-		s->refs = json_array();
-		if (json_object_get(v, "target"))
-			json_array_append(s->refs, json_object_get(v, "target"));
 		char *name = xasprintf("%s/%s", tm->name, en);
-		plan_add_step(p, PLAN_DELETE, AZURE_KIND_TM_ENDPOINT, name, "not in the spec", s);
+		azure_step *s = azure_step_new(TM_ENDPOINT, endpoint_path(m, tm->name, type, en), NULL, name);
+		size_t id = plan_add_step(p, PLAN_DELETE, TM_KIND_ENDPOINT, name, "not in the spec", s);
+		const char *target = json_string_value(json_object_get(v, "target"));
+		if (target)
+			plan_add_ref(p, id, PLAN_NEEDS, "fqdn %s", target);
 		free(name);
 		json_decref(v);
 	}
 }
 
-void tm_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr)
+static void tm_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr, bool complete)
 {
 	const spec_azure *az = &m->azure;
 	for (size_t i = 0; i < az->n_traffic_managers; i++) {
 		const spec_traffic_manager *tm = &az->traffic_managers[i];
 		json_t *obs = azure_find_named(observed, tm->name);
-		const char *owner = obs ? json_string_value(json_object_get(json_object_get(obs, "tags"), AZURE_TAG_OWNER)) : NULL;
+		const char *owner = obs ? azure_owner_of(obs) : NULL;
 		if (obs && (!owner || strcmp(owner, m->name))) {
 			problem(pr, "Traffic Manager profile '%s' exists in resource group '%s' and %s; berth never adopts objects",
 				      tm->name, az->resource_group,
@@ -231,9 +220,10 @@ void tm_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr
 		json_t *body = profile_body(m, tm);
 		json_t *want = profile_view(body);
 		json_t *have = obs ? profile_view(obs) : NULL;
-		azure_step *s = azure_new_step(AZURE_TM_PROFILE, azure_tm_profile_path(m, tm->name), body);
+		azure_step *s = azure_step_new(TM_PROFILE, azure_resource_path(m, TM_TYPE, tm->name), body, tm->name);
 		if (!obs) {
-			size_t id = plan_add_step(p, PLAN_CREATE, AZURE_KIND_TM_PROFILE, tm->name, NULL, s);
+			size_t id = plan_add_step(p, PLAN_CREATE, TM_KIND_PROFILE, tm->name, NULL, s);
+			plan_add_ref(p, id, PLAN_GIVES, "tm_profile %s", tm->name);
 			azure_diff_views(p, id, NULL, want, false);
 		} else {
 			/* Only what the spec sets is compared: Azure fills in the rest. */
@@ -245,20 +235,23 @@ void tm_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr
 			if (same) {
 				azure_step_free(s);
 			} else {
-				size_t id = plan_add_step(p, PLAN_UPDATE, AZURE_KIND_TM_PROFILE, tm->name, NULL, s);
+				size_t id = plan_add_step(p, PLAN_UPDATE, TM_KIND_PROFILE, tm->name, NULL, s);
+				plan_add_ref(p, id, PLAN_GIVES, "tm_profile %s", tm->name);
 				azure_diff_views(p, id, have, want, true);
 			}
 		}
 		json_decref(want);
 		json_decref(have);
-		plan_endpoints(m, tm, obs, p, pr);
+		plan_endpoints(m, tm, obs, p, pr, complete);
 	}
+	if (!complete)
+		return;
 	/* Owned profiles the spec no longer has are deleted, with their endpoints. */
 	size_t i;
 	json_t *it;
 	json_array_foreach(observed, i, it) {
 		const char *name = json_string_value(json_object_get(it, "name"));
-		const char *owner = json_string_value(json_object_get(json_object_get(it, "tags"), AZURE_TAG_OWNER));
+		const char *owner = azure_owner_of(it);
 		if (!name || !owner || strcmp(owner, m->name))
 			continue;
 		bool wanted = false;
@@ -266,34 +259,103 @@ void tm_plan(const struct spec_model *m, json_t *observed, plan *p, problems *pr
 			wanted = eq_ci(az->traffic_managers[k].name, name);
 		if (wanted)
 			continue;
-		azure_step *s = azure_new_step(AZURE_TM_PROFILE, azure_tm_profile_path(m, name), NULL);
-		s->refs = json_array();
+		azure_step *s = azure_step_new(TM_PROFILE, azure_resource_path(m, TM_TYPE, name), NULL, name);
+		size_t id = plan_add_step(p, PLAN_DELETE, TM_KIND_PROFILE, name, "not in the spec", s);
+		plan_add_ref(p, id, PLAN_REMOVES, "tm_profile %s", name);
 		size_t k;
 		json_t *e;
 		json_array_foreach(json_object_get(json_object_get(it, "properties"), "endpoints"), k, e) {
-			json_t *t = json_object_get(json_object_get(e, "properties"), "target");
-			if (json_is_string(t))
-				json_array_append(s->refs, t);
+			const char *t = json_string_value(json_object_get(json_object_get(e, "properties"), "target"));
+			if (t)
+				plan_add_ref(p, id, PLAN_NEEDS, "fqdn %s", t);
 		}
-		plan_add_step(p, PLAN_DELETE, AZURE_KIND_TM_PROFILE, name, "not in the spec", s);
 	}
 }
 
-int tm_apply(arm *a, const plan_step *step, azure_step *s, char **err)
+static int tm_apply(const berth_env *env, const struct spec_model *m, const plan_step *step, void *payload,
+		    berth_error *err)
 {
+	(void)m;
+	azure_step *s = payload;
+	if (plan_step_action(step) == PLAN_DELETE)
+		return azure_delete(env->arm, s->path, ARM_API_TRAFFIC_MANAGER, false, err);
+	const char *method = s->kind == TM_PROFILE && plan_step_action(step) == PLAN_UPDATE ? "PATCH" : "PUT";
 	arm_response r;
-	int rc;
-	if (step->action == PLAN_DELETE) {
-		rc = arm_request(a, "DELETE", s->path, ARM_API_TRAFFIC_MANAGER, NULL, &r, err);
-		if (rc != 0 && r.status == 404) { /* already gone */
-			free(*err);
-			*err = NULL;
-			rc = 0;
-		}
-	} else {
-		const char *method = s->kind == AZURE_TM_PROFILE && step->action == PLAN_UPDATE ? "PATCH" : "PUT";
-		rc = arm_request(a, method, s->path, ARM_API_TRAFFIC_MANAGER, s->body, &r, err);
-	}
+	char *msg = NULL;
+	int rc = arm_request(env->arm, method, s->path, ARM_API_TRAFFIC_MANAGER, s->body, &r, &msg);
+	rc = azure_error(env->arm, rc, &r, msg, err);
 	arm_response_free(&r);
 	return rc;
 }
+
+static bool tm_wants(const struct spec_model *m)
+{
+	return azure_section_active(m);
+}
+
+static unsigned tm_needs(const struct spec_model *m)
+{
+	(void)m;
+	return BERTH_NEEDS_ARM;
+}
+
+/* Observed profiles keep their monitor statuses: health gates read them. */
+static int tm_observe(const berth_env *env, const struct spec_model *m, void **observed, bool *complete,
+		      berth_error *err)
+{
+	char *path = azure_resource_path(m, TM_TYPE, NULL), *msg = NULL;
+	json_t *items = NULL;
+	int rc = arm_list(env->arm, path, ARM_API_TRAFFIC_MANAGER, &items, &msg);
+	free(path);
+	if (rc != 0)
+		return azure_error(env->arm, rc, NULL, msg, err);
+	*observed = items;
+	*complete = true;
+	return 0;
+}
+
+/* Monitor statuses change by themselves: not part of the fingerprint. */
+static char *tm_fingerprint(const void *observed)
+{
+	json_t *copy = json_deep_copy((json_t *)observed);
+	size_t i, k;
+	json_t *p, *e;
+	json_array_foreach(copy, i, p) {
+		json_t *props = json_object_get(p, "properties");
+		json_object_del(json_object_get(props, "monitorConfig"), "profileMonitorStatus");
+		json_array_foreach(json_object_get(props, "endpoints"), k, e)
+			json_object_del(json_object_get(e, "properties"), "endpointMonitorStatus");
+	}
+	char *fp = azure_json_fingerprint(copy);
+	json_decref(copy);
+	return fp;
+}
+
+static int tm_diff(const struct spec_model *m, const void *observed, bool complete, const berth_options *opts,
+		   plan *p, berth_error *err)
+{
+	(void)opts;
+	problems pr;
+	problems_init(&pr);
+	tm_plan(m, (json_t *)observed, p, &pr, complete);
+	char *text = problems_finish(&pr);
+	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+}
+
+static void tm_observed_free(void *observed)
+{
+	json_decref(observed);
+}
+
+const berth_provider berth_provider_trafficmanager = {
+	.version = BERTH_PROVIDER_VERSION,
+	.name = "trafficmanager",
+	.wants = tm_wants,
+	.needs = tm_needs,
+	.observe = tm_observe,
+	.fingerprint = tm_fingerprint,
+	.diff = tm_diff,
+	.apply = tm_apply,
+	.observed_free = tm_observed_free,
+	.free_payload = azure_step_free,
+};

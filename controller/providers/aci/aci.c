@@ -1,0 +1,517 @@
+/* The container-group provider (Azure Container Instances): observe with one list call per
+ * resource group, diff a normalised view of desired vs observed (providers/aci/aci_body.c), apply
+ * with PUT (create, update in place) or DELETE then PUT (replace), then wait for the containers
+ * to run. The secure values are read again at apply time and put only in the request body: never
+ * in the plan, never in a message.
+ *
+ * A group gives "container_group <name>" and, with a DNS label, "fqdn <its FQDN>" to the Traffic
+ * Manager endpoints that point at it; a delete removes them. Its Azure File volumes need
+ * "fileshare <account>/<share>". */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <openssl/evp.h>
+
+#include "core/provider.h"
+#include "core/secret.h"
+#include "core/util.h"
+#include "providers/aci/aci_body.h"
+#include "providers/common/azure_common.h"
+#include "transport/arm_storage.h"
+
+/* How long a created or updated group may take to have its containers running. */
+#define ACI_RUN_TIMEOUT_S 600
+#define ACI_RUN_POLL_S 2
+
+/* A change of one of these fields cannot be made in place: the group is deleted and created. */
+static bool forces_replace(const char *field)
+{
+	size_t n = strlen(field);
+	return !strcmp(field, "location") || !strcmp(field, "os_type") || !strcmp(field, "restart_policy") ||
+	       !strcmp(field, "ip") || (n > 4 && !strcmp(field + n - 4, ".cpu")) ||
+	       (n > 10 && !strcmp(field + n - 10, ".memory_gb"));
+}
+
+static const char *tag_of(json_t *obj, const char *tag)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "tags"), tag));
+}
+
+static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p);
+
+static void plan_group_refs(const struct spec_model *m, const spec_container_group *g, plan *p, size_t id)
+{
+	plan_add_ref(p, id, PLAN_GIVES, "container_group %s", g->name);
+	char *fqdn = spec_aci_fqdn(m, g);
+	if (fqdn)
+		plan_add_ref(p, id, PLAN_GIVES, "fqdn %s", fqdn);
+	free(fqdn);
+	for (size_t v = 0; v < g->n_volumes; v++) {
+		const char *acct = g->volumes[v].kind == SPEC_CGVOL_FILE_SHARE
+					   ? spec_file_share_account(m, g->volumes[v].file_share) : NULL;
+		if (acct)
+			plan_add_ref(p, id, PLAN_NEEDS, "fileshare %s/%s", acct, g->volumes[v].file_share);
+	}
+}
+
+static void plan_wanted(const struct spec_model *m, json_t *observed, plan *p, problems *pr)
+{
+	const spec_azure *az = &m->azure;
+	for (size_t i = 0; i < az->n_container_groups; i++) {
+		const spec_container_group *g = &az->container_groups[i];
+		json_t *obs = azure_find_named(observed, g->name);
+		const char *owner = obs ? tag_of(obs, AZURE_TAG_OWNER) : NULL;
+		if (obs && (!owner || strcmp(owner, m->name))) {
+			problem(pr, "container group '%s' exists in resource group '%s' and %s; berth never adopts objects",
+				      g->name, az->resource_group,
+				      owner ? "belongs to another berth owner" : "was not created by berth (no berth-owner tag)");
+			continue;
+		}
+		char *err = NULL;
+		char *hash = aci_secure_hash(g, &err);
+		if (!hash) {
+			problem(pr, "container group '%s': %s", g->name, err);
+			free(err);
+			continue;
+		}
+		json_t *body = aci_desired_body(m, g, hash);
+		azure_step *s = azure_step_new(0, azure_resource_path(m, ACI_TYPE, g->name), body, g->name);
+		if (!obs) {
+			size_t id = plan_add_step(p, PLAN_CREATE, ACI_KIND, g->name, NULL, s);
+			plan_group_refs(m, g, p, id);
+			json_t *want = aci_view(body);
+			azure_diff_views(p, id, NULL, want, false);
+			json_decref(want);
+			bool any_secure = false;
+			for (size_t c = 0; c < g->n_containers; c++)
+				any_secure |= g->containers[c].n_secure_environment > 0;
+			for (size_t v = 0; v < g->n_volumes; v++)
+				any_secure |= g->volumes[v].kind == SPEC_CGVOL_SECRET;
+			if (any_secure)
+				plan_add_change(p, id, "secure values", NULL, NULL, true);
+			free(hash);
+			continue;
+		}
+		json_t *have = aci_view(obs), *want = aci_view(body);
+		/* Which change forces a replacement, if any (the first, in field order). */
+		const char *forcing = NULL;
+		const char *k;
+		json_t *v;
+		json_t *keys = json_object();
+		json_object_foreach(want, k, v)
+			json_object_set(keys, k, json_true());
+		json_object_foreach(have, k, v)
+			json_object_set(keys, k, json_true());
+		char *forcing_copy = NULL;
+		json_object_foreach(keys, k, v) {
+			const char *o = json_string_value(json_object_get(have, k));
+			const char *w = json_string_value(json_object_get(want, k));
+			bool differs = (o == NULL) != (w == NULL) || (o && w && strcmp(o, w));
+			if (differs && forces_replace(k) && (!forcing || strcmp(k, forcing) < 0))
+				forcing = k;
+		}
+		if (forcing)
+			forcing_copy = xasprintf("%s forces replacement", forcing);
+		const char *old_hash = tag_of(obs, AZURE_TAG_SECURE_HASH);
+		bool secure_changed = !old_hash || strcmp(old_hash, hash);
+		bool view_changed = !json_equal(have, want);
+		if (!view_changed && !secure_changed) {
+			azure_step_free(s);
+			json_decref(keys);
+			json_decref(have);
+			json_decref(want);
+			free(hash);
+			continue;
+		}
+		size_t id = plan_add_step(p, forcing ? PLAN_REPLACE : PLAN_UPDATE, ACI_KIND, g->name, forcing_copy, s);
+		plan_group_refs(m, g, p, id);
+		azure_diff_views(p, id, have, want, false);
+		if (secure_changed)
+			plan_add_change(p, id, "secure values", NULL, NULL, true);
+		free(forcing_copy);
+		json_decref(keys);
+		json_decref(have);
+		json_decref(want);
+		free(hash);
+	}
+}
+
+/* Owned groups the spec no longer has are deleted; what points at them goes first. */
+static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(observed, i, it) {
+		const char *name = json_string_value(json_object_get(it, "name"));
+		const char *owner = azure_owner_of(it);
+		if (!name || !owner || strcmp(owner, m->name) || aci_find_group(m, name))
+			continue;
+		azure_step *s = azure_step_new(0, azure_resource_path(m, ACI_TYPE, name), NULL, name);
+		size_t id = plan_add_step(p, PLAN_DELETE, ACI_KIND, name, "not in the spec", s);
+		plan_add_ref(p, id, PLAN_REMOVES, "container_group %s", name);
+		const char *fqdn = json_string_value(json_object_get(json_object_get(json_object_get(it, "properties"), "ipAddress"), "fqdn"));
+		if (fqdn)
+			plan_add_ref(p, id, PLAN_REMOVES, "fqdn %s", fqdn);
+	}
+}
+
+/* ---- apply ---------------------------------------------------------------------------------- */
+
+static char *b64(const unsigned char *b, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, b, (int)n);
+	return out;
+}
+
+static void wipe_json_string(json_t *s)
+{
+	/* Overwrite a secret in the request body before it is freed. */
+	if (!json_is_string(s))
+		return;
+	/* jansson keeps the value in a malloc'd buffer of its own: clear it in place. */
+	memset((char *)json_string_value(s), 0, json_string_length(s));
+}
+
+static void wipe_secrets(json_t *body)
+{
+	json_t *props = json_object_get(body, "properties");
+	size_t i, k;
+	json_t *c, *ev, *vol;
+	json_array_foreach(json_object_get(props, "containers"), i, c)
+		json_array_foreach(json_object_get(json_object_get(c, "properties"), "environmentVariables"), k, ev)
+			wipe_json_string(json_object_get(ev, "secureValue"));
+	json_array_foreach(json_object_get(props, "volumes"), i, vol) {
+		wipe_json_string(json_object_get(json_object_get(vol, "azureFile"), "storageAccountKey"));
+		const char *f;
+		json_t *v;
+		json_object_foreach(json_object_get(vol, "secret"), f, v)
+			wipe_json_string(v);
+	}
+}
+
+/* The full body with its secrets: secure environment values, secret volume files (base64) and
+ * the storage account key of each file-share volume (listKeys). NULL with *err. */
+static json_t *body_with_secrets(arm *a, const struct spec_model *m, const azure_step *s, char **err)
+{
+	const spec_container_group *g = aci_find_group(m, s->name);
+	if (!g) {
+		*err = xasprintf("container group '%s' is not in the spec", s->name);
+		return NULL;
+	}
+	json_t *body = json_deep_copy(s->body);
+	json_t *props = json_object_get(body, "properties");
+	for (size_t i = 0; i < g->n_containers; i++) {
+		const spec_container *c = &g->containers[i];
+		json_t *ct = NULL, *x;
+		size_t k;
+		json_array_foreach(json_object_get(props, "containers"), k, x)
+			if (!strcmp(json_string_value(json_object_get(x, "name")), c->name))
+				ct = x;
+		for (size_t e = 0; e < c->n_secure_environment; e++) {
+			secret_value *sv = NULL;
+			if (secret_resolve(&c->secure_environment[e].value, &sv, err) != 0)
+				goto fail;
+			size_t n;
+			const unsigned char *b = secret_bytes(sv, &n);
+			json_t *ev;
+			json_array_foreach(json_object_get(json_object_get(ct, "properties"), "environmentVariables"), k, ev)
+				if (!strcmp(json_string_value(json_object_get(ev, "name")), c->secure_environment[e].name))
+					json_object_set_new(ev, "secureValue", json_stringn_nocheck((const char *)b, n));
+			secret_free(sv);
+		}
+	}
+	json_t *keys_by_account = json_object();
+	for (size_t v = 0; v < g->n_volumes; v++) {
+		const spec_cg_volume *vol = &g->volumes[v];
+		json_t *jv = NULL, *x;
+		size_t k;
+		json_array_foreach(json_object_get(props, "volumes"), k, x)
+			if (!strcmp(json_string_value(json_object_get(x, "name")), vol->name))
+				jv = x;
+		if (vol->kind == SPEC_CGVOL_SECRET) {
+			json_t *files = json_object_get(jv, "secret");
+			for (size_t f = 0; f < vol->n_secret_files; f++) {
+				secret_value *sv = NULL;
+				if (secret_resolve(&vol->secret_files[f].value, &sv, err) != 0) {
+					json_decref(keys_by_account);
+					goto fail;
+				}
+				size_t n;
+				const unsigned char *b = secret_bytes(sv, &n);
+				char *enc = b64(b, n);
+				json_object_set_new(files, vol->secret_files[f].file_name, json_string(enc));
+				memset(enc, 0, strlen(enc));
+				free(enc);
+				secret_free(sv);
+			}
+		} else if (vol->kind == SPEC_CGVOL_FILE_SHARE) {
+			json_t *af = json_object_get(jv, "azureFile");
+			const char *acct = json_string_value(json_object_get(af, "storageAccountName"));
+			json_t *key = json_object_get(keys_by_account, acct);
+			if (!key) {
+				char *value = NULL;
+				if (arm_storage_key(a, m->azure.subscription, m->azure.resource_group, acct, &value, err) != 0) {
+					json_decref(keys_by_account);
+					goto fail;
+				}
+				key = json_string(value);
+				json_object_set_new(keys_by_account, acct, key);
+				azure_token_free(value);
+			}
+			json_object_set_new(af, "storageAccountKey", json_string(json_string_value(key)));
+		}
+	}
+	const char *acct;
+	json_t *key;
+	json_object_foreach(keys_by_account, acct, key)
+		wipe_json_string(key);
+	json_decref(keys_by_account);
+	return body;
+fail:
+	wipe_secrets(body);
+	json_decref(body);
+	return NULL;
+}
+
+static void append(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(char **out, const char *fmt, ...)
+{
+	char *add = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	char *next = xasprintf("%s%s", *out ? *out : "", add);
+	free(*out);
+	free(add);
+	*out = next;
+}
+
+static void describe_events(char **out, json_t *events)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(events, i, e) {
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		append(out, "; event %s%s%s: %s", type ? type : "", type && name ? " " : "", name ? name : "", msg ? msg : "");
+	}
+}
+
+/* The group's and its containers' states, with their events and exit codes. */
+static char *describe_group(json_t *g)
+{
+	json_t *props = json_object_get(g, "properties");
+	const char *ps = json_string_value(json_object_get(props, "provisioningState"));
+	json_t *iv = json_object_get(props, "instanceView");
+	const char *gs = json_string_value(json_object_get(iv, "state"));
+	char *out = NULL;
+	append(&out, "provisioning state %s, group state %s", ps ? ps : "unknown", gs ? gs : "unknown");
+	describe_events(&out, json_object_get(iv, "events"));
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(props, "containers"), i, c) {
+		json_t *civ = json_object_get(json_object_get(c, "properties"), "instanceView");
+		json_t *cs = json_object_get(civ, "currentState");
+		const char *st = json_string_value(json_object_get(cs, "state"));
+		const char *detail = json_string_value(json_object_get(cs, "detailStatus"));
+		append(&out, "; container %s: %s", json_string_value(json_object_get(c, "name")), st ? st : "unknown");
+		if (detail && *detail)
+			append(&out, " (%s)", detail);
+		if (json_is_integer(json_object_get(cs, "exitCode")))
+			append(&out, ", exit code %lld", (long long)json_integer_value(json_object_get(cs, "exitCode")));
+		if (json_is_integer(json_object_get(civ, "restartCount")) && json_integer_value(json_object_get(civ, "restartCount")))
+			append(&out, ", %lld restarts", (long long)json_integer_value(json_object_get(civ, "restartCount")));
+		describe_events(&out, json_object_get(civ, "events"));
+	}
+	return out;
+}
+
+static bool all_running(json_t *g, bool *failed)
+{
+	json_t *props = json_object_get(g, "properties");
+	const char *ps = json_string_value(json_object_get(props, "provisioningState"));
+	const char *gs = json_string_value(json_object_get(json_object_get(props, "instanceView"), "state"));
+	*failed = (ps && (!strcmp(ps, "Failed") || !strcmp(ps, "Canceled"))) ||
+		  (gs && (!strcmp(gs, "Failed") || !strcmp(gs, "Stopped")));
+	if (!gs || strcmp(gs, "Running"))
+		return false;
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(props, "containers"), i, c) {
+		const char *st = json_string_value(json_object_get(
+			json_object_get(json_object_get(json_object_get(c, "properties"), "instanceView"), "currentState"),
+			"state"));
+		if (!st || strcmp(st, "Running")) {
+			if (st && !strcmp(st, "Terminated"))
+				*failed = true;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Polls the group until its containers run, through the injected clock; a cancel ends the wait
+ * within one poll. */
+static int wait_running(const berth_env *env, const char *path, const char *name, berth_error *err)
+{
+	double deadline = berth_now(env->clock) + ACI_RUN_TIMEOUT_S;
+	for (;;) {
+		arm_response r;
+		char *msg = NULL;
+		int rc = arm_request(env->arm, "GET", path, ARM_API_CONTAINER_INSTANCE, NULL, &r, &msg);
+		if (rc != 0) {
+			rc = azure_error(env->arm, rc, &r, msg, err);
+			arm_response_free(&r);
+			return rc;
+		}
+		bool failed = false;
+		if (all_running(r.body, &failed)) {
+			arm_response_free(&r);
+			return 0;
+		}
+		bool timeout = berth_now(env->clock) >= deadline;
+		if (failed || timeout) {
+			char *d = describe_group(r.body);
+			berth_error_set(err, failed ? BERTH_EFAILED : BERTH_ETIMEOUT, "container group %s %s: %s", name,
+					failed ? "did not start" : "did not have its containers running in time", d);
+			free(d);
+			arm_response_free(&r);
+			return err ? err->code : BERTH_EFAILED;
+		}
+		arm_response_free(&r);
+		if (!berth_sleep(env->clock, ACI_RUN_POLL_S, env->cancel))
+			return berth_error_set(err, BERTH_ECANCELED, "container group %s: cancelled while waiting for its containers",
+					       name);
+	}
+}
+
+static int aci_apply(const berth_env *env, const struct spec_model *m, const plan_step *step, void *payload,
+		     berth_error *err)
+{
+	azure_step *s = payload;
+	arm *a = env->arm;
+	plan_action action = plan_step_action(step);
+	if (action == PLAN_DELETE || action == PLAN_REPLACE) {
+		int rc = azure_delete(a, s->path, ARM_API_CONTAINER_INSTANCE, true, err);
+		if (rc != 0 || action == PLAN_DELETE)
+			return rc;
+	}
+	char *msg = NULL;
+	json_t *body = body_with_secrets(a, m, s, &msg);
+	if (!body)
+		return azure_error(a, -1, NULL, msg, err);
+	arm_response r;
+	int rc = arm_call(a, "PUT", s->path, ARM_API_CONTAINER_INSTANCE, body, &r, &msg);
+	wipe_secrets(body);
+	json_decref(body);
+	/* The operation's final read often shows the containers running already. */
+	bool failed = false;
+	bool running = rc == 0 && all_running(r.body, &failed);
+	if (rc != 0) {
+		rc = azure_error(a, rc, &r, msg, err);
+		arm_response_free(&r);
+		if (rc == BERTH_ECANCELED)
+			return rc;
+		/* Say what state the group was left in, with its events, if it can be read. */
+		char *ignored = NULL;
+		arm_response g;
+		if (arm_request(a, "GET", s->path, ARM_API_CONTAINER_INSTANCE, NULL, &g, &ignored) == 0) {
+			char *d = describe_group(g.body);
+			char *e = xasprintf("%s; %s", err ? err->message : "", d);
+			berth_error_take(err, rc, e);
+			free(d);
+		}
+		free(ignored);
+		arm_response_free(&g);
+		return rc;
+	}
+	arm_response_free(&r);
+	if (running)
+		return 0;
+	return wait_running(env, s->path, s->name, err);
+}
+
+/* ---- observe, and the provider ---- */
+
+static bool aci_wants(const struct spec_model *m)
+{
+	return azure_section_active(m);
+}
+
+static unsigned aci_needs(const struct spec_model *m)
+{
+	(void)m;
+	return BERTH_NEEDS_ARM;
+}
+
+/* Observed groups keep their instance view: health gates read it. */
+static int aci_observe(const berth_env *env, const struct spec_model *m, void **observed, bool *complete,
+		       berth_error *err)
+{
+	char *path = azure_resource_path(m, ACI_TYPE, NULL), *msg = NULL;
+	json_t *items = NULL;
+	int rc = arm_list(env->arm, path, ARM_API_CONTAINER_INSTANCE, &items, &msg);
+	free(path);
+	if (rc != 0)
+		return azure_error(env->arm, rc, NULL, msg, err);
+	*observed = items;
+	*complete = true;
+	return 0;
+}
+
+/* Per-poll details that change by themselves (the instance view) are not part of it. */
+static char *aci_fingerprint(const void *observed)
+{
+	json_t *copy = json_deep_copy((json_t *)observed);
+	size_t i;
+	json_t *g;
+	json_array_foreach(copy, i, g) {
+		json_t *props = json_object_get(g, "properties");
+		json_object_del(props, "instanceView");
+		json_t *c;
+		size_t k;
+		json_array_foreach(json_object_get(props, "containers"), k, c)
+			json_object_del(json_object_get(c, "properties"), "instanceView");
+	}
+	char *fp = azure_json_fingerprint(copy);
+	json_decref(copy);
+	return fp;
+}
+
+static int aci_diff(const struct spec_model *m, const void *observed, bool complete, const berth_options *opts,
+		    plan *p, berth_error *err)
+{
+	(void)opts;
+	problems pr;
+	problems_init(&pr);
+	plan_wanted(m, (json_t *)observed, p, &pr);
+	if (complete)
+		plan_unwanted(m, (json_t *)observed, p);
+	char *text = problems_finish(&pr);
+	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+}
+
+static void aci_observed_free(void *observed)
+{
+	json_decref(observed);
+}
+
+const berth_provider berth_provider_aci = {
+	.version = BERTH_PROVIDER_VERSION,
+	.name = "aci",
+	.wants = aci_wants,
+	.needs = aci_needs,
+	.observe = aci_observe,
+	.fingerprint = aci_fingerprint,
+	.diff = aci_diff,
+	.apply = aci_apply,
+	.observed_free = aci_observed_free,
+	.free_payload = azure_step_free,
+};
