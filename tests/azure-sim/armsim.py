@@ -21,6 +21,9 @@ Behaviour worth knowing when writing tests against it:
   LRO responses carry Retry-After: <retry_after> (config, default 0).
 - Fault "container_exit" {"exit_code", "message"}: the next matching container-group PUT provisions,
   but its containers show Terminated with that exit code, 3 restarts and a BackOff event.
+- Fault "slow_start" {"reads": N}: the next matching container-group PUT provisions, but its
+  containers stay Waiting (ContainerCreating, group state Pending) for the next N reads of the
+  group, as while ACI pulls an image; then they run.
 - A failed LRO (fault "fail_provisioning") reports status Failed + error on the Azure-AsyncOperation
   URL, answers the Location URL with HTTP 400 (or the rule's "status") and the ARM error body, and
   leaves the resource with provisioningState Failed.
@@ -558,6 +561,9 @@ class Sim:
         props.setdefault("sku", "Standard")
         props.setdefault("restartPolicy", "Always")
         running = c["state"] == "Succeeded"
+        if running and view and c.get("slow_reads", 0) > 0:
+            c["slow_reads"] -= 1     # provisioned, the image still being pulled
+            running = False
         for ct in props.get("containers") or []:
             cp = ct.setdefault("properties", {})
             for ev in cp.get("environmentVariables") or []:
@@ -745,6 +751,11 @@ class Sim:
                     rule["left"] -= 1
                     c["exit"] = {"code": int(rule.get("exit_code", 1)),
                                  "message": rule.get("message", "Back-off restarting failed container")}
+                    break
+            for rule in st.faults:
+                if rule.get("action") == "slow_start" and rule["left"] != 0 and h.rule_matches(rule):
+                    rule["left"] -= 1
+                    c["slow_reads"] = int(rule.get("reads", 3))
                     break
             st.cgs[key] = c
 
@@ -1353,7 +1364,7 @@ class Sim:
                 rules = body.get("rules") if isinstance(body, dict) else body
                 for r in rules or []:
                     r = dict(r)
-                    if r.get("action") not in ("status", "drop", "delay", "fail_provisioning", "container_exit"):
+                    if r.get("action") not in ("status", "drop", "delay", "fail_provisioning", "container_exit", "slow_start"):
                         raise ArmError(400, "BadRequest", "unknown fault action %r" % r.get("action"))
                     r["left"] = int(r.get("times", 1))
                     if r.get("path_regex"):
@@ -1480,7 +1491,7 @@ class Handler(BaseHTTPRequestHandler):
             st.log.append(entry)
             rule = None
             for r in st.faults:
-                if r["action"] not in ("fail_provisioning", "container_exit") and r["left"] != 0 and self.rule_matches(r):
+                if r["action"] not in ("fail_provisioning", "container_exit", "slow_start") and r["left"] != 0 and self.rule_matches(r):
                     r["left"] -= 1
                     rule = r
                     break
