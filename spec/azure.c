@@ -289,11 +289,12 @@ static bool f_volume_mounts(spec_ctx *c, const ynode *n, void *o)
 static bool f_container_env(spec_ctx *c, const ynode *n, void *o)
 {
 	spec_container *ct = o;
-	if (!dec_kv(c, n, true, &ct->environment, &ct->n_environment))
+	/* The same rule as a swarm service's environment: "KEY:" or "- KEY" is inherited. */
+	if (!dec_kv(c, n, KV_FROM_ENV, &ct->environment, &ct->n_environment))
 		return false;
 	bool ok = true;
 	for (size_t i = 0; i < ct->n_environment; i++)
-		if (spec_looks_like_ref(ct->environment[i].value)) {
+		if (!ct->environment[i].from_env && spec_looks_like_ref(ct->environment[i].value)) {
 			spec_push_key(c, ct->environment[i].key);
 			spec_error_loc(c, ct->environment[i].loc, "secret references belong in secure_environment");
 			spec_pop(c);

@@ -501,12 +501,19 @@ bool dec_command(spec_ctx *c, const ynode *n, spec_strv *out)
 	return true;
 }
 
-static const char *scalar_text(const ynode *v)
+/* The deploying environment's value of an environment variable written without one (Compose's
+ * "KEY:" and "- KEY"), read when the spec is loaded. NULL when it is unset. */
+static const char *inherited_value(spec_ctx *c, const char *key)
 {
-	return ynode_is_null(v) ? NULL : v->u.str;
+	/* getenv("A=B") would find the variable A: such a key names no variable. */
+	if (strchr(key, '='))
+		return NULL;
+	const char *v = getenv(key);
+	/* A copy: the model must not change if the process environment does later. */
+	return v ? arena_strdup(c->mem, v) : NULL;
 }
 
-bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, size_t *nout)
+bool dec_kv(spec_ctx *c, const ynode *n, kv_no_value no_value, spec_kv **out, size_t *nout)
 {
 	if (!n || (n->kind != YNODE_MAP && n->kind != YNODE_SEQ)) {
 		spec_error_at(c, n, "expected a mapping or a list of KEY=VALUE strings, got %s", ynode_kind_name(n));
@@ -516,32 +523,26 @@ bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, siz
 	size_t count = 0;
 	bool ok = true;
 	for (size_t i = 0; i < n->n; i++) {
-		const ynode *key, *val = NULL;
+		const ynode *key;
 		const char *k, *v;
 		if (n->kind == YNODE_MAP) {
 			key = n->u.pairs[2 * i];
-			val = n->u.pairs[2 * i + 1];
+			const ynode *val = n->u.pairs[2 * i + 1];
 			if (key->kind != YNODE_SCALAR || ynode_is_null(key)) {
 				spec_error_at(c, key, "keys must be strings");
 				ok = false;
 				continue;
 			}
 			k = key->u.str;
-			spec_push_key(c, k);
 			if (val->kind != YNODE_SCALAR) {
+				spec_push_key(c, k);
 				spec_error_at(c, val, "expected a string, number or boolean, got %s", ynode_kind_name(val));
-				ok = false;
 				spec_pop(c);
+				ok = false;
 				continue;
 			}
-			v = scalar_text(val);
-			if (!v && value_required) {
-				spec_error_at(c, key, "has no value (write KEY: \"\" for an empty one)");
-				ok = false;
-				spec_pop(c);
-				continue;
-			}
-			spec_pop(c);
+			v = ynode_is_null(val) ? NULL : val->u.str;
+			/* Within one mapping the YAML reader already refuses a repeated key. */
 		} else {
 			key = n->u.items[i];
 			spec_push_index(c, i);
@@ -552,20 +553,16 @@ bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, siz
 				continue;
 			}
 			const char *eq = strchr(key->u.str, '=');
-			if (!eq && value_required) {
-				spec_error_at(c, key, "'%s' has no value (write %s=VALUE)", key->u.str, key->u.str);
-				ok = false;
-				spec_pop(c);
-				continue;
-			}
 			k = eq ? arena_strndup(c->mem, key->u.str, (size_t)(eq - key->u.str)) : key->u.str;
-			v = eq ? eq + 1 : "";
+			v = eq ? eq + 1 : NULL;
 			if (!*k) {
 				spec_error_at(c, key, "'%s' has an empty key", key->u.str);
 				ok = false;
 				spec_pop(c);
 				continue;
 			}
+			/* A key left out because its variable is unset still counts: "- A" then "- A=1"
+			 * is the same mistake whatever the environment holds. */
 			for (size_t j = 0; j < count; j++)
 				if (!strcmp(kv[j].key, k)) {
 					spec_error_at(c, key, "'%s' is set twice (first at %d:%d)", k, kv[j].loc.line, kv[j].loc.col);
@@ -575,12 +572,23 @@ bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, siz
 			spec_pop(c);
 		}
 		kv[count].key = k;
-		kv[count].value = v ? v : "";
 		kv[count].loc = spec_loc_of(c, key);
+		if (v)
+			kv[count].value = v;
+		else if (no_value == KV_FROM_ENV) {
+			kv[count].value = inherited_value(c, k); /* NULL: left out below */
+			kv[count].from_env = true;
+		} else
+			kv[count].value = "";
 		count++;
 	}
+	/* Drop the keys whose variable is unset: Compose leaves them out of the container too. */
+	size_t kept = 0;
+	for (size_t j = 0; j < count; j++)
+		if (kv[j].value)
+			kv[kept++] = kv[j];
 	*out = kv;
-	*nout = count;
+	*nout = kept;
 	return ok;
 }
 
@@ -750,7 +758,7 @@ static bool dec_field(spec_ctx *c, const field *f, const ynode *v, void *obj)
 	case FK_COMMAND:
 		return dec_command(c, v, (spec_strv *)at);
 	case FK_KV:
-		return dec_kv(c, v, f->min != 0, (spec_kv **)at, (size_t *)((char *)obj + f->noff));
+		return dec_kv(c, v, KV_EMPTY, (spec_kv **)at, (size_t *)((char *)obj + f->noff));
 	case FK_CUSTOM:
 		return f->fn(c, v, obj);
 	}

@@ -705,7 +705,7 @@ static const field deploy_fields[] = {
 	F_FN("update_config", f_update_config, 0),
 	F_FN("rollback_config", f_rollback_config, 0),
 	F_FN("restart_policy", f_restart_policy, 0),
-	F_KV("labels", spec_deploy, labels, n_labels, 0),
+	F_KV("labels", spec_deploy, labels, n_labels),
 	F_ENUMSTR("endpoint_mode", spec_deploy, endpoint_mode, endpoint_modes),
 };
 
@@ -734,7 +734,7 @@ static bool f_logging(spec_ctx *c, const ynode *n, void *o)
 {
 	static const field f[] = {
 		F_STR("driver", spec_service, logging_driver, 0),
-		F_KV("options", spec_service, logging_options, n_logging_options, 0),
+		F_KV("options", spec_service, logging_options, n_logging_options),
 	};
 	return dec_object(c, n, f, NFIELDS(f), o);
 }
@@ -744,11 +744,13 @@ static bool f_logging(spec_ctx *c, const ynode *n, void *o)
 static bool f_environment(spec_ctx *c, const ynode *n, void *o)
 {
 	spec_service *s = o;
-	if (!dec_kv(c, n, true, &s->environment, &s->n_environment))
+	/* Compose: "KEY:" or "- KEY" takes the value from the environment of the one deploying. */
+	if (!dec_kv(c, n, KV_FROM_ENV, &s->environment, &s->n_environment))
 		return false;
 	bool ok = true;
 	for (size_t i = 0; i < s->n_environment; i++)
-		if (spec_looks_like_ref(s->environment[i].value)) {
+		/* Only what is written in the spec: an inherited value is taken literally. */
+		if (!s->environment[i].from_env && spec_looks_like_ref(s->environment[i].value)) {
 			spec_push_key(c, s->environment[i].key);
 			spec_error_loc(c, s->environment[i].loc,
 				       "secret references are not expanded in environment; use a swarm secret");
@@ -768,7 +770,7 @@ static const field service_fields[] = {
 	F_FN("secrets", f_secrets, 0),
 	F_FN("configs", f_configs, 0),
 	F_FN("networks", f_networks, 0),
-	F_KV("labels", spec_service, labels, n_labels, 0),
+	F_KV("labels", spec_service, labels, n_labels),
 	F_FN("healthcheck", f_healthcheck, 0),
 	F_FN("deploy", f_deploy, 0),
 	F_STR("hostname", spec_service, hostname, 0),
@@ -784,7 +786,7 @@ static const field service_fields[] = {
 	F_STRV("extra_hosts", spec_service, extra_hosts),
 	F_STRV("cap_add", spec_service, cap_add),
 	F_STRV("cap_drop", spec_service, cap_drop),
-	F_KV("sysctls", spec_service, sysctls, n_sysctls, 0),
+	F_KV("sysctls", spec_service, sysctls, n_sysctls),
 	F_FN("logging", f_logging, 0),
 };
 

@@ -24,6 +24,9 @@ typedef struct spec_kv {
 	const char *key;
 	const char *value;
 	spec_loc loc;
+	bool from_env; /* environment only: written without a value, so the value is the one berth's
+			* own environment had when the spec was loaded (a key whose variable was unset
+			* is not in the model at all) */
 } spec_kv;
 
 /* A secret value is never in the model: only where to read it at run time. */

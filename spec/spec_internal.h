@@ -62,8 +62,13 @@ bool dec_strv(spec_ctx *c, const ynode *n, spec_strv *out);
 bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out);
 /* A command: a list of strings, or one string split like a POSIX shell would. */
 bool dec_command(spec_ctx *c, const ynode *n, spec_strv *out);
-/* A map of scalars, or a list of "key=value"; with value_required, "key" alone is an error. */
-bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, size_t *nout);
+/* What a key written without a value ("KEY:" in a mapping, "KEY" in a list) means. */
+typedef enum {
+	KV_EMPTY,    /* the empty string (labels, options) */
+	KV_FROM_ENV, /* environment: the deploying environment's value; left out when it is unset */
+} kv_no_value;
+/* A map of scalars, or a list of "key=value"; "key:" with no value at all means no entries. */
+bool dec_kv(spec_ctx *c, const ynode *n, kv_no_value no_value, spec_kv **out, size_t *nout);
 /* "${env:NAME}" or "${file:PATH}". */
 bool dec_secret_ref(spec_ctx *c, const ynode *n, spec_secret_ref *out);
 bool spec_looks_like_ref(const char *s);
@@ -87,7 +92,7 @@ typedef struct field {
 	enum field_kind kind;
 	size_t off;   /* offset of the value in obj */
 	size_t noff;  /* FK_KV: offset of the count */
-	int64_t min, max;          /* FK_INT, FK_NUM range; FK_KV: min != 0 means values are required */
+	int64_t min, max;          /* FK_INT, FK_NUM range */
 	const char *const *values; /* FK_ENUM (writes the index as int), FK_ENUMSTR (writes the string) */
 	field_fn fn;               /* FK_CUSTOM */
 	unsigned flags;
@@ -147,6 +152,6 @@ void spec_validate_model(spec_ctx *c);
 #define F_STRV(k, T, m) {.key = k, .kind = FK_STRV, .off = offsetof(T, m)}
 #define F_STRS(k, T, m) {.key = k, .kind = FK_STR_OR_STRV, .off = offsetof(T, m)}
 #define F_CMD(k, T, m) {.key = k, .kind = FK_COMMAND, .off = offsetof(T, m)}
-#define F_KV(k, T, m, nm, required) {.key = k, .kind = FK_KV, .off = offsetof(T, m), .noff = offsetof(T, nm), .min = required}
+#define F_KV(k, T, m, nm) {.key = k, .kind = FK_KV, .off = offsetof(T, m), .noff = offsetof(T, nm)}
 #define F_FN(k, f, fl) {.key = k, .kind = FK_CUSTOM, .fn = f, .flags = fl}
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))

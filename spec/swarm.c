@@ -59,8 +59,8 @@ static const field network_fields[] = {
 	F_STR("driver", spec_network, driver, 0),
 	F_BOOL("attachable", spec_network, attachable),
 	F_BOOL("internal", spec_network, internal),
-	F_KV("labels", spec_network, labels, n_labels, 0),
-	F_KV("driver_opts", spec_network, driver_opts, n_driver_opts, 0),
+	F_KV("labels", spec_network, labels, n_labels),
+	F_KV("driver_opts", spec_network, driver_opts, n_driver_opts),
 	F_FN("external", f_net_external, 0),
 };
 
@@ -127,7 +127,7 @@ static bool f_secret_env(spec_ctx *c, const ynode *v, void *o)
 static bool f_secret_labels(spec_ctx *c, const ynode *v, void *o)
 {
 	secret_build *b = o;
-	return dec_kv(c, v, false, &b->s->labels, &b->s->n_labels);
+	return dec_kv(c, v, KV_EMPTY, &b->s->labels, &b->s->n_labels);
 }
 static bool f_not_managed(spec_ctx *c, const ynode *v, void *o)
 {
@@ -194,7 +194,7 @@ static bool f_config_file(spec_ctx *c, const ynode *v, void *o)
 static const field config_fields[] = {
 	F_FN("content", f_config_content, 0),
 	F_FN("file", f_config_file, 0),
-	F_KV("labels", spec_config, labels, n_labels, 0),
+	F_KV("labels", spec_config, labels, n_labels),
 	F_FN("external", f_not_managed, 0),
 };
 
@@ -225,8 +225,8 @@ static bool f_volume_share(spec_ctx *c, const ynode *v, void *o)
 
 static const field volume_fields[] = {
 	F_STR("driver", spec_volume, driver, 0),
-	F_KV("driver_opts", spec_volume, driver_opts, n_driver_opts, 0),
-	F_KV("labels", spec_volume, labels, n_labels, 0),
+	F_KV("driver_opts", spec_volume, driver_opts, n_driver_opts),
+	F_KV("labels", spec_volume, labels, n_labels),
 	F_FN("file_share", f_volume_share, 0),
 	F_FN("external", f_not_managed, 0),
 };

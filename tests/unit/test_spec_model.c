@@ -539,6 +539,80 @@ static void test_secret_value_never_echoed(void **state)
 	free(text);
 }
 
+/* Compose's "KEY:" and "- KEY": the value comes from berth's environment when the spec is
+ * loaded; a variable that is unset leaves the key out. */
+static void test_environment_inherited_from_deployer(void **state)
+{
+	(void)state;
+	setenv("BERTH_T_REGION", "eu-west", 1);
+	setenv("BERTH_T_EMPTY", "", 1);
+	setenv("BERTH_T_LOOKS_LIKE_REF", "${env:NOT_EXPANDED}", 1);
+	unsetenv("BERTH_T_UNSET");
+	const char *doc = "version: 1\nname: x\nswarm:\n  services:\n"
+			  "    map:\n      image: i\n      environment:\n"
+			  "        MODE: prod\n        BERTH_T_REGION:\n        BERTH_T_UNSET:\n        BERTH_T_EMPTY: ~\n"
+			  "        BLANK: \"\"\n        BERTH_T_LOOKS_LIKE_REF:\n"
+			  "    list:\n      image: i\n"
+			  "      environment: [MODE=prod, BERTH_T_REGION, BERTH_T_UNSET, BERTH_T_EMPTY, BLANK=]\n"
+			  "azure:\n  subscription: 00000000-0000-0000-0000-000000000000\n  resource_group: rg\n"
+			  "  location: westus\n  container_groups:\n    grp:\n      containers:\n"
+			  "        c: {image: i, cpu: 1, memory_gb: 1, environment: {BERTH_T_REGION: , BERTH_T_UNSET: , A: b}}\n";
+	char *text;
+	spec *s = load_text(doc, &text);
+	if (!s)
+		fprintf(stderr, "%s", text);
+	assert_non_null(s);
+	assert_string_equal(text, "");
+	free(text);
+	/* The model holds a copy: changing the environment afterwards changes nothing. */
+	setenv("BERTH_T_REGION", "changed", 1);
+	const struct spec_model *m = spec_model(s);
+	for (size_t i = 0; i < 2; i++) {
+		const spec_service *sv = &m->swarm.services[i];
+		assert_int_equal(sv->n_environment, i == 0 ? 5 : 4);
+		assert_string_equal(sv->environment[0].key, "MODE");
+		assert_string_equal(sv->environment[0].value, "prod");
+		assert_false(sv->environment[0].from_env);
+		assert_string_equal(sv->environment[1].key, "BERTH_T_REGION");
+		assert_string_equal(sv->environment[1].value, "eu-west");
+		assert_true(sv->environment[1].from_env);
+		/* BERTH_T_UNSET is not there; a variable set to "" is kept, empty. */
+		assert_string_equal(sv->environment[2].key, "BERTH_T_EMPTY");
+		assert_string_equal(sv->environment[2].value, "");
+		assert_true(sv->environment[2].from_env);
+		assert_string_equal(sv->environment[3].key, "BLANK");
+		assert_string_equal(sv->environment[3].value, "");
+		assert_false(sv->environment[3].from_env);
+		assert_int_equal(sv->environment[3].loc.line, i == 0 ? 12 : 16);
+	}
+	/* An inherited value is taken literally, not as a secret reference. */
+	assert_string_equal(m->swarm.services[0].environment[4].value, "${env:NOT_EXPANDED}");
+	const spec_container *ct = &m->azure.container_groups[0].containers[0];
+	assert_int_equal(ct->n_environment, 2);
+	assert_string_equal(ct->environment[0].key, "BERTH_T_REGION");
+	assert_string_equal(ct->environment[0].value, "eu-west");
+	assert_string_equal(ct->environment[1].key, "A");
+	spec_free(s);
+
+	/* Read again at the next load. */
+	s = load_text(doc, NULL);
+	assert_string_equal(spec_model(s)->swarm.services[0].environment[1].value, "changed");
+	spec_free(s);
+	unsetenv("BERTH_T_REGION");
+	unsetenv("BERTH_T_EMPTY");
+	unsetenv("BERTH_T_LOOKS_LIKE_REF");
+}
+
+/* A key left out because its variable is unset is still a key: repeating it is still an error. */
+static void test_environment_inherited_key_set_twice(void **state)
+{
+	(void)state;
+	unsetenv("BERTH_T_UNSET");
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    web:\n      image: i\n"
+		     "      environment: [BERTH_T_UNSET, BERTH_T_UNSET=1]\n",
+		     "t.yaml:7:36: error: swarm.services.web.environment[1]: 'BERTH_T_UNSET' is set twice (first at 7:21)\n");
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -579,6 +653,8 @@ int main(void)
 		cmocka_unit_test(test_empty_directory_is_an_error),
 		cmocka_unit_test(test_alias_bomb_is_refused),
 		cmocka_unit_test(test_secret_value_never_echoed),
+		cmocka_unit_test(test_environment_inherited_from_deployer),
+		cmocka_unit_test(test_environment_inherited_key_set_twice),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
