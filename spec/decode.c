@@ -103,6 +103,14 @@ void spec_error_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...)
 	va_end(ap);
 }
 
+void spec_warn_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(c, SPEC_DIAG_WARNING, loc.file, loc.line, loc.col, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- did you mean ---- */
 
 static size_t edit_distance(const char *a, const char *b)

@@ -38,6 +38,7 @@ typedef struct spec_ctx {
 void spec_error_at(spec_ctx *c, const ynode *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void spec_warn_at(spec_ctx *c, const ynode *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void spec_error_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void spec_warn_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 spec_loc spec_loc_of(spec_ctx *c, const ynode *n);
 /* "swarm.services.web.ports[0]": the current path, in mem. */
 const char *spec_path(spec_ctx *c);

@@ -613,6 +613,62 @@ static void test_environment_inherited_key_set_twice(void **state)
 		     "t.yaml:7:36: error: swarm.services.web.environment[1]: 'BERTH_T_UNSET' is set twice (first at 7:21)\n");
 }
 
+static char *load_with(const char *yaml, const spec_options *o, spec **out)
+{
+	spec_diags *d = spec_diags_new();
+	*out = spec_load_buffer(yaml, strlen(yaml), "t.yaml", o, d);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	spec_diags_print(d, f);
+	fclose(f);
+	spec_diags_free(d);
+	return buf;
+}
+
+/* berth validate's default: a secret that cannot be read here is a warning, the spec loads;
+ * the zeroed options of plan and apply keep it an error. Only names are printed. */
+static void test_secret_refs_as_warnings(void **state)
+{
+	(void)state;
+	unsetenv("BERTH_T_NO_SUCH_SECRET");
+	setenv("BERTH_T_SET_SECRET", "hunter2-value", 1);
+	const char *doc = "version: 1\nname: x\nswarm:\n  secrets:\n"
+			  "    a: {value: \"${env:BERTH_T_NO_SUCH_SECRET}\"}\n"
+			  "    b: {file: /nonexistent/berth-t/b}\n"
+			  "    c: {environment: BERTH_T_SET_SECRET}\n";
+	spec_options warn = {.secret_refs_warn = true}, strict = {0};
+	spec *s;
+	char *text = load_with(doc, &warn, &s);
+	assert_non_null(s);
+	assert_string_equal(text,
+			    "t.yaml:5:16: warning: swarm.secrets.a: environment variable 'BERTH_T_NO_SUCH_SECRET' is not set\n"
+			    "t.yaml:6:15: warning: swarm.secrets.b: cannot read secret file '/nonexistent/berth-t/b': No such "
+			    "file or directory\n");
+	assert_int_equal(spec_model(s)->swarm.n_secrets, 3);
+	spec_free(s);
+	free(text);
+	text = load_with(doc, &strict, &s);
+	assert_null(s);
+	assert_string_equal(text,
+			    "t.yaml:5:16: error: swarm.secrets.a: environment variable 'BERTH_T_NO_SUCH_SECRET' is not set\n"
+			    "t.yaml:6:15: error: swarm.secrets.b: cannot read secret file '/nonexistent/berth-t/b': No such "
+			    "file or directory\n");
+	assert_null(strstr(text, "hunter2-value"));
+	free(text);
+	/* NULL options are the strict load too. */
+	spec_diags *d = spec_diags_new();
+	assert_null(spec_load_buffer(doc, strlen(doc), "t.yaml", NULL, d));
+	assert_int_equal(spec_diags_errors(d), 2);
+	spec_diags_free(d);
+	/* The form of a reference is checked either way: a malformed one is an error. */
+	text = load_with("version: 1\nname: x\nswarm:\n  secrets:\n    a: {value: \"${env:1BAD}\"}\n", &warn, &s);
+	assert_null(s);
+	assert_string_equal(text, "t.yaml:5:16: error: swarm.secrets.a.value: '1BAD' is not a valid environment variable name\n");
+	free(text);
+	unsetenv("BERTH_T_SET_SECRET");
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -655,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_secret_value_never_echoed),
 		cmocka_unit_test(test_environment_inherited_from_deployer),
 		cmocka_unit_test(test_environment_inherited_key_set_twice),
+		cmocka_unit_test(test_secret_refs_as_warnings),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
