@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec_internal.h"
 
@@ -101,6 +102,8 @@ static bool decode_scale_set(spec_ctx *c, const ynode *key, const ynode *v, void
 
 /* ---- file shares ---- */
 
+/* The enumerations below go to Azure, whose API compares them without regard to case (its SDKs
+ * do too): they are matched in any case and kept in the spelling listed here (F_AZ_*). */
 static const char *const access_tiers[] = {"TransactionOptimized", "Hot", "Cool", "Premium", NULL};
 
 static bool f_storage_account(spec_ctx *c, const ynode *v, void *o)
@@ -114,7 +117,7 @@ static const field share_fields[] = {
 	F_FN("storage_account", f_storage_account, F_REQUIRED),
 	F_INT("quota_gb", spec_file_share, quota_gb, 1, 102400),
 	F_BOOL("protect", spec_file_share, protect),
-	F_ENUMSTR("access_tier", spec_file_share, access_tier, access_tiers),
+	F_AZ_ENUMSTR("access_tier", spec_file_share, access_tier, access_tiers),
 };
 
 static bool decode_file_share(spec_ctx *c, const ynode *key, const ynode *v, void *item)
@@ -160,9 +163,10 @@ static bool decode_aci_ports(spec_ctx *c, const ynode *n, spec_aci_port **out, s
 			for (size_t d = 0; good && d < digits; d++)
 				port = port * 10 + (s[d] - '0');
 			if (good && slash) {
-				if (!strcmp(slash + 1, "udp"))
+				/* ACI's protocols are TCP and UDP, compared without case like every Azure enum. */
+				if (!strcasecmp(slash + 1, "udp"))
 					p.protocol = SPEC_PROTO_UDP;
-				else if (strcmp(slash + 1, "tcp"))
+				else if (strcasecmp(slash + 1, "tcp"))
 					good = false;
 			}
 			if (!good)
@@ -438,11 +442,11 @@ static bool f_dns_label(spec_ctx *c, const ynode *v, void *o)
 }
 
 static const field group_fields[] = {
-	F_ENUM("os", spec_container_group, os, os_values),
-	F_ENUM("ip", spec_container_group, ip, ip_values),
+	F_AZ_ENUM("os", spec_container_group, os, os_values),
+	F_AZ_ENUM("ip", spec_container_group, ip, ip_values),
 	F_FN("dns_label", f_dns_label, 0),
 	F_FN("ports", f_group_ports, 0),
-	F_ENUM("restart_policy", spec_container_group, restart_policy, restart_values),
+	F_AZ_ENUM("restart_policy", spec_container_group, restart_policy, restart_values),
 	F_FN("containers", f_containers, F_REQUIRED),
 	F_FN("volumes", f_cg_volumes, 0),
 };
@@ -606,7 +610,7 @@ static bool f_monitor_interval(spec_ctx *c, const ynode *v, void *o)
 static bool f_monitor(spec_ctx *c, const ynode *v, void *o)
 {
 	static const field f[] = {
-		F_ENUM("protocol", spec_traffic_manager, monitor_protocol, monitor_protocols),
+		F_AZ_ENUM("protocol", spec_traffic_manager, monitor_protocol, monitor_protocols),
 		F_INT("port", spec_traffic_manager, monitor_port, 1, 65535),
 		F_FN("path", f_monitor_path, 0),
 		F_FN("interval", f_monitor_interval, 0),
@@ -640,7 +644,7 @@ static bool f_tm_dns_name(spec_ctx *c, const ynode *v, void *o)
 }
 
 static const field tm_fields[] = {
-	F_ENUMSTR("routing", spec_traffic_manager, routing, routing_values),
+	F_AZ_ENUMSTR("routing", spec_traffic_manager, routing, routing_values),
 	F_FN("dns_name", f_tm_dns_name, 0),
 	F_INT("ttl", spec_traffic_manager, ttl, 0, 2147483647),
 	F_FN("monitor", f_monitor, 0),

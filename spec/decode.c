@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec_internal.h"
 
@@ -372,13 +373,13 @@ bool dec_bytes(spec_ctx *c, const ynode *n, int64_t *out)
 	return true;
 }
 
-bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, int *out)
+bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, bool any_case, int *out)
 {
 	if (!want_scalar(c, n, "a string"))
 		return false;
 	size_t nv = 0;
 	for (; values[nv]; nv++)
-		if (!strcmp(values[nv], n->u.str)) {
+		if (any_case ? !strcasecmp(values[nv], n->u.str) : !strcmp(values[nv], n->u.str)) {
 			*out = (int)nv;
 			return true;
 		}
@@ -388,10 +389,11 @@ bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, int *out)
 	for (size_t i = 0; i < nv && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", values[i]);
 	const char *hint = spec_did_you_mean(n->u.str, values, nv);
+	const char *cases = any_case ? ", in upper or lower case" : "";
 	if (hint)
-		spec_error_at(c, n, "must be one of %s (got '%s'); did you mean '%s'?", list, n->u.str, hint);
+		spec_error_at(c, n, "must be one of %s%s (got '%s'); did you mean '%s'?", list, cases, n->u.str, hint);
 	else
-		spec_error_at(c, n, "must be one of %s (got '%s')", list, n->u.str);
+		spec_error_at(c, n, "must be one of %s%s (got '%s')", list, cases, n->u.str);
 	return false;
 }
 
@@ -751,11 +753,12 @@ static bool dec_field(spec_ctx *c, const field *f, const ynode *v, void *obj)
 	case FK_BYTES:
 		return dec_bytes(c, v, (int64_t *)at);
 	case FK_ENUM:
-		return dec_enum(c, v, f->values, (int *)at);
+		return dec_enum(c, v, f->values, f->flags & F_ANYCASE, (int *)at);
 	case FK_ENUMSTR: {
 		int idx;
-		if (!dec_enum(c, v, f->values, &idx))
+		if (!dec_enum(c, v, f->values, f->flags & F_ANYCASE, &idx))
 			return false;
+		/* The listed spelling, whatever was written: plans and Azure see one form. */
 		*(const char **)at = f->values[idx];
 		return true;
 	}

@@ -263,7 +263,7 @@ static bool f_mount_type(spec_ctx *c, const ynode *v, void *o)
 		spec_error_at(c, v, "mount type '%s' is not supported by berth", v->u.str);
 		return false;
 	}
-	if (!dec_enum(c, v, mount_types, &idx))
+	if (!dec_enum(c, v, mount_types, false, &idx))
 		return false;
 	((spec_mount *)o)->type = (spec_mount_type)idx;
 	return true;

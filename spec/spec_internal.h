@@ -57,7 +57,9 @@ bool dec_bool(spec_ctx *c, const ynode *n, bool *out);
 bool dec_num(spec_ctx *c, const ynode *n, double min, double max, double *out);
 bool dec_duration(spec_ctx *c, const ynode *n, int64_t *out_ns);
 bool dec_bytes(spec_ctx *c, const ynode *n, int64_t *out);
-bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, int *out);
+/* One of values (a NULL-terminated list); with any_case, in any letter case (values that Azure
+ * compares without regard to case), and *out is still the index of the listed spelling. */
+bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, bool any_case, int *out);
 bool dec_strv(spec_ctx *c, const ynode *n, spec_strv *out);
 /* One string, or a list of strings (Compose allows both for dns and dns_search). */
 bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out);
@@ -87,6 +89,7 @@ enum field_kind {
 
 #define F_REQUIRED 1u
 #define F_SETTING 2u /* may be set in only one file of a directory */
+#define F_ANYCASE 4u /* FK_ENUM, FK_ENUMSTR: an Azure value, matched in any case, kept as listed */
 
 typedef struct field {
 	const char *key;
@@ -150,6 +153,9 @@ void spec_validate_model(spec_ctx *c);
 #define F_BYTES(k, T, m) {.key = k, .kind = FK_BYTES, .off = offsetof(T, m)}
 #define F_ENUMSTR(k, T, m, vals) {.key = k, .kind = FK_ENUMSTR, .off = offsetof(T, m), .values = vals}
 #define F_ENUM(k, T, m, vals) {.key = k, .kind = FK_ENUM, .off = offsetof(T, m), .values = vals}
+/* Enumerations of Azure's API, which compares them without case: "http" is "HTTP". */
+#define F_AZ_ENUMSTR(k, T, m, vals) {.key = k, .kind = FK_ENUMSTR, .off = offsetof(T, m), .values = vals, .flags = F_ANYCASE}
+#define F_AZ_ENUM(k, T, m, vals) {.key = k, .kind = FK_ENUM, .off = offsetof(T, m), .values = vals, .flags = F_ANYCASE}
 #define F_STRV(k, T, m) {.key = k, .kind = FK_STRV, .off = offsetof(T, m)}
 #define F_STRS(k, T, m) {.key = k, .kind = FK_STR_OR_STRV, .off = offsetof(T, m)}
 #define F_CMD(k, T, m) {.key = k, .kind = FK_COMMAND, .off = offsetof(T, m)}

@@ -669,6 +669,52 @@ static void test_secret_refs_as_warnings(void **state)
 	unsetenv("BERTH_T_SET_SECRET");
 }
 
+/* Azure's enumerations in any case come out in the one spelling berth plans and sends with. */
+static void test_azure_enums_any_case_normalised(void **state)
+{
+	(void)state;
+	spec_diags *d = spec_diags_new();
+	spec *s = spec_load("tests/spec/valid/09-azure-values-any-case.yaml", NULL, d);
+	if (!s)
+		spec_diags_print(d, stderr);
+	assert_non_null(s);
+	assert_int_equal(spec_diags_count(d), 0);
+	spec_diags_free(d);
+	const spec_azure *az = &spec_model(s)->azure;
+	assert_string_equal(az->file_shares[0].access_tier, "Hot");
+	const spec_container_group *g = &az->container_groups[0];
+	assert_int_equal(g->os, SPEC_OS_LINUX);
+	assert_int_equal(g->ip, SPEC_IP_PUBLIC);
+	assert_int_equal(g->restart_policy, SPEC_RESTART_ON_FAILURE);
+	assert_int_equal(g->n_ports, 2);
+	assert_int_equal(g->ports[0].protocol, SPEC_PROTO_TCP);
+	assert_int_equal(g->ports[1].port, 53);
+	assert_int_equal(g->ports[1].protocol, SPEC_PROTO_UDP);
+	assert_int_equal(g->containers[0].ports[1].protocol, SPEC_PROTO_UDP);
+	assert_int_equal(az->container_groups[1].os, SPEC_OS_WINDOWS);
+	assert_int_equal(az->container_groups[1].restart_policy, SPEC_RESTART_NEVER);
+	const spec_traffic_manager *tm = &az->traffic_managers[0];
+	assert_string_equal(tm->routing, "weighted");
+	assert_int_equal(tm->monitor_protocol, SPEC_MONITOR_TCP);
+	assert_null(tm->monitor_path); /* no default path for a TCP monitor, however it is written */
+	spec_free(s);
+
+	/* The rules that depend on a value see it normalised. */
+	const char *head = "version: 1\nname: x\nazure:\n  subscription: 00000000-0000-0000-0000-000000000000\n"
+			   "  resource_group: rg\n  location: westus\n";
+	char doc[1024];
+	snprintf(doc, sizeof(doc), "%s  traffic_manager:\n    tm: {monitor: {protocol: tcp, path: /x}}\n", head);
+	assert_diags(doc, "t.yaml:8:19: error: azure.traffic_manager.tm.monitor: a TCP monitor has no path\n");
+	snprintf(doc, sizeof(doc),
+		 "%s  container_groups:\n    grp: {ip: Public, dns_label: grp-x, containers: {c: {image: i, cpu: 1, memory_gb: 1}}}\n",
+		 head);
+	assert_diags(doc, "t.yaml:8:10: error: azure.container_groups.grp: ip: public needs at least one container port\n");
+	snprintf(doc, sizeof(doc),
+		 "%s  container_groups:\n    grp: {containers: {c: {image: i, cpu: 1, memory_gb: 1, ports: [80/sctp]}}}\n", head);
+	assert_diags(doc, "t.yaml:8:68: error: azure.container_groups.grp.containers.c.ports[0]: invalid port '80/sctp': use "
+			  "PORT or PORT/tcp or PORT/udp\n");
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -712,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_environment_inherited_from_deployer),
 		cmocka_unit_test(test_environment_inherited_key_set_twice),
 		cmocka_unit_test(test_secret_refs_as_warnings),
+		cmocka_unit_test(test_azure_enums_any_case_normalised),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
