@@ -371,12 +371,17 @@ static bool f_cgvol_empty(spec_ctx *c, const ynode *v, void *o)
 static bool f_cgvol_secret(spec_ctx *c, const ynode *n, void *o)
 {
 	cgvol_build *b = o;
-	if (!cgvol_kind(c, n, b, SPEC_CGVOL_SECRET) || !dec_expect_map(c, n))
+	if (!cgvol_kind(c, n, b, SPEC_CGVOL_SECRET))
 		return false;
+	/* "secret:" with no files is empty, like every list: then the rule below says what is wrong. */
+	bool empty = ynode_is_null(n);
+	if (!empty && !dec_expect_map(c, n))
+		return false;
+	size_t nfiles = empty ? 0 : n->n;
 	spec_cg_volume *vol = b->vol;
-	vol->secret_files = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(spec_secret_file));
+	vol->secret_files = arena_calloc(c->mem, nfiles ? nfiles : 1, sizeof(spec_secret_file));
 	bool ok = true;
-	for (size_t i = 0; i < n->n; i++) {
+	for (size_t i = 0; i < nfiles; i++) {
 		const ynode *k = n->u.pairs[2 * i], *v = n->u.pairs[2 * i + 1];
 		spec_secret_file *sf = &vol->secret_files[vol->n_secret_files];
 		if (!dec_str(c, k, &sf->file_name)) {

@@ -167,6 +167,18 @@ static bool want_scalar(spec_ctx *c, const ynode *n, const char *expected)
 	return false;
 }
 
+/* One rule for every list (a sequence, a string-or-list, a command, a KEY=VALUE list): "key:"
+ * written with no value, or null, means no entries, as if the key were left out. Users delete the
+ * last entry and leave the key; that is not worth an error anywhere, so it is one nowhere. */
+bool list_is_empty(const ynode *n, spec_strv *out)
+{
+	if (n && !ynode_is_null(n))
+		return false;
+	out->v = NULL;
+	out->n = 0;
+	return true;
+}
+
 bool dec_str(spec_ctx *c, const ynode *n, const char **out)
 {
 	if (!want_scalar(c, n, "a string"))
@@ -181,6 +193,8 @@ bool dec_str(spec_ctx *c, const ynode *n, const char **out)
 
 bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out)
 {
+	if (list_is_empty(n, out))
+		return true;
 	if (n && n->kind == YNODE_SEQ)
 		return dec_strv(c, n, out);
 	const char *s;
@@ -415,6 +429,8 @@ bool dec_expect_seq(spec_ctx *c, const ynode *n)
 
 bool dec_strv(spec_ctx *c, const ynode *n, spec_strv *out)
 {
+	if (list_is_empty(n, out))
+		return true;
 	if (!dec_expect_seq(c, n))
 		return false;
 	out->v = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(char *));
@@ -499,6 +515,8 @@ static bool shell_split(spec_ctx *c, const char *s, spec_strv *out, const char *
 
 bool dec_command(spec_ctx *c, const ynode *n, spec_strv *out)
 {
+	if (list_is_empty(n, out))
+		return true; /* unset: the image's command */
 	if (n && n->kind == YNODE_SEQ)
 		return dec_strv(c, n, out);
 	if (!want_scalar(c, n, "a string or a list of strings"))
@@ -525,6 +543,11 @@ static const char *inherited_value(spec_ctx *c, const char *key)
 
 bool dec_kv(spec_ctx *c, const ynode *n, kv_no_value no_value, spec_kv **out, size_t *nout)
 {
+	if (ynode_is_null(n)) {
+		*out = NULL;
+		*nout = 0;
+		return true; /* "labels:" with no entries: none, as for every list */
+	}
 	if (!n || (n->kind != YNODE_MAP && n->kind != YNODE_SEQ)) {
 		spec_error_at(c, n, "expected a mapping or a list of KEY=VALUE strings, got %s", ynode_kind_name(n));
 		return false;
@@ -822,15 +845,10 @@ static bool decode_mapping(spec_ctx *c, const ynode *n, const field *fields, siz
 		const field *f = &fields[j];
 		seen |= 1ull << j;
 		spec_push_key_at(c, key, k);
-		if (!(f->flags & F_SETTING) || claim_setting(c, k)) {
-			if (ynode_is_null(v) && f->kind != FK_CUSTOM && f->kind != FK_STR && f->kind != FK_INT &&
-			    f->kind != FK_BOOL && f->kind != FK_TRISTATE && f->kind != FK_NUM && f->kind != FK_ENUM && f->kind != FK_ENUMSTR &&
-			    f->kind != FK_DURATION && f->kind != FK_BYTES && f->kind != FK_STR_OR_STRV) {
-				/* An empty list or map written as "key:" means empty. */
-			} else {
-				dec_field(c, f, v, obj);
-			}
-		}
+		/* "key:" with no value is the decoder's to judge: empty for every list, an error for a
+		 * scalar (see list_is_empty). */
+		if (!(f->flags & F_SETTING) || claim_setting(c, k))
+			dec_field(c, f, v, obj);
 		spec_pop(c);
 	}
 	for (size_t j = 0; j < nfields; j++) {

@@ -474,7 +474,9 @@ static bool f_networks(spec_ctx *c, const ynode *n, void *o)
 static bool f_hc_test(spec_ctx *c, const ynode *v, void *o)
 {
 	spec_healthcheck *h = o;
-	if (v && v->kind == YNODE_SCALAR && !ynode_is_null(v)) {
+	if (list_is_empty(v, &h->test))
+		return true; /* "test:" with no value: the image's test, as if it were left out */
+	if (v->kind == YNODE_SCALAR) {
 		h->test.v = arena_calloc(c->mem, 2, sizeof(char *));
 		h->test.v[0] = "CMD-SHELL";
 		h->test.v[1] = v->u.str;

@@ -60,6 +60,8 @@ bool dec_bytes(spec_ctx *c, const ynode *n, int64_t *out);
 /* One of values (a NULL-terminated list); with any_case, in any letter case (values that Azure
  * compares without regard to case), and *out is still the index of the listed spelling. */
 bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, bool any_case, int *out);
+/* True, with *out empty, when n is no value ("key:") or null: every list reads that as empty. */
+bool list_is_empty(const ynode *n, spec_strv *out);
 bool dec_strv(spec_ctx *c, const ynode *n, spec_strv *out);
 /* One string, or a list of strings (Compose allows both for dns and dns_search). */
 bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out);

@@ -715,6 +715,60 @@ static void test_azure_enums_any_case_normalised(void **state)
 			  "PORT or PORT/tcp or PORT/udp\n");
 }
 
+/* "key:" with no value is an empty list for every list-valued key (it used to be an error for
+ * some: environment, dns, constraints, aliases, a secret's labels, healthcheck.test, ...). */
+static void test_every_list_may_be_written_empty(void **state)
+{
+	(void)state;
+	const char *doc =
+		"version: 1\nname: x\nswarm:\n"
+		"  networks:\n    front: {labels: , driver_opts: }\n"
+		"  secrets:\n    s: {file: /etc/hostname, labels: }\n"
+		"  configs:\n    cf: {content: x, labels: }\n"
+		"  volumes:\n    v: {labels: , driver_opts: }\n"
+		"  services:\n    web:\n      image: i\n"
+		"      command:\n      entrypoint:\n      environment:\n      labels:\n      ports:\n      volumes:\n"
+		"      secrets:\n      configs:\n      dns:\n      dns_search:\n      extra_hosts:\n      cap_add:\n"
+		"      cap_drop:\n      sysctls:\n      logging: {driver: json-file, options: }\n"
+		"      networks:\n        front: {aliases: }\n"
+		"      healthcheck: {test: , interval: 10s}\n"
+		"      deploy: {labels: , placement: {constraints: , preferences: }}\n"
+		"azure:\n  subscription: 00000000-0000-0000-0000-000000000000\n  resource_group: rg\n  location: westus\n"
+		"  container_groups:\n    grp:\n      ports:\n      volumes:\n"
+		"      containers:\n        c: {image: i, cpu: 1, memory_gb: 1, ports: , command: , environment: ,\n"
+		"            secure_environment: , volume_mounts: }\n";
+	char *text;
+	spec *s = load_text(doc, &text);
+	if (!s)
+		fprintf(stderr, "%s", text);
+	assert_non_null(s);
+	assert_string_equal(text, "");
+	free(text);
+	const spec_service *w = &spec_model(s)->swarm.services[0];
+	assert_int_equal(w->n_environment, 0);
+	assert_null(w->command.v); /* unset: the image's command */
+	assert_int_equal(w->dns.n, 0);
+	assert_int_equal(w->dns_search.n, 0);
+	assert_int_equal(w->deploy.constraints.n, 0);
+	assert_int_equal(w->networks[0].aliases.n, 0);
+	assert_true(w->healthcheck.present);
+	assert_int_equal(w->healthcheck.test.n, 0); /* the image's test, with berth's interval */
+	assert_int_equal(w->healthcheck.interval_ns, 10000000000LL);
+	assert_int_equal(spec_model(s)->swarm.secrets[0].n_labels, 0);
+	assert_int_equal(spec_model(s)->azure.container_groups[0].containers[0].n_environment, 0);
+	spec_free(s);
+
+	/* Scalars still need a value, and an empty list is still checked against what needs entries. */
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    web:\n      image:\n",
+		     "t.yaml:6:13: error: swarm.services.web.image: expected a string, got null\n");
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    web: {image: i, healthcheck: {test: }}\n",
+		     "t.yaml:5:34: error: swarm.services.web.healthcheck: empty healthcheck: give a test, or disable: true\n");
+	assert_diags("version: 1\nname: x\nazure:\n  subscription: 00000000-0000-0000-0000-000000000000\n"
+		     "  resource_group: rg\n  location: westus\n  container_groups:\n    grp:\n"
+		     "      containers: {c: {image: i, cpu: 1, memory_gb: 1}}\n      volumes: {certs: {secret: }}\n",
+		     "t.yaml:10:33: error: azure.container_groups.grp.volumes.certs.secret: a secret volume needs at least one file\n");
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -759,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_environment_inherited_key_set_twice),
 		cmocka_unit_test(test_secret_refs_as_warnings),
 		cmocka_unit_test(test_azure_enums_any_case_normalised),
+		cmocka_unit_test(test_every_list_may_be_written_empty),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
