@@ -347,6 +347,9 @@ static bool f_volumes(spec_ctx *c, const ynode *n, void *o)
 
 /* ---- secrets and configs ---- */
 
+/* A file mode is octal however it is written, as the Compose specification says: 440, 0440,
+ * 0o440 and "440" are all r--r-----. (compose-go reads an unquoted 440 as the YAML integer 440,
+ * that is 0670, which is never what was meant; berth does not follow it there.) */
 static bool f_file_mode(spec_ctx *c, const ynode *v, void *o)
 {
 	if (!v || v->kind != YNODE_SCALAR || ynode_is_null(v)) {
@@ -354,14 +357,15 @@ static bool f_file_mode(spec_ctx *c, const ynode *v, void *o)
 		return false;
 	}
 	const char *s = v->u.str;
-	int base = 10;
 	if (s[0] == '0' && s[1] == 'o')
-		s += 2, base = 8;
-	else if (s[0] == '0' && s[1])
-		base = 8;
-	char *end;
-	long m = strtol(s, &end, base);
-	if (!*s || *end || m < 0 || m > 0777) {
+		s += 2;
+	if (!*s || strspn(s, "01234567") != strlen(s)) {
+		spec_error_at(c, v, "expected an octal file mode like 0440 (digits 0 to 7), got '%s'", v->u.str);
+		return false;
+	}
+	s += strspn(s, "0"); /* leading zeros say nothing more */
+	long m = strlen(s) > 3 ? 01000 : strtol(s, NULL, 8);
+	if (m > 0777) {
 		spec_error_at(c, v, "expected a file mode between 0 and 0777, got '%s'", v->u.str);
 		return false;
 	}

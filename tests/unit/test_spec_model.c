@@ -769,6 +769,56 @@ static void test_every_list_may_be_written_empty(void **state)
 		     "t.yaml:10:33: error: azure.container_groups.grp.volumes.certs.secret: a secret volume needs at least one file\n");
 }
 
+/* A secret's or config's mode is octal however it is written (Compose's rule): 440 is 0440. */
+static void test_file_mode_is_octal(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *written;
+		int mode;
+	} ok[] = {
+		{"440", 0440}, {"0440", 0440}, {"0o440", 0440}, {"\"440\"", 0440}, {"\"0440\"", 0440},
+		{"\"0o440\"", 0440}, {"400", 0400}, {"777", 0777}, {"0777", 0777}, {"7", 07}, {"0", 0}, {"000644", 0644},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char doc[512];
+		snprintf(doc, sizeof(doc),
+			 "version: 1\nname: x\nswarm:\n  configs:\n    cf: {content: x}\n  services:\n"
+			 "    web: {image: i, configs: [{source: cf, mode: %s}]}\n",
+			 ok[i].written);
+		char *text;
+		spec *s = load_text(doc, &text);
+		if (!s)
+			fail_msg("mode: %s: %s", ok[i].written, text);
+		free(text);
+		if (spec_model(s)->swarm.services[0].configs[0].mode != ok[i].mode)
+			fail_msg("mode: %s read as 0%o, expected 0%o", ok[i].written,
+				 (unsigned)spec_model(s)->swarm.services[0].configs[0].mode, (unsigned)ok[i].mode);
+		spec_free(s);
+	}
+	static const struct {
+		const char *written, *message;
+	} bad[] = {
+		{"448", "expected an octal file mode like 0440 (digits 0 to 7), got '448'"},
+		{"0999", "expected an octal file mode like 0440 (digits 0 to 7), got '0999'"},
+		{"\"0o\"", "expected an octal file mode like 0440 (digits 0 to 7), got '0o'"},
+		{"-1", "expected an octal file mode like 0440 (digits 0 to 7), got '-1'"},
+		{"0x1ff", "expected an octal file mode like 0440 (digits 0 to 7), got '0x1ff'"},
+		{"1000", "expected a file mode between 0 and 0777, got '1000'"},
+		{"01777", "expected a file mode between 0 and 0777, got '01777'"},
+		{"0o1234567", "expected a file mode between 0 and 0777, got '0o1234567'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char doc[512], want[512];
+		snprintf(doc, sizeof(doc),
+			 "version: 1\nname: x\nswarm:\n  configs:\n    cf: {content: x}\n  services:\n"
+			 "    web: {image: i, configs: [{source: cf, mode: %s}]}\n",
+			 bad[i].written);
+		snprintf(want, sizeof(want), "t.yaml:7:50: error: swarm.services.web.configs[0].mode: %s\n", bad[i].message);
+		assert_diags(doc, want);
+	}
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -814,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_secret_refs_as_warnings),
 		cmocka_unit_test(test_azure_enums_any_case_normalised),
 		cmocka_unit_test(test_every_list_may_be_written_empty),
+		cmocka_unit_test(test_file_mode_is_octal),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
