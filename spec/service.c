@@ -97,12 +97,19 @@ static bool decode_short_port(spec_ctx *c, const ynode *n, port_vec *pv)
 		spec_error_at(c, n, "invalid port range in '%s'", s);
 		return false;
 	}
-	if (colon && phi - plo != thi - tlo) {
-		spec_error_at(c, n, "'%s': published and target ranges differ in size", s);
+	/* A published range to one target port ("8000-8002:80") publishes every port of the range to
+	 * it, as docker stack deploy does (the swarm has no published range); other ranges pair up. */
+	bool fan_in = colon && tlo == thi && phi > plo;
+	if (colon && !fan_in && phi - plo != thi - tlo) {
+		spec_error_at(c, n,
+			      "'%s': published and target ranges differ in size (publish a range to a range of the same size, "
+			      "or to one target port)",
+			      s);
 		return false;
 	}
-	for (int i = 0; i <= thi - tlo; i++) {
-		spec_port p = {.target = tlo + i, .published = colon ? plo + i : 0, .protocol = proto,
+	int count = fan_in ? phi - plo : thi - tlo;
+	for (int i = 0; i <= count; i++) {
+		spec_port p = {.target = fan_in ? tlo : tlo + i, .published = colon ? plo + i : 0, .protocol = proto,
 			       .mode = SPEC_PUBLISH_INGRESS, .loc = spec_loc_of(c, n)};
 		port_push(c, pv, p);
 	}

@@ -819,6 +819,36 @@ static void test_file_mode_is_octal(void **state)
 	}
 }
 
+/* "8000-8002:80" publishes each port of the range to the one target, as docker stack deploy
+ * does; ranges of different sizes are still an error. */
+static void test_published_range_to_one_target(void **state)
+{
+	(void)state;
+	spec *s = load_text("version: 1\nname: x\nswarm:\n  services:\n"
+			    "    web: {image: i, ports: [\"8000-8002:80\", \"9000-9001:53/udp\", \"7000-7001:7000-7001\"]}\n",
+			    NULL);
+	assert_non_null(s);
+	const spec_service *w = &spec_model(s)->swarm.services[0];
+	assert_int_equal(w->n_ports, 7);
+	static const int published[] = {8000, 8001, 8002, 9000, 9001, 7000, 7001};
+	static const int target[] = {80, 80, 80, 53, 53, 7000, 7001};
+	for (size_t i = 0; i < 7; i++) {
+		assert_int_equal(w->ports[i].published, published[i]);
+		assert_int_equal(w->ports[i].target, target[i]);
+		assert_int_equal(w->ports[i].mode, SPEC_PUBLISH_INGRESS);
+		assert_int_equal(w->ports[i].protocol, i == 3 || i == 4 ? SPEC_PROTO_UDP : SPEC_PROTO_TCP);
+	}
+	spec_free(s);
+	/* Each published port of the range is checked for conflicts like any other. */
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n"
+		     "    a: {image: i, ports: [\"8000-8002:80\"]}\n    b: {image: i, ports: [\"8001:81\"]}\n",
+		     "t.yaml:6:27: error: swarm.services.b.ports: published port 8001/tcp conflicts with service 'a' "
+		     "(t.yaml:5:27)\n");
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    a: {image: i, ports: [\"80:8000-8002\"]}\n",
+		     "t.yaml:5:27: error: swarm.services.a.ports[0]: '80:8000-8002': published and target ranges differ in "
+		     "size (publish a range to a range of the same size, or to one target port)\n");
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -865,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_azure_enums_any_case_normalised),
 		cmocka_unit_test(test_every_list_may_be_written_empty),
 		cmocka_unit_test(test_file_mode_is_octal),
+		cmocka_unit_test(test_published_range_to_one_target),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);

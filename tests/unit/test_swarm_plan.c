@@ -232,6 +232,24 @@ static void test_inherited_environment_plans_stably(void **state)
 	swarm_state_free(&st);
 }
 
+/* A published range to one target becomes one published port per port of the range. */
+static void test_published_range_to_one_target_plans_each_port(void **state)
+{
+	(void)state;
+	swarm_state st;
+	empty_state(&st);
+	size_t n;
+	char *text = plan_text_for("version: 1\nname: r\nswarm:\n  services:\n"
+				   "    web: {image: nginx, ports: [\"8000-8002:80\"]}\n",
+				   &st, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(text, "+ port.8000/tcp: \"8000:80/tcp ingress\""));
+	assert_non_null(strstr(text, "+ port.8001/tcp: \"8001:80/tcp ingress\""));
+	assert_non_null(strstr(text, "+ port.8002/tcp: \"8002:80/tcp ingress\""));
+	free(text);
+	swarm_state_free(&st);
+}
+
 /* The fixture's service without berth's label: someone else's object with the same name. */
 static void test_unowned_same_name_is_a_plan_error(void **state)
 {
@@ -380,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_create_from_empty_in_dependency_order),
 		cmocka_unit_test(test_update_lists_field_changes),
 		cmocka_unit_test(test_inherited_environment_plans_stably),
+		cmocka_unit_test(test_published_range_to_one_target_plans_each_port),
 		cmocka_unit_test(test_unowned_same_name_is_a_plan_error),
 		cmocka_unit_test(test_mass_delete_is_refused),
 		cmocka_unit_test(test_other_owners_objects_are_never_touched),
