@@ -255,7 +255,25 @@ NAMED_MAP_FIELD(f_networks, spec_swarm, networks, n_networks, decode_network, sp
 NAMED_MAP_FIELD(f_secrets, spec_swarm, secrets, n_secrets, decode_secret, spec_swarm_secret)
 NAMED_MAP_FIELD(f_configs, spec_swarm, configs, n_configs, decode_config, spec_config)
 NAMED_MAP_FIELD(f_volumes, spec_swarm, volumes, n_volumes, decode_volume, spec_volume)
-NAMED_MAP_FIELD(f_services, spec_swarm, services, n_services, spec_decode_service, spec_service)
+
+/* x- names are skipped in every named map (a place for anchors), but under services that is a
+ * trap: Compose does not treat them as extensions there, so docker stack deploy would deploy
+ * "x-ray" while berth would silently not. Say so. */
+static bool f_services(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_swarm *sw = o;
+	for (size_t i = 0; v && v->kind == YNODE_MAP && i < v->n; i++) {
+		const ynode *k = v->u.pairs[2 * i];
+		if (k->kind != YNODE_SCALAR || strncmp(k->u.str, "x-", 2))
+			continue;
+		spec_push_key(c, k->u.str);
+		spec_warn_at(c, k,
+			     "not deployed: a name starting with 'x-' is an extension field, not a service (docker stack "
+			     "deploy would deploy it); rename it, or keep shared fragments in a top-level x- key");
+		spec_pop(c);
+	}
+	return dec_named_map(c, v, sizeof(spec_service), (void **)&sw->services, &sw->n_services, spec_decode_service);
+}
 
 static const field swarm_fields[] = {
 	F_FN("endpoint", f_endpoint, F_SETTING),

@@ -849,6 +849,26 @@ static void test_published_range_to_one_target(void **state)
 		     "size (publish a range to a range of the same size, or to one target port)\n");
 }
 
+/* A service named x-... is not deployed (x- entries are skipped), and berth says so: Compose
+ * would deploy it. x- entries elsewhere stay silent. */
+static void test_service_named_x_is_a_warning(void **state)
+{
+	(void)state;
+	char *text;
+	spec *s = load_text("version: 1\nname: x\nx-top: {a: 1}\nswarm:\n  networks:\n    x-net: {}\n"
+			    "  services:\n    x-ray: {image: amazon/aws-xray-daemon}\n    web: {image: i, x-note: 1}\n",
+			    &text);
+	assert_non_null(s);
+	assert_string_equal(text, "t.yaml:8:5: warning: swarm.services.x-ray: not deployed: a name starting with 'x-' is "
+				  "an extension field, not a service (docker stack deploy would deploy it); rename it, or "
+				  "keep shared fragments in a top-level x- key\n");
+	assert_int_equal(spec_model(s)->swarm.n_services, 1);
+	assert_string_equal(spec_model(s)->swarm.services[0].name, "web");
+	assert_int_equal(spec_model(s)->swarm.n_networks, 0);
+	free(text);
+	spec_free(s);
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -896,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_every_list_may_be_written_empty),
 		cmocka_unit_test(test_file_mode_is_octal),
 		cmocka_unit_test(test_published_range_to_one_target),
+		cmocka_unit_test(test_service_named_x_is_a_warning),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);
