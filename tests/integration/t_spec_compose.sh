@@ -43,4 +43,12 @@ test_environment_inherited_from_berth() {
 	assert_contains "$T_OUT" "No changes."
 	assert_exit 2 env -u BERTH_IT_UNSET BERTH_IT_REGION=us-east "$BERTH" plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" '~ env.BERTH_IT_REGION: "eu-west" -> "us-east"'
+	# A plan saved with one value is stale when applied with another: the spec files alone do
+	# not make the desired state.
+	assert_exit 0 env -u BERTH_IT_UNSET BERTH_IT_REGION=us-east "$BERTH" plan --no-color --out "$dir/plan.json" "$dir"
+	assert_exit 1 env -u BERTH_IT_UNSET BERTH_IT_REGION=eu-west "$BERTH" apply --no-color "$dir/plan.json"
+	assert_contains "$T_ERR" "berth apply: plan is stale: the plan made now differs from the saved one"
+	assert_exit 0 env -u BERTH_IT_UNSET BERTH_IT_REGION=us-east "$BERTH" apply --no-color --timeout 30s "$dir/plan.json"
+	assert_exit 0 docker service inspect --format '{{join .Spec.TaskTemplate.ContainerSpec.Env " "}}' "$owner-env"
+	assert_eq "MODE=fixed BERTH_IT_REGION=us-east" "$T_OUT" "the service's environment after the saved plan"
 }
