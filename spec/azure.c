@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec_internal.h"
 
@@ -101,6 +102,8 @@ static bool decode_scale_set(spec_ctx *c, const ynode *key, const ynode *v, void
 
 /* ---- file shares ---- */
 
+/* The enumerations below go to Azure, whose API compares them without regard to case (its SDKs
+ * do too): they are matched in any case and kept in the spelling listed here (F_AZ_*). */
 static const char *const access_tiers[] = {"TransactionOptimized", "Hot", "Cool", "Premium", NULL};
 
 static bool f_storage_account(spec_ctx *c, const ynode *v, void *o)
@@ -114,7 +117,7 @@ static const field share_fields[] = {
 	F_FN("storage_account", f_storage_account, F_REQUIRED),
 	F_INT("quota_gb", spec_file_share, quota_gb, 1, 102400),
 	F_BOOL("protect", spec_file_share, protect),
-	F_ENUMSTR("access_tier", spec_file_share, access_tier, access_tiers),
+	F_AZ_ENUMSTR("access_tier", spec_file_share, access_tier, access_tiers),
 };
 
 static bool decode_file_share(spec_ctx *c, const ynode *key, const ynode *v, void *item)
@@ -160,9 +163,10 @@ static bool decode_aci_ports(spec_ctx *c, const ynode *n, spec_aci_port **out, s
 			for (size_t d = 0; good && d < digits; d++)
 				port = port * 10 + (s[d] - '0');
 			if (good && slash) {
-				if (!strcmp(slash + 1, "udp"))
+				/* ACI's protocols are TCP and UDP, compared without case like every Azure enum. */
+				if (!strcasecmp(slash + 1, "udp"))
 					p.protocol = SPEC_PROTO_UDP;
-				else if (strcmp(slash + 1, "tcp"))
+				else if (strcasecmp(slash + 1, "tcp"))
 					good = false;
 			}
 			if (!good)
@@ -289,11 +293,12 @@ static bool f_volume_mounts(spec_ctx *c, const ynode *n, void *o)
 static bool f_container_env(spec_ctx *c, const ynode *n, void *o)
 {
 	spec_container *ct = o;
-	if (!dec_kv(c, n, true, &ct->environment, &ct->n_environment))
+	/* The same rule as a swarm service's environment: "KEY:" or "- KEY" is inherited. */
+	if (!dec_kv(c, n, KV_FROM_ENV, &ct->environment, &ct->n_environment))
 		return false;
 	bool ok = true;
 	for (size_t i = 0; i < ct->n_environment; i++)
-		if (spec_looks_like_ref(ct->environment[i].value)) {
+		if (!ct->environment[i].from_env && spec_looks_like_ref(ct->environment[i].value)) {
 			spec_push_key(c, ct->environment[i].key);
 			spec_error_loc(c, ct->environment[i].loc, "secret references belong in secure_environment");
 			spec_pop(c);
@@ -366,12 +371,17 @@ static bool f_cgvol_empty(spec_ctx *c, const ynode *v, void *o)
 static bool f_cgvol_secret(spec_ctx *c, const ynode *n, void *o)
 {
 	cgvol_build *b = o;
-	if (!cgvol_kind(c, n, b, SPEC_CGVOL_SECRET) || !dec_expect_map(c, n))
+	if (!cgvol_kind(c, n, b, SPEC_CGVOL_SECRET))
 		return false;
+	/* "secret:" with no files is empty, like every list: then the rule below says what is wrong. */
+	bool empty = ynode_is_null(n);
+	if (!empty && !dec_expect_map(c, n))
+		return false;
+	size_t nfiles = empty ? 0 : n->n;
 	spec_cg_volume *vol = b->vol;
-	vol->secret_files = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(spec_secret_file));
+	vol->secret_files = arena_calloc(c->mem, nfiles ? nfiles : 1, sizeof(spec_secret_file));
 	bool ok = true;
-	for (size_t i = 0; i < n->n; i++) {
+	for (size_t i = 0; i < nfiles; i++) {
 		const ynode *k = n->u.pairs[2 * i], *v = n->u.pairs[2 * i + 1];
 		spec_secret_file *sf = &vol->secret_files[vol->n_secret_files];
 		if (!dec_str(c, k, &sf->file_name)) {
@@ -437,11 +447,11 @@ static bool f_dns_label(spec_ctx *c, const ynode *v, void *o)
 }
 
 static const field group_fields[] = {
-	F_ENUM("os", spec_container_group, os, os_values),
-	F_ENUM("ip", spec_container_group, ip, ip_values),
+	F_AZ_ENUM("os", spec_container_group, os, os_values),
+	F_AZ_ENUM("ip", spec_container_group, ip, ip_values),
 	F_FN("dns_label", f_dns_label, 0),
 	F_FN("ports", f_group_ports, 0),
-	F_ENUM("restart_policy", spec_container_group, restart_policy, restart_values),
+	F_AZ_ENUM("restart_policy", spec_container_group, restart_policy, restart_values),
 	F_FN("containers", f_containers, F_REQUIRED),
 	F_FN("volumes", f_cg_volumes, 0),
 };
@@ -605,7 +615,7 @@ static bool f_monitor_interval(spec_ctx *c, const ynode *v, void *o)
 static bool f_monitor(spec_ctx *c, const ynode *v, void *o)
 {
 	static const field f[] = {
-		F_ENUM("protocol", spec_traffic_manager, monitor_protocol, monitor_protocols),
+		F_AZ_ENUM("protocol", spec_traffic_manager, monitor_protocol, monitor_protocols),
 		F_INT("port", spec_traffic_manager, monitor_port, 1, 65535),
 		F_FN("path", f_monitor_path, 0),
 		F_FN("interval", f_monitor_interval, 0),
@@ -639,7 +649,7 @@ static bool f_tm_dns_name(spec_ctx *c, const ynode *v, void *o)
 }
 
 static const field tm_fields[] = {
-	F_ENUMSTR("routing", spec_traffic_manager, routing, routing_values),
+	F_AZ_ENUMSTR("routing", spec_traffic_manager, routing, routing_values),
 	F_FN("dns_name", f_tm_dns_name, 0),
 	F_INT("ttl", spec_traffic_manager, ttl, 0, 2147483647),
 	F_FN("monitor", f_monitor, 0),

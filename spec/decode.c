@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec_internal.h"
 
@@ -103,6 +104,14 @@ void spec_error_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...)
 	va_end(ap);
 }
 
+void spec_warn_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(c, SPEC_DIAG_WARNING, loc.file, loc.line, loc.col, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- did you mean ---- */
 
 static size_t edit_distance(const char *a, const char *b)
@@ -158,6 +167,18 @@ static bool want_scalar(spec_ctx *c, const ynode *n, const char *expected)
 	return false;
 }
 
+/* One rule for every list (a sequence, a string-or-list, a command, a KEY=VALUE list): "key:"
+ * written with no value, or null, means no entries, as if the key were left out. Users delete the
+ * last entry and leave the key; that is not worth an error anywhere, so it is one nowhere. */
+bool list_is_empty(const ynode *n, spec_strv *out)
+{
+	if (n && !ynode_is_null(n))
+		return false;
+	out->v = NULL;
+	out->n = 0;
+	return true;
+}
+
 bool dec_str(spec_ctx *c, const ynode *n, const char **out)
 {
 	if (!want_scalar(c, n, "a string"))
@@ -172,6 +193,8 @@ bool dec_str(spec_ctx *c, const ynode *n, const char **out)
 
 bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out)
 {
+	if (list_is_empty(n, out))
+		return true;
 	if (n && n->kind == YNODE_SEQ)
 		return dec_strv(c, n, out);
 	const char *s;
@@ -364,13 +387,13 @@ bool dec_bytes(spec_ctx *c, const ynode *n, int64_t *out)
 	return true;
 }
 
-bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, int *out)
+bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, bool any_case, int *out)
 {
 	if (!want_scalar(c, n, "a string"))
 		return false;
 	size_t nv = 0;
 	for (; values[nv]; nv++)
-		if (!strcmp(values[nv], n->u.str)) {
+		if (any_case ? !strcasecmp(values[nv], n->u.str) : !strcmp(values[nv], n->u.str)) {
 			*out = (int)nv;
 			return true;
 		}
@@ -380,10 +403,11 @@ bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, int *out)
 	for (size_t i = 0; i < nv && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", values[i]);
 	const char *hint = spec_did_you_mean(n->u.str, values, nv);
+	const char *cases = any_case ? ", in upper or lower case" : "";
 	if (hint)
-		spec_error_at(c, n, "must be one of %s (got '%s'); did you mean '%s'?", list, n->u.str, hint);
+		spec_error_at(c, n, "must be one of %s%s (got '%s'); did you mean '%s'?", list, cases, n->u.str, hint);
 	else
-		spec_error_at(c, n, "must be one of %s (got '%s')", list, n->u.str);
+		spec_error_at(c, n, "must be one of %s%s (got '%s')", list, cases, n->u.str);
 	return false;
 }
 
@@ -405,6 +429,8 @@ bool dec_expect_seq(spec_ctx *c, const ynode *n)
 
 bool dec_strv(spec_ctx *c, const ynode *n, spec_strv *out)
 {
+	if (list_is_empty(n, out))
+		return true;
 	if (!dec_expect_seq(c, n))
 		return false;
 	out->v = arena_calloc(c->mem, n->n ? n->n : 1, sizeof(char *));
@@ -489,6 +515,8 @@ static bool shell_split(spec_ctx *c, const char *s, spec_strv *out, const char *
 
 bool dec_command(spec_ctx *c, const ynode *n, spec_strv *out)
 {
+	if (list_is_empty(n, out))
+		return true; /* unset: the image's command */
 	if (n && n->kind == YNODE_SEQ)
 		return dec_strv(c, n, out);
 	if (!want_scalar(c, n, "a string or a list of strings"))
@@ -501,13 +529,25 @@ bool dec_command(spec_ctx *c, const ynode *n, spec_strv *out)
 	return true;
 }
 
-static const char *scalar_text(const ynode *v)
+/* The deploying environment's value of an environment variable written without one (Compose's
+ * "KEY:" and "- KEY"), read when the spec is loaded. NULL when it is unset. */
+static const char *inherited_value(spec_ctx *c, const char *key)
 {
-	return ynode_is_null(v) ? NULL : v->u.str;
+	/* getenv("A=B") would find the variable A: such a key names no variable. */
+	if (strchr(key, '='))
+		return NULL;
+	const char *v = getenv(key);
+	/* A copy: the model must not change if the process environment does later. */
+	return v ? arena_strdup(c->mem, v) : NULL;
 }
 
-bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, size_t *nout)
+bool dec_kv(spec_ctx *c, const ynode *n, kv_no_value no_value, spec_kv **out, size_t *nout)
 {
+	if (ynode_is_null(n)) {
+		*out = NULL;
+		*nout = 0;
+		return true; /* "labels:" with no entries: none, as for every list */
+	}
 	if (!n || (n->kind != YNODE_MAP && n->kind != YNODE_SEQ)) {
 		spec_error_at(c, n, "expected a mapping or a list of KEY=VALUE strings, got %s", ynode_kind_name(n));
 		return false;
@@ -516,32 +556,26 @@ bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, siz
 	size_t count = 0;
 	bool ok = true;
 	for (size_t i = 0; i < n->n; i++) {
-		const ynode *key, *val = NULL;
+		const ynode *key;
 		const char *k, *v;
 		if (n->kind == YNODE_MAP) {
 			key = n->u.pairs[2 * i];
-			val = n->u.pairs[2 * i + 1];
+			const ynode *val = n->u.pairs[2 * i + 1];
 			if (key->kind != YNODE_SCALAR || ynode_is_null(key)) {
 				spec_error_at(c, key, "keys must be strings");
 				ok = false;
 				continue;
 			}
 			k = key->u.str;
-			spec_push_key(c, k);
 			if (val->kind != YNODE_SCALAR) {
+				spec_push_key(c, k);
 				spec_error_at(c, val, "expected a string, number or boolean, got %s", ynode_kind_name(val));
-				ok = false;
 				spec_pop(c);
+				ok = false;
 				continue;
 			}
-			v = scalar_text(val);
-			if (!v && value_required) {
-				spec_error_at(c, key, "has no value (write KEY: \"\" for an empty one)");
-				ok = false;
-				spec_pop(c);
-				continue;
-			}
-			spec_pop(c);
+			v = ynode_is_null(val) ? NULL : val->u.str;
+			/* Within one mapping the YAML reader already refuses a repeated key. */
 		} else {
 			key = n->u.items[i];
 			spec_push_index(c, i);
@@ -552,20 +586,16 @@ bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, siz
 				continue;
 			}
 			const char *eq = strchr(key->u.str, '=');
-			if (!eq && value_required) {
-				spec_error_at(c, key, "'%s' has no value (write %s=VALUE)", key->u.str, key->u.str);
-				ok = false;
-				spec_pop(c);
-				continue;
-			}
 			k = eq ? arena_strndup(c->mem, key->u.str, (size_t)(eq - key->u.str)) : key->u.str;
-			v = eq ? eq + 1 : "";
+			v = eq ? eq + 1 : NULL;
 			if (!*k) {
 				spec_error_at(c, key, "'%s' has an empty key", key->u.str);
 				ok = false;
 				spec_pop(c);
 				continue;
 			}
+			/* A key left out because its variable is unset still counts: "- A" then "- A=1"
+			 * is the same mistake whatever the environment holds. */
 			for (size_t j = 0; j < count; j++)
 				if (!strcmp(kv[j].key, k)) {
 					spec_error_at(c, key, "'%s' is set twice (first at %d:%d)", k, kv[j].loc.line, kv[j].loc.col);
@@ -575,12 +605,23 @@ bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, siz
 			spec_pop(c);
 		}
 		kv[count].key = k;
-		kv[count].value = v ? v : "";
 		kv[count].loc = spec_loc_of(c, key);
+		if (v)
+			kv[count].value = v;
+		else if (no_value == KV_FROM_ENV) {
+			kv[count].value = inherited_value(c, k); /* NULL: left out below */
+			kv[count].from_env = true;
+		} else
+			kv[count].value = "";
 		count++;
 	}
+	/* Drop the keys whose variable is unset: Compose leaves them out of the container too. */
+	size_t kept = 0;
+	for (size_t j = 0; j < count; j++)
+		if (kv[j].value)
+			kv[kept++] = kv[j];
 	*out = kv;
-	*nout = count;
+	*nout = kept;
 	return ok;
 }
 
@@ -735,11 +776,12 @@ static bool dec_field(spec_ctx *c, const field *f, const ynode *v, void *obj)
 	case FK_BYTES:
 		return dec_bytes(c, v, (int64_t *)at);
 	case FK_ENUM:
-		return dec_enum(c, v, f->values, (int *)at);
+		return dec_enum(c, v, f->values, f->flags & F_ANYCASE, (int *)at);
 	case FK_ENUMSTR: {
 		int idx;
-		if (!dec_enum(c, v, f->values, &idx))
+		if (!dec_enum(c, v, f->values, f->flags & F_ANYCASE, &idx))
 			return false;
+		/* The listed spelling, whatever was written: plans and Azure see one form. */
 		*(const char **)at = f->values[idx];
 		return true;
 	}
@@ -750,7 +792,7 @@ static bool dec_field(spec_ctx *c, const field *f, const ynode *v, void *obj)
 	case FK_COMMAND:
 		return dec_command(c, v, (spec_strv *)at);
 	case FK_KV:
-		return dec_kv(c, v, f->min != 0, (spec_kv **)at, (size_t *)((char *)obj + f->noff));
+		return dec_kv(c, v, KV_EMPTY, (spec_kv **)at, (size_t *)((char *)obj + f->noff));
 	case FK_CUSTOM:
 		return f->fn(c, v, obj);
 	}
@@ -803,15 +845,10 @@ static bool decode_mapping(spec_ctx *c, const ynode *n, const field *fields, siz
 		const field *f = &fields[j];
 		seen |= 1ull << j;
 		spec_push_key_at(c, key, k);
-		if (!(f->flags & F_SETTING) || claim_setting(c, k)) {
-			if (ynode_is_null(v) && f->kind != FK_CUSTOM && f->kind != FK_STR && f->kind != FK_INT &&
-			    f->kind != FK_BOOL && f->kind != FK_TRISTATE && f->kind != FK_NUM && f->kind != FK_ENUM && f->kind != FK_ENUMSTR &&
-			    f->kind != FK_DURATION && f->kind != FK_BYTES && f->kind != FK_STR_OR_STRV) {
-				/* An empty list or map written as "key:" means empty. */
-			} else {
-				dec_field(c, f, v, obj);
-			}
-		}
+		/* "key:" with no value is the decoder's to judge: empty for every list, an error for a
+		 * scalar (see list_is_empty). */
+		if (!(f->flags & F_SETTING) || claim_setting(c, k))
+			dec_field(c, f, v, obj);
 		spec_pop(c);
 	}
 	for (size_t j = 0; j < nfields; j++) {

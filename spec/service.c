@@ -97,12 +97,19 @@ static bool decode_short_port(spec_ctx *c, const ynode *n, port_vec *pv)
 		spec_error_at(c, n, "invalid port range in '%s'", s);
 		return false;
 	}
-	if (colon && phi - plo != thi - tlo) {
-		spec_error_at(c, n, "'%s': published and target ranges differ in size", s);
+	/* A published range to one target port ("8000-8002:80") publishes every port of the range to
+	 * it, as docker stack deploy does (the swarm has no published range); other ranges pair up. */
+	bool fan_in = colon && tlo == thi && phi > plo;
+	if (colon && !fan_in && phi - plo != thi - tlo) {
+		spec_error_at(c, n,
+			      "'%s': published and target ranges differ in size (publish a range to a range of the same size, "
+			      "or to one target port)",
+			      s);
 		return false;
 	}
-	for (int i = 0; i <= thi - tlo; i++) {
-		spec_port p = {.target = tlo + i, .published = colon ? plo + i : 0, .protocol = proto,
+	int count = fan_in ? phi - plo : thi - tlo;
+	for (int i = 0; i <= count; i++) {
+		spec_port p = {.target = fan_in ? tlo : tlo + i, .published = colon ? plo + i : 0, .protocol = proto,
 			       .mode = SPEC_PUBLISH_INGRESS, .loc = spec_loc_of(c, n)};
 		port_push(c, pv, p);
 	}
@@ -265,7 +272,7 @@ static bool f_mount_type(spec_ctx *c, const ynode *v, void *o)
 		spec_error_at(c, v, "mount type '%s' is not supported by berth", v->u.str);
 		return false;
 	}
-	if (!dec_enum(c, v, mount_types, &idx))
+	if (!dec_enum(c, v, mount_types, false, &idx))
 		return false;
 	((spec_mount *)o)->type = (spec_mount_type)idx;
 	return true;
@@ -349,6 +356,9 @@ static bool f_volumes(spec_ctx *c, const ynode *n, void *o)
 
 /* ---- secrets and configs ---- */
 
+/* A file mode is octal however it is written, as the Compose specification says: 440, 0440,
+ * 0o440 and "440" are all r--r-----. (compose-go reads an unquoted 440 as the YAML integer 440,
+ * that is 0670, which is never what was meant; berth does not follow it there.) */
 static bool f_file_mode(spec_ctx *c, const ynode *v, void *o)
 {
 	if (!v || v->kind != YNODE_SCALAR || ynode_is_null(v)) {
@@ -356,14 +366,15 @@ static bool f_file_mode(spec_ctx *c, const ynode *v, void *o)
 		return false;
 	}
 	const char *s = v->u.str;
-	int base = 10;
 	if (s[0] == '0' && s[1] == 'o')
-		s += 2, base = 8;
-	else if (s[0] == '0' && s[1])
-		base = 8;
-	char *end;
-	long m = strtol(s, &end, base);
-	if (!*s || *end || m < 0 || m > 0777) {
+		s += 2;
+	if (!*s || strspn(s, "01234567") != strlen(s)) {
+		spec_error_at(c, v, "expected an octal file mode like 0440 (digits 0 to 7), got '%s'", v->u.str);
+		return false;
+	}
+	s += strspn(s, "0"); /* leading zeros say nothing more */
+	long m = strlen(s) > 3 ? 01000 : strtol(s, NULL, 8);
+	if (m > 0777) {
 		spec_error_at(c, v, "expected a file mode between 0 and 0777, got '%s'", v->u.str);
 		return false;
 	}
@@ -476,7 +487,9 @@ static bool f_networks(spec_ctx *c, const ynode *n, void *o)
 static bool f_hc_test(spec_ctx *c, const ynode *v, void *o)
 {
 	spec_healthcheck *h = o;
-	if (v && v->kind == YNODE_SCALAR && !ynode_is_null(v)) {
+	if (list_is_empty(v, &h->test))
+		return true; /* "test:" with no value: the image's test, as if it were left out */
+	if (v->kind == YNODE_SCALAR) {
 		h->test.v = arena_calloc(c->mem, 2, sizeof(char *));
 		h->test.v[0] = "CMD-SHELL";
 		h->test.v[1] = v->u.str;
@@ -707,7 +720,7 @@ static const field deploy_fields[] = {
 	F_FN("update_config", f_update_config, 0),
 	F_FN("rollback_config", f_rollback_config, 0),
 	F_FN("restart_policy", f_restart_policy, 0),
-	F_KV("labels", spec_deploy, labels, n_labels, 0),
+	F_KV("labels", spec_deploy, labels, n_labels),
 	F_ENUMSTR("endpoint_mode", spec_deploy, endpoint_mode, endpoint_modes),
 };
 
@@ -736,7 +749,7 @@ static bool f_logging(spec_ctx *c, const ynode *n, void *o)
 {
 	static const field f[] = {
 		F_STR("driver", spec_service, logging_driver, 0),
-		F_KV("options", spec_service, logging_options, n_logging_options, 0),
+		F_KV("options", spec_service, logging_options, n_logging_options),
 	};
 	return dec_object(c, n, f, NFIELDS(f), o);
 }
@@ -746,11 +759,13 @@ static bool f_logging(spec_ctx *c, const ynode *n, void *o)
 static bool f_environment(spec_ctx *c, const ynode *n, void *o)
 {
 	spec_service *s = o;
-	if (!dec_kv(c, n, true, &s->environment, &s->n_environment))
+	/* Compose: "KEY:" or "- KEY" takes the value from the environment of the one deploying. */
+	if (!dec_kv(c, n, KV_FROM_ENV, &s->environment, &s->n_environment))
 		return false;
 	bool ok = true;
 	for (size_t i = 0; i < s->n_environment; i++)
-		if (spec_looks_like_ref(s->environment[i].value)) {
+		/* Only what is written in the spec: an inherited value is taken literally. */
+		if (!s->environment[i].from_env && spec_looks_like_ref(s->environment[i].value)) {
 			spec_push_key(c, s->environment[i].key);
 			spec_error_loc(c, s->environment[i].loc,
 				       "secret references are not expanded in environment; use a swarm secret");
@@ -770,7 +785,7 @@ static const field service_fields[] = {
 	F_FN("secrets", f_secrets, 0),
 	F_FN("configs", f_configs, 0),
 	F_FN("networks", f_networks, 0),
-	F_KV("labels", spec_service, labels, n_labels, 0),
+	F_KV("labels", spec_service, labels, n_labels),
 	F_FN("healthcheck", f_healthcheck, 0),
 	F_FN("deploy", f_deploy, 0),
 	F_STR("hostname", spec_service, hostname, 0),
@@ -786,7 +801,7 @@ static const field service_fields[] = {
 	F_STRV("extra_hosts", spec_service, extra_hosts),
 	F_STRV("cap_add", spec_service, cap_add),
 	F_STRV("cap_drop", spec_service, cap_drop),
-	F_KV("sysctls", spec_service, sysctls, n_sysctls, 0),
+	F_KV("sysctls", spec_service, sysctls, n_sysctls),
 	F_FN("logging", f_logging, 0),
 };
 

@@ -24,6 +24,9 @@ typedef struct spec_kv {
 	const char *key;
 	const char *value;
 	spec_loc loc;
+	bool from_env; /* environment only: written without a value, so the value is the one berth's
+			* own environment had when the spec was loaded (a key whose variable was unset
+			* is not in the model at all) */
 } spec_kv;
 
 /* A secret value is never in the model: only where to read it at run time. */
@@ -351,10 +354,15 @@ struct spec_model {
 	spec_azure azure;
 };
 
+/* All false (a zeroed struct, or NULL) is the strict load that plan and apply need. */
 typedef struct spec_options {
 	/* Do not check that ${env:...} variables are set and ${file:...} files are readable
 	 * (for editors and pre-commit hooks that run without the secrets). */
 	bool skip_secret_refs;
+	/* Check them, but report an unset variable or an unreadable file as a warning, not an error:
+	 * `berth validate` must work where the secrets are not (pre-commit hooks, CI for pull
+	 * requests). The reference itself must still be well formed. */
+	bool secret_refs_warn;
 } spec_options;
 
 /* Loads and validates PATH (a file, or a directory whose *.yaml files are merged). Problems are

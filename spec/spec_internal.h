@@ -38,6 +38,7 @@ typedef struct spec_ctx {
 void spec_error_at(spec_ctx *c, const ynode *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void spec_warn_at(spec_ctx *c, const ynode *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void spec_error_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void spec_warn_loc(spec_ctx *c, spec_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 spec_loc spec_loc_of(spec_ctx *c, const ynode *n);
 /* "swarm.services.web.ports[0]": the current path, in mem. */
 const char *spec_path(spec_ctx *c);
@@ -56,14 +57,23 @@ bool dec_bool(spec_ctx *c, const ynode *n, bool *out);
 bool dec_num(spec_ctx *c, const ynode *n, double min, double max, double *out);
 bool dec_duration(spec_ctx *c, const ynode *n, int64_t *out_ns);
 bool dec_bytes(spec_ctx *c, const ynode *n, int64_t *out);
-bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, int *out);
+/* One of values (a NULL-terminated list); with any_case, in any letter case (values that Azure
+ * compares without regard to case), and *out is still the index of the listed spelling. */
+bool dec_enum(spec_ctx *c, const ynode *n, const char *const *values, bool any_case, int *out);
+/* True, with *out empty, when n is no value ("key:") or null: every list reads that as empty. */
+bool list_is_empty(const ynode *n, spec_strv *out);
 bool dec_strv(spec_ctx *c, const ynode *n, spec_strv *out);
 /* One string, or a list of strings (Compose allows both for dns and dns_search). */
 bool dec_str_or_strv(spec_ctx *c, const ynode *n, spec_strv *out);
 /* A command: a list of strings, or one string split like a POSIX shell would. */
 bool dec_command(spec_ctx *c, const ynode *n, spec_strv *out);
-/* A map of scalars, or a list of "key=value"; with value_required, "key" alone is an error. */
-bool dec_kv(spec_ctx *c, const ynode *n, bool value_required, spec_kv **out, size_t *nout);
+/* What a key written without a value ("KEY:" in a mapping, "KEY" in a list) means. */
+typedef enum {
+	KV_EMPTY,    /* the empty string (labels, options) */
+	KV_FROM_ENV, /* environment: the deploying environment's value; left out when it is unset */
+} kv_no_value;
+/* A map of scalars, or a list of "key=value"; "key:" with no value at all means no entries. */
+bool dec_kv(spec_ctx *c, const ynode *n, kv_no_value no_value, spec_kv **out, size_t *nout);
 /* "${env:NAME}" or "${file:PATH}". */
 bool dec_secret_ref(spec_ctx *c, const ynode *n, spec_secret_ref *out);
 bool spec_looks_like_ref(const char *s);
@@ -81,13 +91,14 @@ enum field_kind {
 
 #define F_REQUIRED 1u
 #define F_SETTING 2u /* may be set in only one file of a directory */
+#define F_ANYCASE 4u /* FK_ENUM, FK_ENUMSTR: an Azure value, matched in any case, kept as listed */
 
 typedef struct field {
 	const char *key;
 	enum field_kind kind;
 	size_t off;   /* offset of the value in obj */
 	size_t noff;  /* FK_KV: offset of the count */
-	int64_t min, max;          /* FK_INT, FK_NUM range; FK_KV: min != 0 means values are required */
+	int64_t min, max;          /* FK_INT, FK_NUM range */
 	const char *const *values; /* FK_ENUM (writes the index as int), FK_ENUMSTR (writes the string) */
 	field_fn fn;               /* FK_CUSTOM */
 	unsigned flags;
@@ -144,9 +155,12 @@ void spec_validate_model(spec_ctx *c);
 #define F_BYTES(k, T, m) {.key = k, .kind = FK_BYTES, .off = offsetof(T, m)}
 #define F_ENUMSTR(k, T, m, vals) {.key = k, .kind = FK_ENUMSTR, .off = offsetof(T, m), .values = vals}
 #define F_ENUM(k, T, m, vals) {.key = k, .kind = FK_ENUM, .off = offsetof(T, m), .values = vals}
+/* Enumerations of Azure's API, which compares them without case: "http" is "HTTP". */
+#define F_AZ_ENUMSTR(k, T, m, vals) {.key = k, .kind = FK_ENUMSTR, .off = offsetof(T, m), .values = vals, .flags = F_ANYCASE}
+#define F_AZ_ENUM(k, T, m, vals) {.key = k, .kind = FK_ENUM, .off = offsetof(T, m), .values = vals, .flags = F_ANYCASE}
 #define F_STRV(k, T, m) {.key = k, .kind = FK_STRV, .off = offsetof(T, m)}
 #define F_STRS(k, T, m) {.key = k, .kind = FK_STR_OR_STRV, .off = offsetof(T, m)}
 #define F_CMD(k, T, m) {.key = k, .kind = FK_COMMAND, .off = offsetof(T, m)}
-#define F_KV(k, T, m, nm, required) {.key = k, .kind = FK_KV, .off = offsetof(T, m), .noff = offsetof(T, nm), .min = required}
+#define F_KV(k, T, m, nm) {.key = k, .kind = FK_KV, .off = offsetof(T, m), .noff = offsetof(T, nm)}
 #define F_FN(k, f, fl) {.key = k, .kind = FK_CUSTOM, .fn = f, .flags = fl}
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))

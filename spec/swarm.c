@@ -59,8 +59,8 @@ static const field network_fields[] = {
 	F_STR("driver", spec_network, driver, 0),
 	F_BOOL("attachable", spec_network, attachable),
 	F_BOOL("internal", spec_network, internal),
-	F_KV("labels", spec_network, labels, n_labels, 0),
-	F_KV("driver_opts", spec_network, driver_opts, n_driver_opts, 0),
+	F_KV("labels", spec_network, labels, n_labels),
+	F_KV("driver_opts", spec_network, driver_opts, n_driver_opts),
 	F_FN("external", f_net_external, 0),
 };
 
@@ -127,7 +127,7 @@ static bool f_secret_env(spec_ctx *c, const ynode *v, void *o)
 static bool f_secret_labels(spec_ctx *c, const ynode *v, void *o)
 {
 	secret_build *b = o;
-	return dec_kv(c, v, false, &b->s->labels, &b->s->n_labels);
+	return dec_kv(c, v, KV_EMPTY, &b->s->labels, &b->s->n_labels);
 }
 static bool f_not_managed(spec_ctx *c, const ynode *v, void *o)
 {
@@ -194,7 +194,7 @@ static bool f_config_file(spec_ctx *c, const ynode *v, void *o)
 static const field config_fields[] = {
 	F_FN("content", f_config_content, 0),
 	F_FN("file", f_config_file, 0),
-	F_KV("labels", spec_config, labels, n_labels, 0),
+	F_KV("labels", spec_config, labels, n_labels),
 	F_FN("external", f_not_managed, 0),
 };
 
@@ -225,8 +225,8 @@ static bool f_volume_share(spec_ctx *c, const ynode *v, void *o)
 
 static const field volume_fields[] = {
 	F_STR("driver", spec_volume, driver, 0),
-	F_KV("driver_opts", spec_volume, driver_opts, n_driver_opts, 0),
-	F_KV("labels", spec_volume, labels, n_labels, 0),
+	F_KV("driver_opts", spec_volume, driver_opts, n_driver_opts),
+	F_KV("labels", spec_volume, labels, n_labels),
 	F_FN("file_share", f_volume_share, 0),
 	F_FN("external", f_not_managed, 0),
 };
@@ -255,7 +255,25 @@ NAMED_MAP_FIELD(f_networks, spec_swarm, networks, n_networks, decode_network, sp
 NAMED_MAP_FIELD(f_secrets, spec_swarm, secrets, n_secrets, decode_secret, spec_swarm_secret)
 NAMED_MAP_FIELD(f_configs, spec_swarm, configs, n_configs, decode_config, spec_config)
 NAMED_MAP_FIELD(f_volumes, spec_swarm, volumes, n_volumes, decode_volume, spec_volume)
-NAMED_MAP_FIELD(f_services, spec_swarm, services, n_services, spec_decode_service, spec_service)
+
+/* x- names are skipped in every named map (a place for anchors), but under services that is a
+ * trap: Compose does not treat them as extensions there, so docker stack deploy would deploy
+ * "x-ray" while berth would silently not. Say so. */
+static bool f_services(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_swarm *sw = o;
+	for (size_t i = 0; v && v->kind == YNODE_MAP && i < v->n; i++) {
+		const ynode *k = v->u.pairs[2 * i];
+		if (k->kind != YNODE_SCALAR || strncmp(k->u.str, "x-", 2))
+			continue;
+		spec_push_key(c, k->u.str);
+		spec_warn_at(c, k,
+			     "not deployed: a name starting with 'x-' is an extension field, not a service (docker stack "
+			     "deploy would deploy it); rename it, or keep shared fragments in a top-level x- key");
+		spec_pop(c);
+	}
+	return dec_named_map(c, v, sizeof(spec_service), (void **)&sw->services, &sw->n_services, spec_decode_service);
+}
 
 static const field swarm_fields[] = {
 	F_FN("endpoint", f_endpoint, F_SETTING),

@@ -171,16 +171,21 @@ static void check_published_ports(spec_ctx *c, const spec_swarm *sw)
 
 /* ---- secret references ---- */
 
+/* Whether the value behind a reference can be read now. Only the name of the variable or file is
+ * ever reported, never a value. */
 static void check_secret_ref(spec_ctx *c, const spec_secret_ref *r)
 {
 	if (c->opts && c->opts->skip_secret_refs)
 		return;
+	/* The same words at either level: --require-secrets only turns the warning into an error. */
+	void (*report)(spec_ctx *, spec_loc, const char *, ...) __attribute__((format(printf, 3, 4))) =
+		c->opts && c->opts->secret_refs_warn ? spec_warn_loc : spec_error_loc;
 	if (r->kind == SPEC_REF_ENV) {
 		if (!getenv(r->name))
-			spec_error_loc(c, r->loc, "environment variable '%s' is not set", r->name);
+			report(c, r->loc, "environment variable '%s' is not set", r->name);
 	} else if (r->kind == SPEC_REF_FILE) {
 		if (access(r->name, R_OK) != 0)
-			spec_error_loc(c, r->loc, "cannot read secret file '%s': %s", r->name, strerror(errno));
+			report(c, r->loc, "cannot read secret file '%s': %s", r->name, strerror(errno));
 	}
 }
 

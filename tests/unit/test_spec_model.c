@@ -539,6 +539,336 @@ static void test_secret_value_never_echoed(void **state)
 	free(text);
 }
 
+/* Compose's "KEY:" and "- KEY": the value comes from berth's environment when the spec is
+ * loaded; a variable that is unset leaves the key out. */
+static void test_environment_inherited_from_deployer(void **state)
+{
+	(void)state;
+	setenv("BERTH_T_REGION", "eu-west", 1);
+	setenv("BERTH_T_EMPTY", "", 1);
+	setenv("BERTH_T_LOOKS_LIKE_REF", "${env:NOT_EXPANDED}", 1);
+	unsetenv("BERTH_T_UNSET");
+	const char *doc = "version: 1\nname: x\nswarm:\n  services:\n"
+			  "    map:\n      image: i\n      environment:\n"
+			  "        MODE: prod\n        BERTH_T_REGION:\n        BERTH_T_UNSET:\n        BERTH_T_EMPTY: ~\n"
+			  "        BLANK: \"\"\n        BERTH_T_LOOKS_LIKE_REF:\n"
+			  "    list:\n      image: i\n"
+			  "      environment: [MODE=prod, BERTH_T_REGION, BERTH_T_UNSET, BERTH_T_EMPTY, BLANK=]\n"
+			  "azure:\n  subscription: 00000000-0000-0000-0000-000000000000\n  resource_group: rg\n"
+			  "  location: westus\n  container_groups:\n    grp:\n      containers:\n"
+			  "        c: {image: i, cpu: 1, memory_gb: 1, environment: {BERTH_T_REGION: , BERTH_T_UNSET: , A: b}}\n";
+	char *text;
+	spec *s = load_text(doc, &text);
+	if (!s)
+		fprintf(stderr, "%s", text);
+	assert_non_null(s);
+	assert_string_equal(text, "");
+	free(text);
+	/* The model holds a copy: changing the environment afterwards changes nothing. */
+	setenv("BERTH_T_REGION", "changed", 1);
+	const struct spec_model *m = spec_model(s);
+	for (size_t i = 0; i < 2; i++) {
+		const spec_service *sv = &m->swarm.services[i];
+		assert_int_equal(sv->n_environment, i == 0 ? 5 : 4);
+		assert_string_equal(sv->environment[0].key, "MODE");
+		assert_string_equal(sv->environment[0].value, "prod");
+		assert_false(sv->environment[0].from_env);
+		assert_string_equal(sv->environment[1].key, "BERTH_T_REGION");
+		assert_string_equal(sv->environment[1].value, "eu-west");
+		assert_true(sv->environment[1].from_env);
+		/* BERTH_T_UNSET is not there; a variable set to "" is kept, empty. */
+		assert_string_equal(sv->environment[2].key, "BERTH_T_EMPTY");
+		assert_string_equal(sv->environment[2].value, "");
+		assert_true(sv->environment[2].from_env);
+		assert_string_equal(sv->environment[3].key, "BLANK");
+		assert_string_equal(sv->environment[3].value, "");
+		assert_false(sv->environment[3].from_env);
+		assert_int_equal(sv->environment[3].loc.line, i == 0 ? 12 : 16);
+	}
+	/* An inherited value is taken literally, not as a secret reference. */
+	assert_string_equal(m->swarm.services[0].environment[4].value, "${env:NOT_EXPANDED}");
+	const spec_container *ct = &m->azure.container_groups[0].containers[0];
+	assert_int_equal(ct->n_environment, 2);
+	assert_string_equal(ct->environment[0].key, "BERTH_T_REGION");
+	assert_string_equal(ct->environment[0].value, "eu-west");
+	assert_string_equal(ct->environment[1].key, "A");
+	spec_free(s);
+
+	/* Read again at the next load. */
+	s = load_text(doc, NULL);
+	assert_string_equal(spec_model(s)->swarm.services[0].environment[1].value, "changed");
+	spec_free(s);
+	unsetenv("BERTH_T_REGION");
+	unsetenv("BERTH_T_EMPTY");
+	unsetenv("BERTH_T_LOOKS_LIKE_REF");
+}
+
+/* A key left out because its variable is unset is still a key: repeating it is still an error. */
+static void test_environment_inherited_key_set_twice(void **state)
+{
+	(void)state;
+	unsetenv("BERTH_T_UNSET");
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    web:\n      image: i\n"
+		     "      environment: [BERTH_T_UNSET, BERTH_T_UNSET=1]\n",
+		     "t.yaml:7:36: error: swarm.services.web.environment[1]: 'BERTH_T_UNSET' is set twice (first at 7:21)\n");
+}
+
+static char *load_with(const char *yaml, const spec_options *o, spec **out)
+{
+	spec_diags *d = spec_diags_new();
+	*out = spec_load_buffer(yaml, strlen(yaml), "t.yaml", o, d);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	spec_diags_print(d, f);
+	fclose(f);
+	spec_diags_free(d);
+	return buf;
+}
+
+/* berth validate's default: a secret that cannot be read here is a warning, the spec loads;
+ * the zeroed options of plan and apply keep it an error. Only names are printed. */
+static void test_secret_refs_as_warnings(void **state)
+{
+	(void)state;
+	unsetenv("BERTH_T_NO_SUCH_SECRET");
+	setenv("BERTH_T_SET_SECRET", "hunter2-value", 1);
+	const char *doc = "version: 1\nname: x\nswarm:\n  secrets:\n"
+			  "    a: {value: \"${env:BERTH_T_NO_SUCH_SECRET}\"}\n"
+			  "    b: {file: /nonexistent/berth-t/b}\n"
+			  "    c: {environment: BERTH_T_SET_SECRET}\n";
+	spec_options warn = {.secret_refs_warn = true}, strict = {0};
+	spec *s;
+	char *text = load_with(doc, &warn, &s);
+	assert_non_null(s);
+	assert_string_equal(text,
+			    "t.yaml:5:16: warning: swarm.secrets.a: environment variable 'BERTH_T_NO_SUCH_SECRET' is not set\n"
+			    "t.yaml:6:15: warning: swarm.secrets.b: cannot read secret file '/nonexistent/berth-t/b': No such "
+			    "file or directory\n");
+	assert_int_equal(spec_model(s)->swarm.n_secrets, 3);
+	spec_free(s);
+	free(text);
+	text = load_with(doc, &strict, &s);
+	assert_null(s);
+	assert_string_equal(text,
+			    "t.yaml:5:16: error: swarm.secrets.a: environment variable 'BERTH_T_NO_SUCH_SECRET' is not set\n"
+			    "t.yaml:6:15: error: swarm.secrets.b: cannot read secret file '/nonexistent/berth-t/b': No such "
+			    "file or directory\n");
+	assert_null(strstr(text, "hunter2-value"));
+	free(text);
+	/* NULL options are the strict load too. */
+	spec_diags *d = spec_diags_new();
+	assert_null(spec_load_buffer(doc, strlen(doc), "t.yaml", NULL, d));
+	assert_int_equal(spec_diags_errors(d), 2);
+	spec_diags_free(d);
+	/* The form of a reference is checked either way: a malformed one is an error. */
+	text = load_with("version: 1\nname: x\nswarm:\n  secrets:\n    a: {value: \"${env:1BAD}\"}\n", &warn, &s);
+	assert_null(s);
+	assert_string_equal(text, "t.yaml:5:16: error: swarm.secrets.a.value: '1BAD' is not a valid environment variable name\n");
+	free(text);
+	unsetenv("BERTH_T_SET_SECRET");
+}
+
+/* Azure's enumerations in any case come out in the one spelling berth plans and sends with. */
+static void test_azure_enums_any_case_normalised(void **state)
+{
+	(void)state;
+	spec_diags *d = spec_diags_new();
+	spec *s = spec_load("tests/spec/valid/09-azure-values-any-case.yaml", NULL, d);
+	if (!s)
+		spec_diags_print(d, stderr);
+	assert_non_null(s);
+	assert_int_equal(spec_diags_count(d), 0);
+	spec_diags_free(d);
+	const spec_azure *az = &spec_model(s)->azure;
+	assert_string_equal(az->file_shares[0].access_tier, "Hot");
+	const spec_container_group *g = &az->container_groups[0];
+	assert_int_equal(g->os, SPEC_OS_LINUX);
+	assert_int_equal(g->ip, SPEC_IP_PUBLIC);
+	assert_int_equal(g->restart_policy, SPEC_RESTART_ON_FAILURE);
+	assert_int_equal(g->n_ports, 2);
+	assert_int_equal(g->ports[0].protocol, SPEC_PROTO_TCP);
+	assert_int_equal(g->ports[1].port, 53);
+	assert_int_equal(g->ports[1].protocol, SPEC_PROTO_UDP);
+	assert_int_equal(g->containers[0].ports[1].protocol, SPEC_PROTO_UDP);
+	assert_int_equal(az->container_groups[1].os, SPEC_OS_WINDOWS);
+	assert_int_equal(az->container_groups[1].restart_policy, SPEC_RESTART_NEVER);
+	const spec_traffic_manager *tm = &az->traffic_managers[0];
+	assert_string_equal(tm->routing, "weighted");
+	assert_int_equal(tm->monitor_protocol, SPEC_MONITOR_TCP);
+	assert_null(tm->monitor_path); /* no default path for a TCP monitor, however it is written */
+	spec_free(s);
+
+	/* The rules that depend on a value see it normalised. */
+	const char *head = "version: 1\nname: x\nazure:\n  subscription: 00000000-0000-0000-0000-000000000000\n"
+			   "  resource_group: rg\n  location: westus\n";
+	char doc[1024];
+	snprintf(doc, sizeof(doc), "%s  traffic_manager:\n    tm: {monitor: {protocol: tcp, path: /x}}\n", head);
+	assert_diags(doc, "t.yaml:8:19: error: azure.traffic_manager.tm.monitor: a TCP monitor has no path\n");
+	snprintf(doc, sizeof(doc),
+		 "%s  container_groups:\n    grp: {ip: Public, dns_label: grp-x, containers: {c: {image: i, cpu: 1, memory_gb: 1}}}\n",
+		 head);
+	assert_diags(doc, "t.yaml:8:10: error: azure.container_groups.grp: ip: public needs at least one container port\n");
+	snprintf(doc, sizeof(doc),
+		 "%s  container_groups:\n    grp: {containers: {c: {image: i, cpu: 1, memory_gb: 1, ports: [80/sctp]}}}\n", head);
+	assert_diags(doc, "t.yaml:8:68: error: azure.container_groups.grp.containers.c.ports[0]: invalid port '80/sctp': use "
+			  "PORT or PORT/tcp or PORT/udp\n");
+}
+
+/* "key:" with no value is an empty list for every list-valued key (it used to be an error for
+ * some: environment, dns, constraints, aliases, a secret's labels, healthcheck.test, ...). */
+static void test_every_list_may_be_written_empty(void **state)
+{
+	(void)state;
+	const char *doc =
+		"version: 1\nname: x\nswarm:\n"
+		"  networks:\n    front: {labels: , driver_opts: }\n"
+		"  secrets:\n    s: {file: /etc/hostname, labels: }\n"
+		"  configs:\n    cf: {content: x, labels: }\n"
+		"  volumes:\n    v: {labels: , driver_opts: }\n"
+		"  services:\n    web:\n      image: i\n"
+		"      command:\n      entrypoint:\n      environment:\n      labels:\n      ports:\n      volumes:\n"
+		"      secrets:\n      configs:\n      dns:\n      dns_search:\n      extra_hosts:\n      cap_add:\n"
+		"      cap_drop:\n      sysctls:\n      logging: {driver: json-file, options: }\n"
+		"      networks:\n        front: {aliases: }\n"
+		"      healthcheck: {test: , interval: 10s}\n"
+		"      deploy: {labels: , placement: {constraints: , preferences: }}\n"
+		"azure:\n  subscription: 00000000-0000-0000-0000-000000000000\n  resource_group: rg\n  location: westus\n"
+		"  container_groups:\n    grp:\n      ports:\n      volumes:\n"
+		"      containers:\n        c: {image: i, cpu: 1, memory_gb: 1, ports: , command: , environment: ,\n"
+		"            secure_environment: , volume_mounts: }\n";
+	char *text;
+	spec *s = load_text(doc, &text);
+	if (!s)
+		fprintf(stderr, "%s", text);
+	assert_non_null(s);
+	assert_string_equal(text, "");
+	free(text);
+	const spec_service *w = &spec_model(s)->swarm.services[0];
+	assert_int_equal(w->n_environment, 0);
+	assert_null(w->command.v); /* unset: the image's command */
+	assert_int_equal(w->dns.n, 0);
+	assert_int_equal(w->dns_search.n, 0);
+	assert_int_equal(w->deploy.constraints.n, 0);
+	assert_int_equal(w->networks[0].aliases.n, 0);
+	assert_true(w->healthcheck.present);
+	assert_int_equal(w->healthcheck.test.n, 0); /* the image's test, with berth's interval */
+	assert_int_equal(w->healthcheck.interval_ns, 10000000000LL);
+	assert_int_equal(spec_model(s)->swarm.secrets[0].n_labels, 0);
+	assert_int_equal(spec_model(s)->azure.container_groups[0].containers[0].n_environment, 0);
+	spec_free(s);
+
+	/* Scalars still need a value, and an empty list is still checked against what needs entries. */
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    web:\n      image:\n",
+		     "t.yaml:6:13: error: swarm.services.web.image: expected a string, got null\n");
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    web: {image: i, healthcheck: {test: }}\n",
+		     "t.yaml:5:34: error: swarm.services.web.healthcheck: empty healthcheck: give a test, or disable: true\n");
+	assert_diags("version: 1\nname: x\nazure:\n  subscription: 00000000-0000-0000-0000-000000000000\n"
+		     "  resource_group: rg\n  location: westus\n  container_groups:\n    grp:\n"
+		     "      containers: {c: {image: i, cpu: 1, memory_gb: 1}}\n      volumes: {certs: {secret: }}\n",
+		     "t.yaml:10:33: error: azure.container_groups.grp.volumes.certs.secret: a secret volume needs at least one file\n");
+}
+
+/* A secret's or config's mode is octal however it is written (Compose's rule): 440 is 0440. */
+static void test_file_mode_is_octal(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *written;
+		int mode;
+	} ok[] = {
+		{"440", 0440}, {"0440", 0440}, {"0o440", 0440}, {"\"440\"", 0440}, {"\"0440\"", 0440},
+		{"\"0o440\"", 0440}, {"400", 0400}, {"777", 0777}, {"0777", 0777}, {"7", 07}, {"0", 0}, {"000644", 0644},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char doc[512];
+		snprintf(doc, sizeof(doc),
+			 "version: 1\nname: x\nswarm:\n  configs:\n    cf: {content: x}\n  services:\n"
+			 "    web: {image: i, configs: [{source: cf, mode: %s}]}\n",
+			 ok[i].written);
+		char *text;
+		spec *s = load_text(doc, &text);
+		if (!s)
+			fail_msg("mode: %s: %s", ok[i].written, text);
+		free(text);
+		if (spec_model(s)->swarm.services[0].configs[0].mode != ok[i].mode)
+			fail_msg("mode: %s read as 0%o, expected 0%o", ok[i].written,
+				 (unsigned)spec_model(s)->swarm.services[0].configs[0].mode, (unsigned)ok[i].mode);
+		spec_free(s);
+	}
+	static const struct {
+		const char *written, *message;
+	} bad[] = {
+		{"448", "expected an octal file mode like 0440 (digits 0 to 7), got '448'"},
+		{"0999", "expected an octal file mode like 0440 (digits 0 to 7), got '0999'"},
+		{"\"0o\"", "expected an octal file mode like 0440 (digits 0 to 7), got '0o'"},
+		{"-1", "expected an octal file mode like 0440 (digits 0 to 7), got '-1'"},
+		{"0x1ff", "expected an octal file mode like 0440 (digits 0 to 7), got '0x1ff'"},
+		{"1000", "expected a file mode between 0 and 0777, got '1000'"},
+		{"01777", "expected a file mode between 0 and 0777, got '01777'"},
+		{"0o1234567", "expected a file mode between 0 and 0777, got '0o1234567'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char doc[512], want[512];
+		snprintf(doc, sizeof(doc),
+			 "version: 1\nname: x\nswarm:\n  configs:\n    cf: {content: x}\n  services:\n"
+			 "    web: {image: i, configs: [{source: cf, mode: %s}]}\n",
+			 bad[i].written);
+		snprintf(want, sizeof(want), "t.yaml:7:50: error: swarm.services.web.configs[0].mode: %s\n", bad[i].message);
+		assert_diags(doc, want);
+	}
+}
+
+/* "8000-8002:80" publishes each port of the range to the one target, as docker stack deploy
+ * does; ranges of different sizes are still an error. */
+static void test_published_range_to_one_target(void **state)
+{
+	(void)state;
+	spec *s = load_text("version: 1\nname: x\nswarm:\n  services:\n"
+			    "    web: {image: i, ports: [\"8000-8002:80\", \"9000-9001:53/udp\", \"7000-7001:7000-7001\"]}\n",
+			    NULL);
+	assert_non_null(s);
+	const spec_service *w = &spec_model(s)->swarm.services[0];
+	assert_int_equal(w->n_ports, 7);
+	static const int published[] = {8000, 8001, 8002, 9000, 9001, 7000, 7001};
+	static const int target[] = {80, 80, 80, 53, 53, 7000, 7001};
+	for (size_t i = 0; i < 7; i++) {
+		assert_int_equal(w->ports[i].published, published[i]);
+		assert_int_equal(w->ports[i].target, target[i]);
+		assert_int_equal(w->ports[i].mode, SPEC_PUBLISH_INGRESS);
+		assert_int_equal(w->ports[i].protocol, i == 3 || i == 4 ? SPEC_PROTO_UDP : SPEC_PROTO_TCP);
+	}
+	spec_free(s);
+	/* Each published port of the range is checked for conflicts like any other. */
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n"
+		     "    a: {image: i, ports: [\"8000-8002:80\"]}\n    b: {image: i, ports: [\"8001:81\"]}\n",
+		     "t.yaml:6:27: error: swarm.services.b.ports: published port 8001/tcp conflicts with service 'a' "
+		     "(t.yaml:5:27)\n");
+	assert_diags("version: 1\nname: x\nswarm:\n  services:\n    a: {image: i, ports: [\"80:8000-8002\"]}\n",
+		     "t.yaml:5:27: error: swarm.services.a.ports[0]: '80:8000-8002': published and target ranges differ in "
+		     "size (publish a range to a range of the same size, or to one target port)\n");
+}
+
+/* A service named x-... is not deployed (x- entries are skipped), and berth says so: Compose
+ * would deploy it. x- entries elsewhere stay silent. */
+static void test_service_named_x_is_a_warning(void **state)
+{
+	(void)state;
+	char *text;
+	spec *s = load_text("version: 1\nname: x\nx-top: {a: 1}\nswarm:\n  networks:\n    x-net: {}\n"
+			    "  services:\n    x-ray: {image: amazon/aws-xray-daemon}\n    web: {image: i, x-note: 1}\n",
+			    &text);
+	assert_non_null(s);
+	assert_string_equal(text, "t.yaml:8:5: warning: swarm.services.x-ray: not deployed: a name starting with 'x-' is "
+				  "an extension field, not a service (docker stack deploy would deploy it); rename it, or "
+				  "keep shared fragments in a top-level x- key\n");
+	assert_int_equal(spec_model(s)->swarm.n_services, 1);
+	assert_string_equal(spec_model(s)->swarm.services[0].name, "web");
+	assert_int_equal(spec_model(s)->swarm.n_networks, 0);
+	free(text);
+	spec_free(s);
+}
+
 /* Inputs the fuzzer once found slow or undefined: each must now be rejected promptly and cleanly
  * (the ASan+UBSan run of this test catches any undefined behaviour coming back). */
 static void test_fuzz_regressions(void **state)
@@ -579,6 +909,14 @@ int main(void)
 		cmocka_unit_test(test_empty_directory_is_an_error),
 		cmocka_unit_test(test_alias_bomb_is_refused),
 		cmocka_unit_test(test_secret_value_never_echoed),
+		cmocka_unit_test(test_environment_inherited_from_deployer),
+		cmocka_unit_test(test_environment_inherited_key_set_twice),
+		cmocka_unit_test(test_secret_refs_as_warnings),
+		cmocka_unit_test(test_azure_enums_any_case_normalised),
+		cmocka_unit_test(test_every_list_may_be_written_empty),
+		cmocka_unit_test(test_file_mode_is_octal),
+		cmocka_unit_test(test_published_range_to_one_target),
+		cmocka_unit_test(test_service_named_x_is_a_warning),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests_name("spec model", tests, NULL, NULL);

@@ -179,6 +179,79 @@ static void test_update_lists_field_changes(void **state)
 	spec_free(s);
 }
 
+/* The quickstart spec, whose service takes BERTH_T_GREETING from the deploying environment. */
+static const char *quickstart_inherits =
+	"version: 1\nname: quickstart\nswarm:\n  networks:\n    web: {attachable: true}\n"
+	"  configs:\n    index-html:\n      content: |\n        <h1>hello from berth</h1>\n"
+	"  services:\n    hello:\n      image: berth-demo/busybox:latest\n"
+	"      command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+	"      environment: [BERTH_T_GREETING]\n"
+	"      ports: [{target: 8080, published: 18080, mode: host}]\n"
+	"      configs: [{source: index-html, target: /www/index.html}]\n"
+	"      networks: [web]\n"
+	"      deploy: {replicas: 1, update_config: {parallelism: 1, order: start-first}}\n";
+
+static char *plan_text_for(const char *yaml, const swarm_state *st, size_t *count)
+{
+	spec *s = load_yaml(yaml);
+	char *err;
+	plan *p = make_plan(s, st, NULL, &err);
+	assert_null(err);
+	*count = plan_count(p);
+	char *text = render(p);
+	plan_free(p);
+	spec_free(s);
+	return text;
+}
+
+/* "- KEY" is resolved when the spec is loaded: the same environment gives the same plan, an unset
+ * variable is simply not there (the deployed service, which has none, needs no change). */
+static void test_inherited_environment_plans_stably(void **state)
+{
+	(void)state;
+	swarm_state st;
+	quickstart_state(&st);
+	size_t n1, n2;
+	unsetenv("BERTH_T_GREETING");
+	char *unset_text = plan_text_for(quickstart_inherits, &st, &n1);
+	assert_int_equal(n1, 0);
+	free(unset_text);
+
+	setenv("BERTH_T_GREETING", "hi there", 1);
+	char *a = plan_text_for(quickstart_inherits, &st, &n1);
+	char *b = plan_text_for(quickstart_inherits, &st, &n2);
+	assert_int_equal(n1, 1);
+	assert_int_equal(n2, 1);
+	assert_string_equal(a, b);
+	assert_non_null(strstr(a, "+ env.BERTH_T_GREETING: \"hi there\""));
+	setenv("BERTH_T_GREETING", "bye", 1);
+	char *c = plan_text_for(quickstart_inherits, &st, &n1);
+	assert_non_null(strstr(c, "+ env.BERTH_T_GREETING: \"bye\""));
+	unsetenv("BERTH_T_GREETING");
+	free(a);
+	free(b);
+	free(c);
+	swarm_state_free(&st);
+}
+
+/* A published range to one target becomes one published port per port of the range. */
+static void test_published_range_to_one_target_plans_each_port(void **state)
+{
+	(void)state;
+	swarm_state st;
+	empty_state(&st);
+	size_t n;
+	char *text = plan_text_for("version: 1\nname: r\nswarm:\n  services:\n"
+				   "    web: {image: nginx, ports: [\"8000-8002:80\"]}\n",
+				   &st, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(text, "+ port.8000/tcp: \"8000:80/tcp ingress\""));
+	assert_non_null(strstr(text, "+ port.8001/tcp: \"8001:80/tcp ingress\""));
+	assert_non_null(strstr(text, "+ port.8002/tcp: \"8002:80/tcp ingress\""));
+	free(text);
+	swarm_state_free(&st);
+}
+
 /* The fixture's service without berth's label: someone else's object with the same name. */
 static void test_unowned_same_name_is_a_plan_error(void **state)
 {
@@ -326,6 +399,8 @@ int main(void)
 		cmocka_unit_test(test_applied_state_plans_nothing),
 		cmocka_unit_test(test_create_from_empty_in_dependency_order),
 		cmocka_unit_test(test_update_lists_field_changes),
+		cmocka_unit_test(test_inherited_environment_plans_stably),
+		cmocka_unit_test(test_published_range_to_one_target_plans_each_port),
 		cmocka_unit_test(test_unowned_same_name_is_a_plan_error),
 		cmocka_unit_test(test_mass_delete_is_refused),
 		cmocka_unit_test(test_other_owners_objects_are_never_touched),
