@@ -65,9 +65,11 @@ asan-check: asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  tests/run-unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))
 
+# Each target (spec loader, saved-plan reader) is fuzzed for FUZZ_TIME seconds.
 FUZZ_TIME ?= 20
+FUZZ_TARGETS ?= spec plan
 fuzz:
-	@tests/fuzz/run.sh $(FUZZ_TIME)
+	@FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh $(FUZZ_TIME)
 
 # The whole suite: unit and spec tests, the same under ASan+UBSan, the schema check, the fuzzer.
 check: deps

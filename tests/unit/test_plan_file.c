@@ -1,6 +1,7 @@
 /* The saved-plan reader: a plan is recognised by content (never by name, never a spec), read
  * back exactly as plan_to_json wrote it, and every field apply relies on is checked with a
  * message that names it. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -572,6 +573,39 @@ static void test_problems_are_bounded(void **state)
 	json_decref(j);
 }
 
+/* Every seed of the plan fuzzer: ok-* must read, bad-* must be refused, and all are plans. */
+static void test_fuzz_seeds(void **state)
+{
+	(void)state;
+	const char *dir = "tests/fuzz/seeds/plan";
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int ok = 0, bad = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		bool want_ok = !strncmp(e->d_name, "ok-", 3), want_bad = !strncmp(e->d_name, "bad-", 4);
+		if (!want_ok && !want_bad)
+			continue;
+		char *path = NULL, *err = NULL;
+		assert_true(asprintf(&path, "%s/%s", dir, e->d_name) > 0);
+		plan_file *pf = NULL;
+		int rc = plan_file_read(path, &pf, &err);
+		if (want_ok && rc != 0)
+			fail_msg("%s: %s", path, err);
+		if (want_bad && rc == 0)
+			fail_msg("%s: read as a usable plan", path);
+		if (plan_file_sniff(path, NULL) != 1)
+			fail_msg("%s: not recognised as a plan", path);
+		ok += want_ok;
+		bad += want_bad;
+		plan_file_free(pf);
+		free(err);
+		free(path);
+	}
+	closedir(d);
+	assert_true(ok >= 3);
+	assert_true(bad >= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_not_json_or_not_an_object),
 		cmocka_unit_test(test_bom_is_skipped),
 		cmocka_unit_test(test_problems_are_bounded),
+		cmocka_unit_test(test_fuzz_seeds),
 	};
 	return cmocka_run_group_tests_name("saved plan reader", tests, group_setup, group_teardown);
 }
