@@ -297,6 +297,26 @@ static char *quote(const json_t *v)
 	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_ENSURE_ASCII | JSON_COMPACT);
 	if (!s)
 		abort();
+	/* JSON leaves DEL (0x7f) unescaped, but it is a control character too. */
+	if (strchr(s, 0x7f)) {
+		size_t n = 0;
+		for (const char *c = s; *c; c++)
+			n += *c == 0x7f ? 6 : 1;
+		char *esc = malloc(n + 1), *o = esc;
+		if (!esc)
+			abort();
+		for (const char *c = s; *c; c++) {
+			if (*c == 0x7f) {
+				memcpy(o, "\\u007f", 6);
+				o += 6;
+			} else {
+				*o++ = *c;
+			}
+		}
+		*o = '\0';
+		free(s);
+		s = esc;
+	}
 	if (strlen(s) > QUOTE_MAX) {
 		char *cut = xasprintf("%.*s...", QUOTE_MAX, s);
 		free(s);

@@ -448,6 +448,9 @@ static const field_case field_cases[] = {
 	/* Another berth's value must not put an escape sequence on the terminal. */
 	{"steps.0.action", "\"\\u001b[2Jcreate\\u00e9\"", NULL, NULL,
 	 P "steps[0].action: expected one of create, update, replace, delete (got \"\\u001B[2Jcreate\\u00E9\")"},
+	/* DEL is ASCII, and JSON does not escape it, but it is a control character (found by the fuzzer). */
+	{"steps.0.action", "\"delete\\u007f\"", NULL, NULL,
+	 P "steps[0].action: expected one of create, update, replace, delete (got \"delete\\u007f\")"},
 	{"steps.0.id", NULL, NULL, NULL,
 	 P "steps[0].id is missing\n" P "steps[2].depends_on[0]: no step has id 0"},
 	{"steps.1.id", "\"1\"", NULL, NULL,
