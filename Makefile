@@ -28,7 +28,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events $(BUILD)/bench/create_loop
 
-.PHONY: all check unit asan asan-check fuzz bench demo deps install clean
+.PHONY: all check unit docs-check asan asan-check fuzz bench demo deps install clean
 all: $(BIN)
 
 $(BUILD)/%.o: %.c $(HEADERS)
@@ -56,6 +56,10 @@ deps:
 
 unit: $(BIN) $(TEST_BIN)
 	@BERTH=$(abspath $(BIN)) tests/run-unit.sh $(TEST_BIN)
+
+# The docs' blocks marked "<!-- output: berth ARGS -->" against the real binary.
+docs-check: $(BIN)
+	@BERTH=$(abspath $(BIN)) tests/docs/check_docs.sh
 
 asan:
 	$(MAKE) SANITIZE=1 all $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))

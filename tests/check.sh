@@ -33,6 +33,8 @@ export AZURE_IMDS_ENDPOINT=http://127.0.0.1:1
 
 stage build $MAKE -j"$jobs" all
 stage unit $MAKE -j"$jobs" unit
+# Every block of the docs marked as a berth command's output is what the binary prints.
+stage docs tests/docs/check_docs.sh
 stage integration tests/integration/run.sh
 stage asan $MAKE -j"$jobs" asan-check
 # The same integration tests with berth built with AddressSanitizer and UBSan.
