@@ -108,7 +108,9 @@ static int read_bounded(int fd, size_t max, char **buf, size_t *len, bool *more)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			int saved = errno; /* the caller reports it */
 			free(b);
+			errno = saved;
 			return -1;
 		}
 		if (r == 0)
