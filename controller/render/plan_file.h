@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-/* Larger input is refused before it is parsed: a plan is a few KiB per step, and the limit keeps
+/* Larger input is refused before it is parsed: a plan takes about a KiB per step, and the limit keeps
  * a wrong argument (a disk image, a log) from being read into memory. */
 #define PLAN_FILE_MAX_BYTES ((size_t)64 * 1024 * 1024)
 
@@ -44,7 +44,7 @@ int plan_file_sniff_buffer(const char *buf, size_t len);
 int plan_file_sniff(const char *path, char **err);
 
 /* Parses and validates a saved plan: format_version (supported), berth_version, owner,
- * spec.path (absolute), spec.digest ("sha256:" and 64 hex digits), observed.fingerprint, and
+ * spec.path (absolute), spec.digest ("sha256:" and 64 lowercase hex digits), observed.fingerprint, and
  * steps: each an object with a unique non-negative integer id, action (create, update, replace,
  * delete), non-empty kind and name, reason (string or null), depends_on (ids of steps listed
  * before it) and changes (field, old, new, sensitive; a sensitive change carries no values).
