@@ -28,7 +28,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events $(BUILD)/bench/create_loop
 
-.PHONY: all check unit asan asan-check fuzz bench demo deps install clean
+.PHONY: all check unit docs-check asan asan-check fuzz bench demo deps install clean
 all: $(BIN)
 
 $(BUILD)/%.o: %.c $(HEADERS)
@@ -59,6 +59,10 @@ deps:
 unit: $(BIN) $(TEST_BIN)
 	@BERTH=$(abspath $(BIN)) tests/run-unit.sh $(TEST_BIN)
 
+# The docs' blocks marked "<!-- output: berth ARGS -->" against the real binary.
+docs-check: $(BIN)
+	@BERTH=$(abspath $(BIN)) tests/docs/check_docs.sh
+
 asan:
 	$(MAKE) SANITIZE=1 all $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))
 
@@ -67,9 +71,11 @@ asan-check: asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  tests/run-unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))
 
+# Each target (spec loader, saved-plan reader) is fuzzed for FUZZ_TIME seconds.
 FUZZ_TIME ?= 20
+FUZZ_TARGETS ?= spec plan
 fuzz:
-	@tests/fuzz/run.sh $(FUZZ_TIME)
+	@FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh $(FUZZ_TIME)
 
 # The whole suite: unit and spec tests, the same under ASan+UBSan, the schema check, the fuzzer.
 check: deps

@@ -35,6 +35,8 @@ stage build $MAKE -j"$jobs" all
 # Include arrows and symbol uses point down the layers only, and no module cycle exists.
 stage layers python3 tests/layers/check_layers.py . build
 stage unit $MAKE -j"$jobs" unit
+# Every block of the docs marked as a berth command's output is what the binary prints.
+stage docs tests/docs/check_docs.sh
 stage integration tests/integration/run.sh
 stage asan $MAKE -j"$jobs" asan-check
 # The same integration tests with berth built with AddressSanitizer and UBSan.
