@@ -15,7 +15,6 @@ static void common_usage(FILE *out)
 {
 	fputs("  --allow-mass-delete   allow a plan that deletes more than 5 objects and more than 25% of what\n"
 	      "                        berth owns\n"
-	      "  --skip-secret-refs    (plan only) do not require ${env:...}/${file:...} values\n"
 	      "  --resolve-image       pin each image tag to the digest the engine resolves now (3 s per image;\n"
 	      "                        on failure the tag is kept, with a warning)\n"
 	      "  --no-color            no ANSI colours (also: NO_COLOR set, or output not a terminal)\n"
@@ -30,7 +29,8 @@ static void plan_usage(FILE *out)
 	      "directory of them; default: the current directory). Changes nothing.\n\n"
 	      "  --json                the plan as JSON (docs/plan-json.md) instead of text\n"
 	      "  --out FILE            also save the plan, for 'berth apply FILE'\n"
-	      "  --detailed-exitcode   exit 0 when there are no changes, 2 when there are, 1 on error\n",
+	      "  --detailed-exitcode   exit 0 when there are no changes, 2 when there are, 1 on error\n"
+	      "  --skip-secret-refs    do not require ${env:...}/${file:...} values (the plan cannot be applied)\n",
 	      out);
 	common_usage(out);
 }

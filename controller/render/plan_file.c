@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/plan.h"
+#include "render/render.h"
 #include "core/util.h"
 
 /* Of an oversized file the sniffer reads only this much: the keys it looks for come first. */

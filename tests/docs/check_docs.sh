@@ -16,6 +16,7 @@
 #   - ARGS are split on spaces (no quoting, no globbing, no variables: nothing is evaluated), and
 #     the command runs from the repository root with stdin from /dev/null, NO_COLOR=1, and a
 #     20 s limit. Its exit status is not compared; show it in prose or in an unmarked block.
+#   - To rewrite every marked block with the real output: tests/docs/update_docs.py build/berth docs/*.md README.md
 #   - Blocks without a marker are not checked: use them for illustrations (elided output,
 #     files that are not in the repository, a live engine's answers).
 #

@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "core/plan.h"
+#include "render/render.h"
 #include "core/version.h"
 #include "render/plan_file.h"
 
@@ -59,7 +60,7 @@ static char *write_tmp(const char *name, const char *content, size_t len)
  *   3 delete secret db-old after 2. */
 static plan *sample_plan(void)
 {
-	plan *p = plan_new(NULL);
+	plan *p = plan_new();
 	size_t net = plan_add_step(p, PLAN_CREATE, "network", "web", NULL, NULL);
 	plan_add_change(p, net, "driver", NULL, "overlay", false);
 	size_t sec = plan_add_step(p, PLAN_CREATE, "secret", "db", NULL, NULL);
