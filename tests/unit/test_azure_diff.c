@@ -38,6 +38,18 @@ static json_t *fixture(const char *name)
 	return j;
 }
 
+/* The list item named name (a fixture's order means nothing). */
+static json_t *named(json_t *items, const char *name)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it)
+		if (!strcmp(json_string_value(json_object_get(it, "name")), name))
+			return it;
+	fail_msg("no item %s", name);
+	return NULL;
+}
+
 /* vmss.c's observe: the scale-set list, and per wanted scale set (keyed by the spec's name) its
  * instances as "<instanceId>=<computerName>". scale_sets and vms are taken. */
 static void *vmss_observed(json_t *scale_sets, const char *spec_name, json_t *vms)
@@ -615,8 +627,7 @@ static void test_aci_equivalent_observed_forms_plan_nothing(void **state)
 	(void)state;
 	spec *s = example(ROLLOUT, NO_EDITS);
 	json_t *obs = fixture("aci-contoso-web.json");
-	json_t *v2 = json_array_get(obs, 0);
-	assert_string_equal(json_string_value(json_object_get(v2, "name")), "app-v2");
+	json_t *v2 = named(obs, "app-v2");
 	json_object_set_new(v2, "location", json_string("West Europe")); /* display name */
 	json_t *web = json_array_get(json_object_get(json_object_get(v2, "properties"), "containers"), 0);
 	json_t *req = json_object_get(json_object_get(json_object_get(web, "properties"), "resources"), "requests");
@@ -794,7 +805,7 @@ static void test_aci_secure_values_change_by_hash(void **state)
 	/* The new hash goes in the tag; the value goes nowhere. */
 	const char *tag = json_string_value(json_object_get(json_object_get(payload(st)->body, "tags"), AZURE_TAG_SECURE_HASH));
 	json_t *obs = fixture("aci-aci-jobs.json");
-	const char *old_tag = json_string_value(json_object_get(json_object_get(json_array_get(obs, 0), "tags"), AZURE_TAG_SECURE_HASH));
+	const char *old_tag = json_string_value(json_object_get(json_object_get(named(obs, "jobs"), "tags"), AZURE_TAG_SECURE_HASH));
 	assert_non_null(tag);
 	assert_non_null(old_tag);
 	assert_string_not_equal(tag, old_tag);
@@ -808,7 +819,7 @@ static void test_aci_secure_values_change_by_hash(void **state)
 	/* A group whose hash tag is gone (changed by hand) is updated too: the values are unknown. */
 	aci_jobs_env();
 	s = example(ACI_JOBS, NO_EDITS);
-	json_object_del(json_object_get(json_array_get(obs, 0), "tags"), AZURE_TAG_SECURE_HASH);
+	json_object_del(json_object_get(named(obs, "jobs"), "tags"), AZURE_TAG_SECURE_HASH);
 	p = diff_ok("aci", s, obs, true);
 	assert_steps(p, 1);
 	st = step(p, PLAN_UPDATE, "container group", "jobs");
@@ -976,7 +987,7 @@ static void test_tm_unowned_same_name_is_a_plan_error(void **state)
 	spec_free(s);
 	s = example(ROLLOUT, NO_EDITS);
 	json_t *obs = fixture("tm-contoso-web.json");
-	json_object_set_new(json_object_get(json_array_get(obs, 0), "tags"), "berth-owner", json_string("someone-else"));
+	json_object_set_new(json_object_get(named(obs, "contoso-web"), "tags"), "berth-owner", json_string("someone-else"));
 	diff_fails("trafficmanager", s, obs,
 		   "Traffic Manager profile 'contoso-web' exists in resource group 'rg-contoso-web' and belongs to another "
 		   "berth owner; berth never adopts objects");
@@ -999,7 +1010,7 @@ static void test_tm_names_match_case_insensitively(void **state)
 	(void)state;
 	spec *s = example(ROLLOUT, NO_EDITS);
 	json_t *obs = fixture("tm-contoso-web.json");
-	json_t *prof = json_array_get(obs, 0);
+	json_t *prof = named(obs, "contoso-web");
 	json_object_set_new(prof, "name", json_string("Contoso-Web"));
 	json_t *props = json_object_get(prof, "properties");
 	json_object_set_new(json_object_get(props, "dnsConfig"), "relativeName", json_string("Contoso-Web-Rollout"));
@@ -1120,7 +1131,7 @@ static void test_known_bug_share_delete_waits_for_group_delete(void **state)
 			    "  resource_group: rg-aci-jobs\n  location: westeurope\n  file_shares:\n"
 			    "    other: {storage_account: acijobslogsweu}\n");
 	json_t *shares = fixture("fileshare-acijobslogsweu.json"); /* job-logs, as if declared protect: false */
-	json_object_set_new(json_object_get(json_object_get(json_array_get(shares, 0), "properties"), "metadata"),
+	json_object_set_new(json_object_get(json_object_get(named(shares, "job-logs"), "properties"), "metadata"),
 			    "berth-protect", json_string("false"));
 	plan *p = plan_new();
 	char *msg;
