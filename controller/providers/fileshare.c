@@ -109,6 +109,8 @@ static void plan_wanted(const struct spec_model *m, const fileshare_observed *o,
 				snprintf(q, sizeof(q), "%lld", (long long)fs->quota_gb);
 				plan_add_change(p, id, "quota_gb", NULL, q, false);
 			}
+			if (fs->access_tier)
+				plan_add_change(p, id, "access_tier", NULL, fs->access_tier, false);
 			plan_add_change(p, id, "protect", NULL, fs->protect ? "true" : "false", false);
 			continue;
 		}

@@ -171,6 +171,11 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 			plan_add_ref(p, id, PLAN_NEEDS, "tm_profile %s", tm->name);
 			if (e->container_group)
 				plan_add_ref(p, id, PLAN_NEEDS, "container_group %s", e->container_group);
+			/* Until it runs, the endpoint still sends traffic to its old target: whatever
+			 * removes that target waits for it. */
+			const char *was = have ? json_string_value(json_object_get(have, "target")) : NULL;
+			if (was)
+				plan_add_ref(p, id, PLAN_NEEDS, "fqdn %s", was);
 			json_object_del(want, "type");
 			if (have)
 				json_object_del(have, "type");

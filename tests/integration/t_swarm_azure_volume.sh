@@ -90,3 +90,28 @@ test_aci_examples_plan_nothing_after_apply() {
 		sim_stop
 	done
 }
+
+# A share (protect: false) and the service that mounts it leave the spec together: the share is
+# deleted only after the service that still mounts it.
+test_share_deleted_after_the_service_that_mounts_it() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	sim_start "$owner"
+	printf 'version: 1\nname: %s\nazure:\n  subscription: %s\n  resource_group: %s\n  location: westeurope\n  file_shares:\n    %s-keep: {storage_account: berthstore}\n    %s-tmp: {storage_account: berthstore, protect: false}\nswarm:\n  volumes:\n    %s-tmp: {file_share: %s-tmp}\n  services:\n    %s-writer:\n      image: berth-test/busybox:latest\n      command: [sleep, "3600"]\n      volumes: ["%s-tmp:/tmp/x"]\n      deploy: {replicas: 0}\n' \
+		"$owner" "$SUB" "$RG" "$owner" "$owner" "$owner" "$owner" "$owner" "$owner" >"$dir/berth.yaml"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	printf 'version: 1\nname: %s\nazure:\n  subscription: %s\n  resource_group: %s\n  location: westeurope\n  file_shares:\n    %s-keep: {storage_account: berthstore}\nswarm:\n  services: {}\n' \
+		"$owner" "$SUB" "$RG" "$owner" >"$dir/berth.yaml"
+	assert_exit 0 "$BERTH" plan --json "$dir"
+	assert_eq True "$(printf '%s' "$T_OUT" | /usr/bin/python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+share = [s for s in p["steps"] if s["kind"] == "file share" and s["action"] == "delete"][0]
+svc = [s for s in p["steps"] if s["kind"] == "service" and s["action"] == "delete"][0]
+print(svc["id"] in share["depends_on"])')"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	local gone shared
+	gone=$(grep -n "delete service ${owner}-writer: done" <<<"$T_OUT" | cut -d: -f1)
+	shared=$(grep -n "^delete file share ${owner}-tmp\.\.\.$" <<<"$T_OUT" | cut -d: -f1)
+	[ -n "$gone" ] && [ -n "$shared" ] && [ "$gone" -lt "$shared" ] || t_fail "the share went first: $T_OUT"
+}

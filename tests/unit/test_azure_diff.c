@@ -892,7 +892,9 @@ static void test_tm_endpoint_weight_change(void **state)
 	assert_steps(p, 2); /* the profile is unchanged */
 	const plan_step *v1 = step(p, PLAN_UPDATE, "endpoint", "contoso-web/v1");
 	assert_changes(v1, CHANGES({"weight", "900", "500"}));
-	assert_refs(v1, REFS("needs tm_profile contoso-web", "needs container_group app-v1"));
+	/* it sends traffic to its current target until it ran */
+	assert_refs(v1, REFS("needs tm_profile contoso-web", "needs container_group app-v1",
+			     "needs fqdn contoso-web-v1.westeurope.azurecontainer.io"));
 	assert_body(v1, "{\"properties\": {\"target\": \"contoso-web-v1.westeurope.azurecontainer.io\", \"weight\": 500, "
 			"\"endpointStatus\": \"Enabled\"}}");
 	const plan_step *v2 = step(p, PLAN_UPDATE, "endpoint", "contoso-web/v2");
@@ -1089,21 +1091,12 @@ static void test_order_across_providers(void **state)
 	spec_free(s);
 }
 
-/* ---- known provider bugs: skipped unless BERTH_TEST_KNOWN_BUGS is set; drop the skip once fixed -- */
+/* ---- bugs this file found, fixed: kept as regression tests ---- */
 
-static void known_bug(void)
-{
-	if (!getenv("BERTH_TEST_KNOWN_BUGS"))
-		skip();
-}
-
-/* trafficmanager.c: an endpoint update declares no need of the FQDN it points at until it ran,
- * so the group it is moved away from may be deleted first (core/plan.h: "needs ... what it uses
- * until it ran"). Here endpoint v1 moves from app-v1 to app-v3 while app-v1 is deleted. */
-static void test_known_bug_endpoint_retarget_waits_for_old_group(void **state)
+static void test_fixed_endpoint_retarget_waits_for_old_group(void **state)
 {
 	(void)state;
-	known_bug();
+
 	spec *s = example(ROLLOUT, EDITS(E("    app-v1:\n      ip: public\n      dns_label: contoso-web-v1",
 					   "    app-v3:\n      ip: public\n      dns_label: contoso-web-v3"),
 					 E("container_group: app-v1", "container_group: app-v3")));
@@ -1116,17 +1109,17 @@ static void test_known_bug_endpoint_retarget_waits_for_old_group(void **state)
 	const plan_step *ep = step(p, PLAN_UPDATE, "endpoint", "contoso-web/v1");
 	const plan_step *old = step(p, PLAN_DELETE, "container group", "app-v1");
 	assert_true(plan_step_depends_on(ep, plan_step_id(step(p, PLAN_CREATE, "container group", "app-v3"))));
-	assert_true(plan_step_depends_on(old, plan_step_id(ep))); /* fails today: no edge */
+	assert_true(plan_step_depends_on(old, plan_step_id(ep)));
 	plan_free(p);
 	spec_free(s);
 }
 
 /* aci.c: deleting a group declares no need of the shares it mounts, so a share (protect: false)
  * that leaves the spec with it may be deleted while the group still mounts it. */
-static void test_known_bug_share_delete_waits_for_group_delete(void **state)
+static void test_fixed_share_delete_waits_for_group_delete(void **state)
 {
 	(void)state;
-	known_bug();
+
 	spec *s = load_yaml("version: 1\nname: aci-jobs\nazure:\n  subscription: 00000000-0000-0000-0000-000000000000\n"
 			    "  resource_group: rg-aci-jobs\n  location: westeurope\n  file_shares:\n"
 			    "    other: {storage_account: acijobslogsweu}\n");
@@ -1141,21 +1134,21 @@ static void test_known_bug_share_delete_waits_for_group_delete(void **state)
 	assert_int_equal(order_plan(p, &err), 0);
 	const plan_step *share = step(p, PLAN_DELETE, "file share", "job-logs");
 	const plan_step *group = step(p, PLAN_DELETE, "container group", "jobs");
-	assert_true(plan_step_depends_on(share, plan_step_id(group))); /* fails today: no edge */
+	assert_true(plan_step_depends_on(share, plan_step_id(group)));
 	plan_free(p);
 	spec_free(s);
 }
 
 /* fileshare.c: a new share's access tier is in its body but not among the plan's changes. */
-static void test_known_bug_share_create_lists_access_tier(void **state)
+static void test_fixed_share_create_lists_access_tier(void **state)
 {
 	(void)state;
-	known_bug();
+
 	spec *s = yaml_edited(SHARES_SPEC, EDITS(E("    scratch:", "    uploads: {storage_account: berthsharesweu, access_tier: Hot}\n    scratch:")));
 	plan *p = diff_ok("fileshare", s, fileshare_observed("berthsharesweu", fixture("fileshare-berthsharesweu.json")), true);
 	const plan_step *st = step(p, PLAN_CREATE, "file share", "uploads");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(payload(st)->body, "properties"), "accessTier")), "Hot");
-	const plan_change *c = find_change(st, "access_tier"); /* NULL today */
+	const plan_change *c = find_change(st, "access_tier");
 	assert_non_null(c);
 	assert_string_equal(c->new_value, "Hot");
 	plan_free(p);
@@ -1195,9 +1188,9 @@ int main(void)
 		cmocka_unit_test(test_tm_unowned_same_name_is_a_plan_error),
 		cmocka_unit_test(test_tm_names_match_case_insensitively),
 		cmocka_unit_test(test_order_across_providers),
-		cmocka_unit_test(test_known_bug_endpoint_retarget_waits_for_old_group),
-		cmocka_unit_test(test_known_bug_share_delete_waits_for_group_delete),
-		cmocka_unit_test(test_known_bug_share_create_lists_access_tier),
+		cmocka_unit_test(test_fixed_endpoint_retarget_waits_for_old_group),
+		cmocka_unit_test(test_fixed_share_delete_waits_for_group_delete),
+		cmocka_unit_test(test_fixed_share_create_lists_access_tier),
 	};
 	return cmocka_run_group_tests_name("azure planners", tests, NULL, NULL);
 }

@@ -41,6 +41,7 @@ static const char *tag_of(json_t *obj, const char *tag)
 }
 
 static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p);
+static void add_observed_share_refs(json_t *group, plan *p, size_t id);
 
 static void plan_group_refs(const struct spec_model *m, const spec_container_group *g, plan *p, size_t id)
 {
@@ -128,6 +129,7 @@ static void plan_wanted(const struct spec_model *m, json_t *observed, plan *p, p
 		}
 		size_t id = plan_add_step(p, forcing ? PLAN_REPLACE : PLAN_UPDATE, ACI_KIND, g->name, forcing_copy, s);
 		plan_group_refs(m, g, p, id);
+		add_observed_share_refs(obs, p, id);
 		azure_diff_views(p, id, have, want, false);
 		if (secure_changed)
 			plan_add_change(p, id, "secure values", NULL, NULL, true);
@@ -136,6 +138,21 @@ static void plan_wanted(const struct spec_model *m, json_t *observed, plan *p, p
 		json_decref(have);
 		json_decref(want);
 		free(hash);
+	}
+}
+
+/* A group mounts its observed shares until its step ran (a delete, or an update that drops them):
+ * whatever removes a share waits for it. */
+static void add_observed_share_refs(json_t *group, plan *p, size_t id)
+{
+	size_t i;
+	json_t *vol;
+	json_array_foreach(json_object_get(json_object_get(group, "properties"), "volumes"), i, vol) {
+		json_t *af = json_object_get(vol, "azureFile");
+		const char *acct = json_string_value(json_object_get(af, "storageAccountName"));
+		const char *share = json_string_value(json_object_get(af, "shareName"));
+		if (acct && share)
+			plan_add_ref(p, id, PLAN_NEEDS, "fileshare %s/%s", acct, share);
 	}
 }
 
@@ -155,6 +172,7 @@ static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p)
 		const char *fqdn = json_string_value(json_object_get(json_object_get(json_object_get(it, "properties"), "ipAddress"), "fqdn"));
 		if (fqdn)
 			plan_add_ref(p, id, PLAN_REMOVES, "fqdn %s", fqdn);
+		add_observed_share_refs(it, p, id);
 	}
 }
 

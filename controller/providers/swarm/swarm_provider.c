@@ -122,14 +122,37 @@ static const spec_volume *find_volume(const struct spec_model *m, const char *na
 	return NULL;
 }
 
-static void add_refs(const struct spec_model *m, plan *p, size_t first)
+/* A running service mounts its observed Azure File shares until its step ran (a delete, or an
+ * update that drops them): whatever removes such a share waits for it. */
+static void add_observed_share_refs(const swarm_state *st, const char *name, plan *p, size_t id)
+{
+	const swarm_object *o = swarm_find(st, SWARM_SERVICE, name);
+	json_t *mounts = o ? json_object_get(json_object_get(json_object_get(o->spec, "TaskTemplate"), "ContainerSpec"),
+					     "Mounts")
+			   : NULL;
+	size_t i;
+	json_t *mt;
+	json_array_foreach(mounts, i, mt) {
+		json_t *vo = json_object_get(mt, "VolumeOptions");
+		const char *acct = json_string_value(json_object_get(json_object_get(vo, "Labels"), SWARM_LABEL_STORAGE_ACCOUNT));
+		const char *device =
+			json_string_value(json_object_get(json_object_get(json_object_get(vo, "DriverConfig"), "Options"), "device"));
+		const char *share = device ? strrchr(device, '/') : NULL;
+		if (acct && share && share[1])
+			plan_add_ref(p, id, PLAN_NEEDS, "fileshare %s/%s", acct, share + 1);
+	}
+}
+
+static void add_refs(const struct spec_model *m, const swarm_state *st, plan *p, size_t first)
 {
 	for (size_t i = first; i < plan_count(p); i++) {
-		const plan_step *st = plan_step_at(p, i);
-		if (strcmp(plan_step_kind(st), "service"))
+		const plan_step *step = plan_step_at(p, i);
+		if (strcmp(plan_step_kind(step), "service"))
 			continue;
 		plan_add_ref(p, i, PLAN_NEEDS, "capacity swarm");
-		const spec_service *svc = plan_step_action(st) == PLAN_DELETE ? NULL : find_service(m, plan_step_name(st));
+		if (plan_step_action(step) != PLAN_CREATE)
+			add_observed_share_refs(st, plan_step_name(step), p, i);
+		const spec_service *svc = plan_step_action(step) == PLAN_DELETE ? NULL : find_service(m, plan_step_name(step));
 		for (size_t v = 0; svc && v < svc->n_volumes; v++) {
 			const spec_volume *vol = find_volume(m, svc->volumes[v].source);
 			const char *acct = vol && vol->file_share ? spec_file_share_account(m, vol->file_share) : NULL;
@@ -150,7 +173,7 @@ static int swarm_provider_diff(const struct spec_model *m, const void *observed,
 	char *msg = NULL;
 	if (swarm_plan(m, &o->st, &po, p, &msg) != 0)
 		return berth_error_take(err, BERTH_EPLAN, msg);
-	add_refs(m, p, first);
+	add_refs(m, &o->st, p, first);
 	return 0;
 }
 
