@@ -11,5 +11,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s); /* NULL becomes "" */
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include <stdarg.h>
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif

@@ -6,14 +6,6 @@
 
 #include "spec/xalloc.h"
 
-static char *vformat(const char *fmt, va_list ap)
-{
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	return s;
-}
-
 int berth_error_take(berth_error *e, berth_error_code code, char *message)
 {
 	if (!e) {
@@ -30,7 +22,7 @@ int berth_error_set(berth_error *e, berth_error_code code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *m = vformat(fmt, ap);
+	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
 	return berth_error_take(e, code, m);
 }
@@ -41,7 +33,7 @@ void berth_error_prefix(berth_error *e, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *p = vformat(fmt, ap);
+	char *p = xvasprintf(fmt, ap);
 	va_end(ap);
 	char *m = xasprintf("%s%s", p, e->message ? e->message : "");
 	free(p);

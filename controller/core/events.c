@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "spec/xalloc.h"
+
 void berth_emit(const berth_events *events, const berth_event *ev)
 {
 	if (events && events->fn)
@@ -17,9 +19,7 @@ void berth_emitf(const berth_events *events, berth_event_kind kind, const plan *
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	berth_event ev = {.kind = kind, .message = msg, .plan = p, .step = step};
 	events->fn(events->ctx, &ev);

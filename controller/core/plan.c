@@ -130,9 +130,7 @@ void plan_add_ref(plan *p, size_t step, plan_ref_mode mode, const char *fmt, ...
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *key = NULL;
-	if (vasprintf(&key, fmt, ap) < 0)
-		abort();
+	char *key = xvasprintf(fmt, ap);
 	va_end(ap);
 	plan_step *s = &p->steps[step];
 	s->refs = xrealloc(s->refs, (s->n_refs + 1) * sizeof(*s->refs));

@@ -48,3 +48,9 @@ char *problems_finish(problems *pr)
 	pr->text = NULL;
 	return NULL;
 }
+
+int problems_to_error(problems *pr, berth_error *err)
+{
+	char *text = problems_finish(pr);
+	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+}

@@ -23,5 +23,8 @@ void problems_init(problems *pr);
 void problem(problems *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Ends the list: the text when there were problems (caller frees), else NULL. */
 char *problems_finish(problems *pr);
+/* Ends the list into *err: 0 without problems, else BERTH_EPLAN with one problem per line. */
+#include "core/error.h"
+int problems_to_error(problems *pr, berth_error *err);
 
 #endif

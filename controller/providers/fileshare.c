@@ -183,8 +183,7 @@ static int fileshare_diff(const struct spec_model *m, const void *observed, bool
 	plan_wanted(m, observed, p, &pr);
 	if (complete)
 		plan_unwanted(m, observed, p);
-	char *text = problems_finish(&pr);
-	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+	return problems_to_error(&pr, err);
 }
 
 static int fileshare_apply(const berth_env *env, const struct spec_model *m, const plan_step *step, void *payload,

@@ -343,8 +343,7 @@ static int tm_diff(const struct spec_model *m, const void *observed, bool comple
 	problems pr;
 	problems_init(&pr);
 	tm_plan(m, (json_t *)observed, p, &pr, complete);
-	char *text = problems_finish(&pr);
-	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+	return problems_to_error(&pr, err);
 }
 
 static void tm_observed_free(void *observed)

@@ -161,8 +161,7 @@ static int vmss_diff(const struct spec_model *m, const void *observed, bool comp
 		}
 		plan_add_ref(p, id, grow ? PLAN_GIVES : PLAN_REMOVES, "capacity swarm");
 	}
-	char *text = problems_finish(&pr);
-	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+	return problems_to_error(&pr, err);
 }
 
 static int vmss_apply(const berth_env *env, const struct spec_model *m, const plan_step *step, void *payload,

@@ -270,9 +270,7 @@ static void bad(checker *ck, const char *fmt, ...)
 	}
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	problem(&ck->pr, "%s: not a usable berth plan: %s", ck->name, msg);
 	free(msg);

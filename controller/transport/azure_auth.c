@@ -80,11 +80,8 @@ void azure_log(const azure_hooks *h, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *line = NULL;
-	int n = vasprintf(&line, fmt, ap);
+	char *line = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		abort();
 	if (h && h->log)
 		h->log(h->ctx, line);
 	else

@@ -298,11 +298,9 @@ fail:
 static void append(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void append(char **out, const char *fmt, ...)
 {
-	char *add = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&add, fmt, ap) < 0)
-		abort();
+	char *add = xvasprintf(fmt, ap);
 	va_end(ap);
 	char *next = xasprintf("%s%s", *out ? *out : "", add);
 	free(*out);
@@ -512,8 +510,7 @@ static int aci_diff(const struct spec_model *m, const void *observed, bool compl
 	plan_wanted(m, (json_t *)observed, p, &pr);
 	if (complete)
 		plan_unwanted(m, (json_t *)observed, p);
-	char *text = problems_finish(&pr);
-	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+	return problems_to_error(&pr, err);
 }
 
 static void aci_observed_free(void *observed)
