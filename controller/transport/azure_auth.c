@@ -8,6 +8,7 @@
 #include "transport/azure_auth.h"
 #include "core/util.h"
 #include "transport/http.h"
+#include "core/backoff.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -514,13 +515,10 @@ static bool retryable_status(long s, bool imds)
 	return s == 429 || s >= 500 || (imds && (s == 404 || s == 410));
 }
 
+/* Token requests back off from half a second, doubling up to 32 s. */
 static double backoff(int attempt)
 {
-	double base = 0.5 * (double)(1 << (attempt < 6 ? attempt : 6));
-	unsigned char r;
-	if (RAND_bytes(&r, 1) != 1)
-		r = 128;
-	return base * (0.5 + (double)r / 510.0);
+	return berth_backoff(0.5, 32, attempt);
 }
 
 /* Outcome of one credential's attempt: OK, ABSENT (pass to the next) or FAILED (stop). */

@@ -1155,6 +1155,47 @@ static void test_fixed_share_create_lists_access_tier(void **state)
 	spec_free(s);
 }
 
+/* The observation keeps what health gates read (a group's instance view, endpoint monitor status),
+ * but the fingerprint leaves it out: it changes by itself, and must not make saved plans stale. */
+static char *fp(const char *provider, json_t *observed)
+{
+	return berth_provider_named(provider)->fingerprint(observed);
+}
+
+static void test_fingerprints_ignore_health_but_not_changes(void **state)
+{
+	(void)state;
+	json_t *groups = fixture("aci-contoso-web.json");
+	json_t *g = json_array_get(groups, 0);
+	json_t *props = json_object_get(g, "properties");
+	char *before = fp("aci", groups);
+	json_object_set_new(props, "instanceView", json_pack("{s:s}", "state", "Stopped"));
+	json_t *c0 = json_object_get(json_array_get(json_object_get(props, "containers"), 0), "properties");
+	json_object_set_new(c0, "instanceView", json_pack("{s:i}", "restartCount", 7));
+	char *health = fp("aci", groups);
+	assert_string_equal(before, health);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(props, "instanceView"), "state")), "Stopped");
+	json_object_set_new(json_object_get(g, "tags"), "berth-secure-hash", json_string("changed"));
+	char *changed = fp("aci", groups);
+	assert_string_not_equal(before, changed);
+	free(before), free(health), free(changed);
+	json_decref(groups);
+
+	json_t *profiles = fixture("tm-contoso-web.json");
+	json_t *pp = json_object_get(json_array_get(profiles, 0), "properties");
+	before = fp("trafficmanager", profiles);
+	json_object_set_new(json_object_get(pp, "monitorConfig"), "profileMonitorStatus", json_string("Degraded"));
+	json_t *e0 = json_object_get(json_array_get(json_object_get(pp, "endpoints"), 0), "properties");
+	json_object_set_new(e0, "endpointMonitorStatus", json_string("Degraded"));
+	health = fp("trafficmanager", profiles);
+	assert_string_equal(before, health);
+	json_object_set_new(e0, "weight", json_integer(3));
+	changed = fp("trafficmanager", profiles);
+	assert_string_not_equal(before, changed);
+	free(before), free(health), free(changed);
+	json_decref(profiles);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1191,6 +1232,7 @@ int main(void)
 		cmocka_unit_test(test_fixed_endpoint_retarget_waits_for_old_group),
 		cmocka_unit_test(test_fixed_share_delete_waits_for_group_delete),
 		cmocka_unit_test(test_fixed_share_create_lists_access_tier),
+		cmocka_unit_test(test_fingerprints_ignore_health_but_not_changes),
 	};
 	return cmocka_run_group_tests_name("azure planners", tests, NULL, NULL);
 }
