@@ -149,11 +149,15 @@ static void test_unreachable(void **state)
 static void test_bad_hosts(void **state)
 {
 	docker_config c;
-	docker_config_init(&c, "ssh://me@host", NULL, NULL, NULL);
-	expect_open_error(&c, "unsupported Docker host ssh://me@host: only unix:// and tcp:// endpoints are "
-			      "supported (ssh:// works through the docker CLI only)");
+	docker_config_init(&c, "npipe:////./pipe/docker_engine", NULL, NULL, NULL);
+	expect_open_error(&c, "unsupported Docker host npipe:////./pipe/docker_engine: only unix://, tcp:// and "
+			      "ssh:// endpoints are supported");
 	docker_config_init(&c, "localhost:2375", NULL, NULL, NULL);
-	expect_open_error(&c, "invalid Docker host localhost:2375: expected unix:///path or tcp://host:port");
+	expect_open_error(&c, "invalid Docker host localhost:2375: expected unix:///path, tcp://host:port or "
+			      "ssh://[user@]host[:port]");
+	docker_config_init(&c, "ssh://me:secret@host", NULL, NULL, NULL);
+	expect_open_error(&c, "invalid Docker host ssh://me:xxxxx@host: a password in the URL is not supported "
+			      "(use a key, or ssh-agent)");
 	docker_config_init(&c, "unix://", NULL, NULL, NULL);
 	expect_open_error(&c, "invalid Docker host unix://: the unix socket path is empty");
 	docker_config_init(&c, "unix:///nonexistent.sock", NULL, NULL, NULL);
