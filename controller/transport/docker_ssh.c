@@ -111,7 +111,7 @@ static bool name_char(int c)
 /* "what 'X'" with X printable, for messages about one character. */
 static char *bad_char(const char *what, int c)
 {
-	if (c > 0x20 && c < 0x7f)
+	if (c >= 0x20 && c < 0x7f)
 		return xasprintf("invalid character '%c' in the %s", c, what);
 	return xasprintf("invalid character 0x%02x in the %s", (unsigned)c & 0xff, what);
 }
@@ -213,6 +213,11 @@ static int parse(const char *url, docker_ssh_target *t, char **why)
 	}
 
 	/* HOST[:PORT], HOST a name, an IPv4 address or [IPv6]. */
+	const char *first_colon = memchr(hp, ':', hlen);
+	if (hp[0] != '[' && first_colon && memchr(first_colon + 1, ':', hlen - (size_t)(first_colon - hp) - 1)) {
+		*why = xstrdup("an IPv6 address must be in brackets, e.g. ssh://[::1]:22");
+		return -1;
+	}
 	if (hlen == 0 || hp[0] == ':') {
 		*why = xstrdup("the host is empty");
 		return -1;
@@ -237,12 +242,8 @@ static int parse(const char *url, docker_ssh_target *t, char **why)
 			port_len = (size_t)(end - port);
 		}
 	} else {
-		const char *colon = memchr(hp, ':', hlen);
+		const char *colon = first_colon;
 		size_t name_len = colon ? (size_t)(colon - hp) : hlen;
-		if (colon && memchr(colon + 1, ':', hlen - name_len - 1)) {
-			*why = xstrdup("an IPv6 address must be in brackets, e.g. ssh://[::1]:22");
-			return -1;
-		}
 		for (size_t i = 0; i < name_len; i++)
 			if (!name_char((unsigned char)hp[i])) {
 				*why = bad_char("host name", (unsigned char)hp[i]);
