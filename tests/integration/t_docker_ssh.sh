@@ -94,6 +94,17 @@ test_remote_socket_path() {
     ${owner}-net: {attachable: true}"
 	SSH_SOCKET=/var/run/docker.sock assert_exit 2 over_ssh plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" "Plan: 1 to add"
+	# the spec's swarm.endpoint, instead of DOCKER_HOST
+	local in_spec
+	in_spec=$(mktemp -d)
+	spec "$owner" "$in_spec" "  endpoint: ssh://root@127.0.0.1:$SSHD_PORT/var/run/docker.sock
+  networks:
+    ${owner}-net: {attachable: true}"
+	local before
+	before=$(accepted_logins)
+	BERTH_SSH_CONFIG=$SSH_CONFIG assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$in_spec"
+	assert_contains "$T_OUT" "Plan: 1 to add"
+	[ "$(accepted_logins)" -gt "$before" ] || t_fail "the plan with swarm.endpoint ssh://... did not log in"
 	SSH_SOCKET=/nonexistent/docker.sock assert_exit 1 over_ssh plan --no-color "$dir"
 	assert_contains "$T_ERR" "berth: cannot reach the Docker engine at ssh://root@127.0.0.1:$SSHD_PORT/nonexistent/docker.sock: ssh exited with status 1: "
 	assert_contains "$T_ERR" "/nonexistent/docker.sock"
