@@ -703,7 +703,11 @@ static int start_pending(ssh_slot *sl, ssh_conn *cn, char **why)
 				       : xasprintf("cannot accept the connection for ssh: %s", strerror(errno));
 			return -1;
 		}
-		if (plen != cn->name_len || memcmp(&peer, &cn->name, plen) != 0) {
+		/* A stranger's, or a connection libcurl closed before its request: an autobound name
+		 * may be taken again once its socket is closed, so a live peer is checked for too. */
+		struct pollfd p = {.fd = s, .events = POLLRDHUP};
+		if (plen != cn->name_len || memcmp(&peer, &cn->name, plen) != 0 ||
+		    (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))) {
 			close(s);
 			continue;
 		}
@@ -849,8 +853,9 @@ void docker_ssh_setopt(docker_ssh *s, CURL *c)
 	for (ssh_conn *cn = sl->conns; cn; cn = cn->next)
 		if (cn->pid > 0)
 			drain_stderr(cn);
-	/* Set even when there is no listener: the path keeps libcurl off DNS for "docker". */
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sl->listen_path);
+	/* Set even when there is no listener (on_open then reports why): a unix socket path keeps
+	 * libcurl off DNS for "docker". */
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sl->listen_fd >= 0 ? sl->listen_path : "/berth-ssh-unavailable");
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, sl);
 	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);

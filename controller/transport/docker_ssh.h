@@ -2,11 +2,13 @@
  * does it: every libcurl connection is its own `ssh ... -- HOST docker system dial-stdio`
  * process, and the Engine API is spoken over that process's stdin and stdout.
  *
- * libcurl is handed one end of a socketpair(AF_UNIX) as an already-connected socket
- * (CURLOPT_OPENSOCKETFUNCTION, CURLOPT_SOCKOPTFUNCTION); the other end is ssh's stdin and stdout.
- * When libcurl closes the connection (CURLOPT_CLOSESOCKETFUNCTION) ssh is terminated and reaped;
- * when ssh ends the connection itself its exit status and the tail of its stderr (host key
- * verification failed, permission denied, ...) become the error message.
+ * libcurl connects to a unix socket that only this process listens on (one per curl handle, in
+ * a private directory); the connection accepted there, once libcurl is connected
+ * (CURLOPT_PREREQFUNCTION), is handed to a new ssh as its stdin and stdout. Why not a socketpair
+ * given to libcurl as already connected: see docker_ssh.c. When libcurl closes the connection
+ * (CURLOPT_CLOSESOCKETFUNCTION) ssh is terminated and reaped; when ssh ends the connection itself
+ * its exit status and the tail of its stderr (host key verification failed, permission denied,
+ * ...) become the error message.
  *
  * The ssh client is the first `ssh` on PATH with the environment berth has (so ~/.ssh/config and
  * SSH_AUTH_SOCK apply, as with the docker CLI); BERTH_SSH_CONFIG=FILE passes `-F FILE` instead
@@ -47,8 +49,9 @@ docker_ssh *docker_ssh_open(const char *url, char **err);
  * cleaned up (their connections close through s). */
 void docker_ssh_close(docker_ssh *s);
 
-/* Before each request on c (after curl_easy_reset): makes c's new connections ssh processes
- * and forgets the last failure recorded for c. */
+/* Before each request on c (after curl_easy_reset; it sets CURLOPT_UNIX_SOCKET_PATH and the
+ * socket callbacks): makes c's new connections ssh processes and forgets the last failure
+ * recorded for c. */
 void docker_ssh_setopt(docker_ssh *s, CURL *c);
 
 /* After a failed request on c: why the ssh process of one of c's connections ended during it

@@ -1006,6 +1006,26 @@ static void test_ssh_failure_is_the_error(void **state)
 	assert_int_equal(ssh_starts(fx, NULL, 0), 3);
 	assert_int_equal(dir_entries(fx->tmp, NULL, 0), 0);
 
+	/* a TMPDIR too deep for a unix socket's path */
+	char deep[256];
+	snprintf(deep, sizeof(deep), "%s/%0100d", fx->tmp, 0);
+	assert_int_equal(mkdir(deep, 0700), 0);
+	setenv("TMPDIR", deep, 1);
+	char *err = NULL;
+	docker_config_init(&c, "ssh://h:2222", NULL, NULL, NULL);
+	assert_null(docker_open(&c, &err));
+	const char *want = "cannot reach the Docker engine at ssh://h:2222: cannot listen for ssh at ";
+	if (!err || strncmp(err, want, strlen(want)) != 0 || !strstr(err, ": the path is too long for a unix socket"))
+		print_error("got: %s\n", err ? err : "NULL");
+	assert_non_null(err);
+	assert_memory_equal(err, want, strlen(want));
+	assert_non_null(strstr(err, "/0: the path is too long for a unix socket"));
+	free(err);
+	assert_int_equal(dir_entries(deep, NULL, 0), 0);
+	assert_int_equal(rmdir(deep), 0);
+	setenv("TMPDIR", fx->tmp, 1);
+	assert_int_equal(ssh_starts(fx, NULL, 0), 3);
+
 	/* no ssh on PATH */
 	setenv("PATH", fx->tmp, 1);
 	expect_open_error(&c, "cannot reach the Docker engine at ssh://h:2222: cannot run ssh: it is not on PATH "
