@@ -735,7 +735,9 @@ static void test_real_engine_swarm(void **state)
  *   FAKE_SSH_MODE=relay     relays stdin/stdout to 127.0.0.1:$FAKE_SSH_PORT, or to the unix
  *                           socket $FAKE_SSH_UNIX; when the server closes, it says so on stderr and
  *                           exits with $FAKE_SSH_EOF_STATUS (default 0), like ssh does;
- *   FAKE_SSH_MODE=stubborn  relays, but ignores SIGTERM and outlives the end of its stdin. */
+ *   FAKE_SSH_MODE=stubborn  relays, but ignores SIGTERM and outlives the end of its stdin;
+ * and with FAKE_SSH_CUT_ON=TEXT, once a request holding TEXT has gone by, passes on the answer
+ * less its last 5 bytes and dies as ssh does when the network goes (status 255). */
 static int fake_ssh_main(int argc, char **argv)
 {
 	const char *log = getenv("FAKE_SSH_LOG");
@@ -775,7 +777,8 @@ static int fake_ssh_main(int argc, char **argv)
 		if (t < 0 || connect(t, (struct sockaddr *)&a, sizeof(a)) < 0)
 			return 98;
 	}
-	bool in_open = true;
+	bool in_open = true, cut = false;
+	const char *cut_on = getenv("FAKE_SSH_CUT_ON");
 	char buf[65536];
 	for (;;) {
 		struct pollfd p[2] = {{.fd = in_open ? 0 : -1, .events = POLLIN}, {.fd = t, .events = POLLIN}};
@@ -794,6 +797,8 @@ static int fake_ssh_main(int argc, char **argv)
 				shutdown(t, SHUT_WR);
 			} else if (write(t, buf, (size_t)n) != n) {
 				return 95;
+			} else if (cut_on && memmem(buf, (size_t)n, cut_on, strlen(cut_on))) {
+				cut = true;
 			}
 		}
 		if (p[1].revents) {
@@ -802,6 +807,11 @@ static int fake_ssh_main(int argc, char **argv)
 				fputs("Connection to fakehost closed by remote host.\n", stderr);
 				const char *st = getenv("FAKE_SSH_EOF_STATUS");
 				return st ? atoi(st) : 0;
+			}
+			if (cut) {
+				(void)!write(1, buf, n > 5 ? (size_t)n - 5 : 0);
+				fputs("Connection to fakehost closed by remote host.\n", stderr);
+				return 255;
 			}
 			if (write(1, buf, (size_t)n) != n)
 				return 95;
@@ -848,8 +858,9 @@ static int ssh_teardown(void **state)
 	setenv("PATH", fx->old_path, 1);
 	free(fx->old_path);
 	unsetenv("TMPDIR");
-	const char *vars[] = {"FAKE_SSH_LOG", "FAKE_SSH_MODE", "FAKE_SSH_PORT", "FAKE_SSH_UNIX", "FAKE_SSH_STDERR",
-			      "FAKE_SSH_STATUS", "FAKE_SSH_EOF_STATUS", "BERTH_SSH_CONFIG"};
+	const char *vars[] = {"FAKE_SSH_LOG",	     "FAKE_SSH_MODE",	    "FAKE_SSH_PORT",	"FAKE_SSH_UNIX",
+			      "FAKE_SSH_STDERR",     "FAKE_SSH_STATUS",     "FAKE_SSH_EOF_STATUS", "FAKE_SSH_CUT_ON",
+			      "BERTH_SSH_CONFIG"};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 	char f[160];
@@ -1067,6 +1078,37 @@ static void test_ssh_stale_connection_is_replaced(void **state)
 	fake_stop(&h);
 }
 
+static void test_ssh_connection_lost_mid_answer(void **state)
+{
+	ssh_fixture *fx = *state;
+	fake_handle h;
+	fake_start(&h, "1.41", 0);
+	setenv("FAKE_SSH_MODE", "relay", 1);
+	setenv("FAKE_SSH_PORT", strrchr(h.host, ':') + 1, 1);
+	setenv("FAKE_SSH_CUT_ON", "/x/cut", 1);
+	docker_config c;
+	docker_config_init(&c, "ssh://h", NULL, NULL, NULL);
+	char *err = NULL;
+	docker *d = docker_open(&c, &err);
+	assert_non_null(d);
+	/* on the kept-alive connection, part of an answer then nothing: not "cannot reach" */
+	long status = 0;
+	assert_int_equal(docker_request(d, "GET", "/x/cut", NULL, &status, NULL, &err), -1);
+	assert_string_equal(err, "GET /v1.41/x/cut: the connection to the Docker engine at ssh://h failed: ssh exited "
+				 "with status 255: Connection to fakehost closed by remote host.");
+	free(err);
+	err = NULL;
+	assert_no_children(); /* reaped when libcurl dropped the connection */
+	/* the next request gets a new ssh */
+	unsetenv("FAKE_SSH_CUT_ON");
+	assert_int_equal(docker_request(d, "GET", "/x/echo", NULL, &status, NULL, &err), 0);
+	assert_int_equal(status, 200);
+	assert_int_equal(ssh_starts(fx, NULL, 0), 2);
+	docker_close(d);
+	assert_no_children();
+	fake_stop(&h);
+}
+
 static long mono_ms(void)
 {
 	struct timespec ts;
@@ -1154,6 +1196,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_ssh_requests_one_process_per_connection, ssh_setup, ssh_teardown),
 		cmocka_unit_test_setup_teardown(test_ssh_failure_is_the_error, ssh_setup, ssh_teardown),
 		cmocka_unit_test_setup_teardown(test_ssh_stale_connection_is_replaced, ssh_setup, ssh_teardown),
+		cmocka_unit_test_setup_teardown(test_ssh_connection_lost_mid_answer, ssh_setup, ssh_teardown),
 		cmocka_unit_test_setup_teardown(test_ssh_stubborn_process_is_killed, ssh_setup, ssh_teardown),
 		cmocka_unit_test_setup_teardown(test_ssh_real_engine_threads, ssh_setup, ssh_teardown),
 	};
