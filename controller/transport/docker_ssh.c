@@ -27,6 +27,10 @@
 
 extern char **environ;
 
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "ssh:// Docker hosts need libcurl 7.80 or later (CURLOPT_PREREQFUNCTION)"
+#endif
+
 /* The docker CLI's default: long enough for a slow bastion, short enough to fail a plan. */
 #define SSH_CONNECT_TIMEOUT "ConnectTimeout=30"
 /* How long ssh may take to exit after SIGTERM (or after ending the connection itself) before it
