@@ -14,9 +14,12 @@ spec() {
 	printf 'version: 1\nname: %s\nswarm:\n%s\n' "$1" "$3" >"$2/berth.yaml"
 }
 
-# berth over ssh, as root on the private sshd, with its client config.
+# berth over ssh, as root on the private sshd, with its client config; its private directory
+# for ssh's sockets goes in $SSHD_DIR/tmp, to be checked.
 over_ssh() {
-	DOCKER_HOST="ssh://root@127.0.0.1:$SSHD_PORT${SSH_SOCKET:-}" BERTH_SSH_CONFIG="$SSH_CONFIG" "$BERTH" "$@"
+	mkdir -p "$SSHD_DIR/tmp"
+	DOCKER_HOST="ssh://root@127.0.0.1:$SSHD_PORT${SSH_SOCKET:-}" BERTH_SSH_CONFIG="$SSH_CONFIG" TMPDIR="$SSHD_DIR/tmp" \
+		"$BERTH" "$@"
 }
 
 no_ssh_clients() { [ -z "$(ssh_clients)" ]; }
@@ -30,6 +33,9 @@ assert_no_ssh_left() {
 	[ -z "$left" ] || t_fail "ssh processes left after berth exited: $(ps -o pid=,args= -p "${left//$'\n'/,}")"
 	# the server side ends its sessions once the clients are gone (asynchronously)
 	wait_until 10 "the sshd sessions to end" no_sshd_sessions
+	# and berth removed its private directory
+	[ ! -d "$SSHD_DIR/tmp" ] || [ -z "$(ls -A "$SSHD_DIR/tmp")" ] ||
+		t_fail "berth left $(ls -A "$SSHD_DIR/tmp") in its TMPDIR"
 }
 
 # Succeeds when a no-op plan reads the same over the unix socket and over ssh (kept in DIR/plan.json).
@@ -110,7 +116,8 @@ test_remote_socket_path() {
     ${owner}-net: {attachable: true}"
 	local before
 	before=$(accepted_logins)
-	BERTH_SSH_CONFIG=$SSH_CONFIG assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$in_spec"
+	mkdir -p "$SSHD_DIR/tmp"
+	BERTH_SSH_CONFIG=$SSH_CONFIG TMPDIR="$SSHD_DIR/tmp" assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$in_spec"
 	assert_contains "$T_OUT" "Plan: 1 to add"
 	[ "$(accepted_logins)" -gt "$before" ] || t_fail "the plan with swarm.endpoint ssh://... did not log in"
 	SSH_SOCKET=/nonexistent/docker.sock assert_exit 1 over_ssh plan --no-color "$dir"
@@ -166,7 +173,8 @@ test_unreachable_port_is_named() {
 	dir=$(mktemp -d) port=$(free_port)
 	spec "$(unique_owner)" "$dir" "  networks:
     unused-net: {attachable: true}"
-	DOCKER_HOST="ssh://root@127.0.0.1:$port" BERTH_SSH_CONFIG=$SSH_CONFIG assert_exit 1 "$BERTH" plan "$dir"
+	mkdir -p "$SSHD_DIR/tmp"
+	DOCKER_HOST="ssh://root@127.0.0.1:$port" BERTH_SSH_CONFIG=$SSH_CONFIG TMPDIR="$SSHD_DIR/tmp" assert_exit 1 "$BERTH" plan "$dir"
 	assert_eq "berth: cannot reach the Docker engine at ssh://root@127.0.0.1:$port: ssh exited with status 255: ssh: connect to host 127.0.0.1 port $port: Connection refused" \
 		"$T_ERR"
 	assert_no_ssh_left
@@ -205,7 +213,8 @@ test_killed_berth_leaves_no_ssh() {
         replicas: 1
         placement: {constraints: [\"node.labels.berth-test-nowhere==yes\"]}"
 		# berth itself in the background (not a function: $! must be berth's pid)
-		DOCKER_HOST="ssh://root@127.0.0.1:$SSHD_PORT" BERTH_SSH_CONFIG="$SSH_CONFIG" \
+		mkdir "$dir/tmp"
+		DOCKER_HOST="ssh://root@127.0.0.1:$SSHD_PORT" BERTH_SSH_CONFIG="$SSH_CONFIG" TMPDIR="$dir/tmp" \
 			"$BERTH" apply --auto-approve --timeout 90s "$dir" >"$dir/out" 2>&1 &
 		pid=$!
 		wait_until 30 "the service to be created over ssh" docker service inspect "${owner}-pending"
@@ -216,5 +225,8 @@ test_killed_berth_leaves_no_ssh() {
 		[ "$rc" -gt 128 ] || t_fail "berth exited with status $rc before SIG$sig: $(cat "$dir/out")"
 		wait_until 15 "berth's ssh clients to exit after SIG$sig" no_ssh_clients
 		wait_until 15 "the sshd sessions to end after SIG$sig" no_sshd_sessions
+		# killed, berth cannot remove its private directory: one, with the listener's socket
+		assert_eq 1 "$(find "$dir/tmp" -mindepth 1 -maxdepth 1 -name 'berth-ssh-*' -type d | wc -l)" "private directories"
+		rm -rf "$dir/tmp"
 	done
 }
