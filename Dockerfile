@@ -3,6 +3,8 @@
 #   docker build -t berth .
 #   docker run --rm berth --version
 #   docker run --rm -v "$PWD:/work:ro" berth validate examples/quickstart
+#   docker run --rm -v "$PWD:/work:ro" -v "$HOME/.ssh/berth:/ssh:ro" -e BERTH_SSH_CONFIG=/ssh/config \
+#     -e DOCKER_HOST=ssh://azureuser@manager:2200 berth plan .     (the config names the key and known_hosts in /ssh)
 
 # ---- build ----------------------------------------------------------------------------------
 FROM debian:bookworm AS build
@@ -21,6 +23,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libyaml-0-2 libjansson4 libcurl4 libgit2-1.5 libmicrohttpd12 libssl3 ca-certificates git \
+      openssh-client \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/local/bin/berth /usr/local/bin/berth
 # The desired-state repository is usually a bind mount owned by another uid; git and libgit2

@@ -11,6 +11,7 @@ packages=(
 	python3 python3-jsonschema python3-yaml   # schema tests (Debian's /usr/bin/python3)
 	python3-azure                            # ARM simulator fidelity tests (tests/azure-sim)
 	docker.io busybox-static curl            # integration tests: a real engine (scripts/swarm-up.sh)
+	openssh-client openssh-server            # DOCKER_HOST=ssh:// tests: a private loopback sshd (tests/integration/ssh_lib.sh)
 )
 
 missing=()

@@ -8,8 +8,12 @@ static bool f_endpoint(spec_ctx *c, const ynode *v, void *o)
 	spec_swarm *sw = o;
 	if (!dec_str(c, v, &sw->endpoint))
 		return false;
-	if (strncmp(sw->endpoint, "unix://", 7) && strncmp(sw->endpoint, "tcp://", 6)) {
-		spec_error_at(c, v, "unsupported endpoint '%s': use unix:///PATH or tcp://HOST:PORT", sw->endpoint);
+	/* The scheme only: the Docker client checks the rest when it connects (ssh:// URLs, their
+	 * user, port and path included, in controller/transport/docker_ssh.c). */
+	if (strncmp(sw->endpoint, "unix://", 7) && strncmp(sw->endpoint, "tcp://", 6) &&
+	    strncmp(sw->endpoint, "ssh://", 6)) {
+		spec_error_at(c, v, "unsupported endpoint '%s': use unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]",
+			      sw->endpoint);
 		return false;
 	}
 	return true;

@@ -6,6 +6,7 @@
  * reused and several threads can make requests at once. Counters are atomics. */
 #include "transport/docker.h"
 #include "core/util.h"
+#include "transport/docker_ssh.h"
 #include "transport/http.h"
 
 #include <ctype.h>
@@ -31,6 +32,7 @@ struct docker {
 	char *endpoint;    /* as configured, for messages */
 	char *base_url;    /* http://localhost, http://host:port or https://host:port */
 	char *socket_path; /* unix sockets only */
+	docker_ssh *ssh;   /* ssh:// hosts only: one ssh process per connection */
 	char *ca_file, *cert_file, *key_file;
 	bool tls, tls_verify;
 	long timeout_ms;
@@ -242,6 +244,8 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 	http_easy_setup(c, &setup);
 	if (d->socket_path)
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->socket_path);
+	if (d->ssh)
+		docker_ssh_setopt(d->ssh, c);
 	if (d->tls) {
 		if (d->ca_file)
 			curl_easy_setopt(c, CURLOPT_CAINFO, d->ca_file);
@@ -267,11 +271,19 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 		const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 		curl_off_t pretransfer = 0;
 		curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+		/* ssh's own account (exit status, stderr) says more than "Empty reply from server". */
+		bool ssh_fresh = false;
+		char *ssh_why = d->ssh ? docker_ssh_failure(d->ssh, c, &ssh_fresh) : NULL;
 		if (http_canceled(rc, d->cancel))
 			set_err(err, xasprintf("%s %s: cancelled", method, full_path));
 		else if (out->too_big)
 			set_err(err, xasprintf("%s %s: the Docker engine at %s sent a response larger than %zu MiB",
 					       method, full_path, d->endpoint, DOCKER_MAX_RESPONSE >> 20));
+		else if (ssh_why && ssh_fresh)
+			set_err(err, xasprintf("cannot reach the Docker engine at %s: %s", d->endpoint, ssh_why));
+		else if (ssh_why)
+			set_err(err, xasprintf("%s %s: the connection to the Docker engine at %s failed: %s", method,
+					       full_path, d->endpoint, ssh_why));
 		else if (is_tls_error(rc))
 			set_err(err, xasprintf("TLS handshake with the Docker engine at %s failed: %s", d->endpoint,
 					       detail));
@@ -285,6 +297,7 @@ static int perform(docker *d, const char *method, const char *full_path, const c
 		else
 			set_err(err, xasprintf("%s %s: request to the Docker engine at %s failed: %s", method,
 					       full_path, d->endpoint, detail));
+		free(ssh_why);
 		ret = http_canceled(rc, d->cancel) ? BERTH_ECANCELED : BERTH_EUNREACHABLE;
 	}
 	http_easy_release(c); /* errbuf goes out of scope */
@@ -334,13 +347,23 @@ static int parse_endpoint(docker *d, char **err)
 			d->base_url = xasprintf("%s://%.*s:%d", scheme, (int)len, hp, d->tls ? 2376 : 2375);
 		return 0;
 	}
-	if (strncmp(h, "ssh://", 6) == 0 || strncmp(h, "npipe://", 8) == 0) {
-		set_err(err, xasprintf("unsupported Docker host %s: only unix:// and tcp:// endpoints are supported "
-				       "(ssh:// works through the docker CLI only)",
+	if (strncmp(h, "ssh://", 6) == 0) {
+		d->ssh = docker_ssh_open(h, err);
+		if (!d->ssh)
+			return -1;
+		d->base_url = xstrdup(DOCKER_SSH_BASE_URL);
+		d->tls = false; /* ssh is the secure channel */
+		return 0;
+	}
+	if (strncmp(h, "npipe://", 8) == 0) {
+		set_err(err, xasprintf("unsupported Docker host %s: only unix://, tcp:// and ssh:// endpoints are "
+				       "supported",
 				       h));
 		return -1;
 	}
-	set_err(err, xasprintf("invalid Docker host %s: expected unix:///path or tcp://host:port", h));
+	set_err(err, xasprintf("invalid Docker host %s: expected unix:///path, tcp://host:port or "
+			       "ssh://[user@]host[:port]",
+			       h));
 	return -1;
 }
 
@@ -444,6 +467,7 @@ void docker_close(docker *d)
 	if (!d)
 		return;
 	http_pool_destroy(&d->pool);
+	docker_ssh_close(d->ssh); /* after the pool: closing its connections ends their ssh */
 	curl_slist_free_all(d->json_headers);
 	curl_slist_free_all(d->plain_headers);
 	free(d->endpoint);

@@ -1,4 +1,4 @@
-/* A client for the Docker Engine API (swarm mode) over libcurl: unix socket or TCP with TLS,
+/* A client for the Docker Engine API (swarm mode) over libcurl: unix socket, TCP with TLS or ssh,
  * API version negotiated with /_ping, JSON bodies with jansson.
  *
  * One docker handle may be used from several threads at once: requests borrow a libcurl handle
@@ -12,7 +12,7 @@
 #include "core/error.h"
 
 typedef struct docker_config {
-	const char *host;      /* unix:///path or tcp://host:port; NULL: DOCKER_HOST, else unix:///var/run/docker.sock */
+	const char *host;      /* unix:///path, tcp://host:port or ssh://[user@]host[:port]; NULL: DOCKER_HOST, else unix:///var/run/docker.sock */
 	const char *ca_file;   /* TLS: CA, client certificate and key (PEM); NULL: from DOCKER_CERT_PATH if TLS is on */
 	const char *cert_file;
 	const char *key_file;

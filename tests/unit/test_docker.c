@@ -1,13 +1,22 @@
 /* The Docker Engine API client: configuration from the environment, filters, transport errors,
  * version negotiation and keep-alive against a tiny in-process HTTP server, and (when
- * BERTH_TEST_DOCKER_HOST names one) a real engine. */
+ * BERTH_TEST_DOCKER_HOST names one) a real engine. ssh:// hosts run against a fake ssh: this
+ * binary itself, started under the name "ssh", relaying stdin/stdout to the tiny server or to
+ * the real engine's socket. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,11 +158,15 @@ static void test_unreachable(void **state)
 static void test_bad_hosts(void **state)
 {
 	docker_config c;
-	docker_config_init(&c, "ssh://me@host", NULL, NULL, NULL);
-	expect_open_error(&c, "unsupported Docker host ssh://me@host: only unix:// and tcp:// endpoints are "
-			      "supported (ssh:// works through the docker CLI only)");
+	docker_config_init(&c, "npipe:////./pipe/docker_engine", NULL, NULL, NULL);
+	expect_open_error(&c, "unsupported Docker host npipe:////./pipe/docker_engine: only unix://, tcp:// and "
+			      "ssh:// endpoints are supported");
 	docker_config_init(&c, "localhost:2375", NULL, NULL, NULL);
-	expect_open_error(&c, "invalid Docker host localhost:2375: expected unix:///path or tcp://host:port");
+	expect_open_error(&c, "invalid Docker host localhost:2375: expected unix:///path, tcp://host:port or "
+			      "ssh://[user@]host[:port]");
+	docker_config_init(&c, "ssh://me:secret@host", NULL, NULL, NULL);
+	expect_open_error(&c, "invalid Docker host ssh://me:xxxxx@host: a password in the URL is not supported "
+			      "(use a key, or ssh-agent)");
 	docker_config_init(&c, "unix://", NULL, NULL, NULL);
 	expect_open_error(&c, "invalid Docker host unix://: the unix socket path is empty");
 	docker_config_init(&c, "unix:///nonexistent.sock", NULL, NULL, NULL);
@@ -320,6 +333,11 @@ static void fake_serve(fake_engine *f, int c)
 				   "please upgrade your client to a newer version\n");
 		} else if (strstr(path, "/empty")) {
 			fake_reply(c, 204, "application/json", NULL, "");
+		} else if (strstr(path, "/bye")) {
+			/* answers, then drops the connection without saying so (an idle timeout) */
+			fake_reply(c, 200, "application/json", NULL, "{}");
+			free(body);
+			return;
 		} else {
 			fake_reply(c, 404, "application/json", NULL, "{\"message\":\"page not found\"}\n");
 		}
@@ -710,8 +728,460 @@ static void test_real_engine_swarm(void **state)
 	docker_close(d);
 }
 
-int main(void)
+/* ---- ssh:// through a fake ssh ---- */
+
+/* The fake ssh (this binary, run as "ssh"): appends its command line to $FAKE_SSH_LOG, then
+ *   FAKE_SSH_MODE=fail      writes $FAKE_SSH_STDERR to stderr and exits with $FAKE_SSH_STATUS;
+ *   FAKE_SSH_MODE=relay     relays stdin/stdout to 127.0.0.1:$FAKE_SSH_PORT, or to the unix
+ *                           socket $FAKE_SSH_UNIX; when the server closes, it says so on stderr and
+ *                           exits with $FAKE_SSH_EOF_STATUS (default 0), like ssh does;
+ *   FAKE_SSH_MODE=stubborn  relays, but ignores SIGTERM and outlives the end of its stdin;
+ * and with FAKE_SSH_CUT_ON=TEXT, once a request holding TEXT has gone by, passes on the answer
+ * less its last 5 bytes and dies as ssh does when the network goes (status 255). */
+static int fake_ssh_main(int argc, char **argv)
 {
+	const char *log = getenv("FAKE_SSH_LOG");
+	if (log) {
+		FILE *f = fopen(log, "a");
+		if (!f)
+			return 97;
+		for (int i = 0; i < argc; i++)
+			fprintf(f, "%s%s", i ? " " : "", argv[i]);
+		fputc('\n', f);
+		fclose(f);
+	}
+	const char *mode = getenv("FAKE_SSH_MODE");
+	mode = mode ? mode : "";
+	if (strcmp(mode, "fail") == 0) {
+		const char *e = getenv("FAKE_SSH_STDERR");
+		fputs(e ? e : "", stderr);
+		const char *st = getenv("FAKE_SSH_STATUS");
+		return st ? atoi(st) : 255;
+	}
+	bool stubborn = strcmp(mode, "stubborn") == 0;
+	if (stubborn)
+		signal(SIGTERM, SIG_IGN);
+	int t;
+	const char *upath = getenv("FAKE_SSH_UNIX");
+	if (upath) {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", upath);
+		t = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (t < 0 || connect(t, (struct sockaddr *)&a, sizeof(a)) < 0)
+			return 98;
+	} else {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		const char *port = getenv("FAKE_SSH_PORT");
+		a.sin_port = htons((unsigned short)atoi(port ? port : "0"));
+		t = socket(AF_INET, SOCK_STREAM, 0);
+		if (t < 0 || connect(t, (struct sockaddr *)&a, sizeof(a)) < 0)
+			return 98;
+	}
+	bool in_open = true, cut = false;
+	const char *cut_on = getenv("FAKE_SSH_CUT_ON");
+	char buf[65536];
+	for (;;) {
+		struct pollfd p[2] = {{.fd = in_open ? 0 : -1, .events = POLLIN}, {.fd = t, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 96;
+		}
+		if (p[0].revents) {
+			ssize_t n = read(0, buf, sizeof(buf));
+			if (n <= 0) {
+				in_open = false;
+				if (stubborn)
+					for (;;)
+						pause();
+				shutdown(t, SHUT_WR);
+			} else if (write(t, buf, (size_t)n) != n) {
+				return 95;
+			} else if (cut_on && memmem(buf, (size_t)n, cut_on, strlen(cut_on))) {
+				cut = true;
+			}
+		}
+		if (p[1].revents) {
+			ssize_t n = read(t, buf, sizeof(buf));
+			if (n <= 0) {
+				fputs("Connection to fakehost closed by remote host.\n", stderr);
+				const char *st = getenv("FAKE_SSH_EOF_STATUS");
+				return st ? atoi(st) : 0;
+			}
+			if (cut) {
+				(void)!write(1, buf, n > 5 ? (size_t)n - 5 : 0);
+				fputs("Connection to fakehost closed by remote host.\n", stderr);
+				return 255;
+			}
+			if (write(1, buf, (size_t)n) != n)
+				return 95;
+		}
+	}
+}
+
+static char self_exe[PATH_MAX];
+
+typedef struct {
+	char bin[64];    /* holds "ssh", a link to this binary; PATH while a test runs */
+	char tmp[64];    /* TMPDIR: where the handle's private directory goes */
+	char log[128];   /* FAKE_SSH_LOG */
+	char *old_path;
+} ssh_fixture;
+
+static int ssh_setup(void **state)
+{
+	clear_docker_env();
+	ssh_fixture *fx = calloc(1, sizeof(*fx));
+	snprintf(fx->bin, sizeof(fx->bin), "/tmp/berth-test-bin-XXXXXX");
+	snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/berth-test-tmp-XXXXXX");
+	if (!mkdtemp(fx->bin) || !mkdtemp(fx->tmp))
+		return -1;
+	char link[128];
+	snprintf(link, sizeof(link), "%s/ssh", fx->bin);
+	if (symlink(self_exe, link) < 0)
+		return -1;
+	snprintf(fx->log, sizeof(fx->log), "%s/log", fx->bin);
+	const char *p = getenv("PATH");
+	fx->old_path = strdup(p ? p : "/usr/bin:/bin");
+	setenv("PATH", fx->bin, 1);
+	setenv("TMPDIR", fx->tmp, 1);
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("BERTH_SSH_CONFIG");
+	setenv("FAKE_SSH_LOG", fx->log, 1);
+	*state = fx;
+	return 0;
+}
+
+static int ssh_teardown(void **state)
+{
+	ssh_fixture *fx = *state;
+	setenv("PATH", fx->old_path, 1);
+	free(fx->old_path);
+	unsetenv("TMPDIR");
+	const char *vars[] = {"FAKE_SSH_LOG",	     "FAKE_SSH_MODE",	    "FAKE_SSH_PORT",	"FAKE_SSH_UNIX",
+			      "FAKE_SSH_STDERR",     "FAKE_SSH_STATUS",     "FAKE_SSH_EOF_STATUS", "FAKE_SSH_CUT_ON",
+			      "BERTH_SSH_CONFIG"};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	char f[160];
+	snprintf(f, sizeof(f), "%s/ssh", fx->bin);
+	unlink(f);
+	unlink(fx->log);
+	rmdir(fx->bin);
+	rmdir(fx->tmp);
+	free(fx);
+	return 0;
+}
+
+/* Lines in the fake ssh's log: one per ssh started. */
+static int ssh_starts(const ssh_fixture *fx, char *first, size_t n)
+{
+	FILE *f = fopen(fx->log, "r");
+	if (!f)
+		return 0;
+	int lines = 0;
+	char line[1024];
+	while (fgets(line, sizeof(line), f)) {
+		if (lines++ == 0 && first) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(first, n, "%s", line);
+		}
+	}
+	fclose(f);
+	return lines;
+}
+
+/* No child process is left, running or zombie. */
+static void assert_no_children(void)
+{
+	errno = 0;
+	pid_t r = waitpid(-1, NULL, WNOHANG);
+	if (r != -1 || errno != ECHILD)
+		print_error("waitpid(-1) = %d (%s): a child process is left\n", (int)r, strerror(errno));
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* Entries in dir (the handle's private directory lives in TMPDIR while it is open). */
+static int dir_entries(const char *dir, char *first, size_t n)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int count = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			if (count++ == 0 && first)
+				assert_true(snprintf(first, n, "%s/%s", dir, e->d_name) < (int)n);
+		}
+	closedir(d);
+	return count;
+}
+
+static void test_ssh_requests_one_process_per_connection(void **state)
+{
+	ssh_fixture *fx = *state;
+	fake_handle h;
+	fake_start(&h, "1.40", 0);
+	char port[16];
+	snprintf(port, sizeof(port), "%s", strrchr(h.host, ':') + 1);
+	setenv("FAKE_SSH_MODE", "relay", 1);
+	setenv("FAKE_SSH_PORT", port, 1);
+	setenv("BERTH_SSH_CONFIG", "/etc/berth/ssh_config", 1);
+
+	docker_config c;
+	docker_config_init(&c, "ssh://azureuser@swarm.example:2200", NULL, NULL, NULL);
+	c.tls = true; /* DOCKER_TLS_VERIFY and the like mean nothing over ssh */
+	char *err = NULL;
+	docker *d = docker_open(&c, &err);
+	if (!d)
+		print_error("%s\n", err);
+	assert_non_null(d);
+	assert_string_equal(docker_api_version(d), "1.40");
+	assert_string_equal(docker_endpoint(d), "ssh://azureuser@swarm.example:2200");
+
+	/* ssh runs (a child, not exited) and the private directory is there, mode 0700 */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), 0);
+	char priv[256] = "";
+	assert_int_equal(dir_entries(fx->tmp, priv, sizeof(priv)), 1);
+	struct stat st;
+	assert_int_equal(stat(priv, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	long status = 0;
+	json_t *resp = NULL;
+	json_t *body = json_pack("{s:s}", "Name", "n");
+	assert_int_equal(docker_request(d, "POST", "/networks/create/echo", body, &status, &resp, &err), 0);
+	assert_int_equal(status, 201);
+	assert_string_equal(json_string_value(json_object_get(resp, "content_type")), "application/json");
+	json_t *sent = json_loads(json_string_value(json_object_get(resp, "body")), 0, NULL);
+	assert_true(json_equal(sent, body));
+	json_decref(sent);
+	json_decref(resp);
+	json_decref(body);
+	assert_int_equal(docker_request(d, "GET", "/nope", NULL, &status, &resp, &err), BERTH_ENOTFOUND);
+	assert_int_equal(status, 404);
+	assert_string_equal(err, "HTTP 404: page not found");
+	free(err);
+	err = NULL;
+	json_decref(resp);
+	assert_int_equal(docker_request(d, "DELETE", "/x/echo", NULL, &status, NULL, &err), 0);
+	assert_int_equal(status, 200);
+
+	/* one connection for all four requests, so one ssh, with the docker CLI's flags */
+	pthread_mutex_lock(&h.f.mu);
+	assert_int_equal(h.f.accepts, 1);
+	assert_int_equal(h.f.requests, 4);
+	pthread_mutex_unlock(&h.f.mu);
+	char argv[1024] = "";
+	assert_int_equal(ssh_starts(fx, argv, sizeof(argv)), 1);
+	assert_string_equal(argv, "ssh -F /etc/berth/ssh_config -l azureuser -p 2200 -o ConnectTimeout=30 "
+				  "-o BatchMode=yes -T -- swarm.example docker system dial-stdio");
+
+	/* closing ends and reaps it, and removes the private directory */
+	docker_close(d);
+	assert_no_children();
+	assert_int_equal(dir_entries(fx->tmp, NULL, 0), 0);
+	fake_stop(&h);
+}
+
+static void test_ssh_failure_is_the_error(void **state)
+{
+	ssh_fixture *fx = *state;
+	setenv("FAKE_SSH_MODE", "fail", 1);
+	/* the last two lines, the banner and the terminal escape (from the remote side) gone */
+	setenv("FAKE_SSH_STDERR",
+	       "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"
+	       "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"
+	       "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"
+	       "Offending ED25519 key in /root/.ssh/known_hosts:3\n"
+	       "Host key for [h]:2222 has changed and you have \x1b[31mrequested strict checking.\n"
+	       "Host key verification failed.\n\n",
+	       1);
+	docker_config c;
+	docker_config_init(&c, "ssh://h:2222", NULL, NULL, NULL);
+	expect_open_error(&c, "cannot reach the Docker engine at ssh://h:2222: ssh exited with status 255: Host key "
+			      "for [h]:2222 has changed and you have ?[31mrequested strict checking. Host key "
+			      "verification failed.");
+	assert_no_children();
+
+	/* the remote command failing, with nothing on stderr */
+	setenv("FAKE_SSH_STDERR", "", 1);
+	setenv("FAKE_SSH_STATUS", "127", 1);
+	expect_open_error(&c, "cannot reach the Docker engine at ssh://h:2222: ssh exited with status 127");
+	assert_no_children();
+	/* a banner alone says nothing */
+	setenv("FAKE_SSH_STDERR", "@@@@@@@@@@\n@ @\n", 1);
+	expect_open_error(&c, "cannot reach the Docker engine at ssh://h:2222: ssh exited with status 127");
+	assert_no_children();
+	assert_int_equal(ssh_starts(fx, NULL, 0), 3);
+	assert_int_equal(dir_entries(fx->tmp, NULL, 0), 0);
+
+	/* a TMPDIR too deep for a unix socket's path */
+	char deep[256];
+	snprintf(deep, sizeof(deep), "%s/%0100d", fx->tmp, 0);
+	assert_int_equal(mkdir(deep, 0700), 0);
+	setenv("TMPDIR", deep, 1);
+	char *err = NULL;
+	docker_config_init(&c, "ssh://h:2222", NULL, NULL, NULL);
+	assert_null(docker_open(&c, &err));
+	const char *want = "cannot reach the Docker engine at ssh://h:2222: cannot listen for ssh at ";
+	if (!err || strncmp(err, want, strlen(want)) != 0 || !strstr(err, ": the path is too long for a unix socket"))
+		print_error("got: %s\n", err ? err : "NULL");
+	assert_non_null(err);
+	assert_memory_equal(err, want, strlen(want));
+	assert_non_null(strstr(err, "/0: the path is too long for a unix socket"));
+	free(err);
+	assert_int_equal(dir_entries(deep, NULL, 0), 0);
+	assert_int_equal(rmdir(deep), 0);
+	setenv("TMPDIR", fx->tmp, 1);
+	assert_int_equal(ssh_starts(fx, NULL, 0), 3);
+
+	/* no ssh on PATH */
+	setenv("PATH", fx->tmp, 1);
+	expect_open_error(&c, "cannot reach the Docker engine at ssh://h:2222: cannot run ssh: it is not on PATH "
+			      "(install an OpenSSH client)");
+	assert_int_equal(ssh_starts(fx, NULL, 0), 3);
+	assert_int_equal(dir_entries(fx->tmp, NULL, 0), 0);
+}
+
+static void test_ssh_stale_connection_is_replaced(void **state)
+{
+	ssh_fixture *fx = *state;
+	fake_handle h;
+	fake_start(&h, "1.41", 0);
+	setenv("FAKE_SSH_MODE", "relay", 1);
+	setenv("FAKE_SSH_PORT", strrchr(h.host, ':') + 1, 1);
+	setenv("FAKE_SSH_EOF_STATUS", "255", 1); /* as ssh does when the far side goes away */
+	docker_config c;
+	docker_config_init(&c, "ssh://h", NULL, NULL, NULL);
+	char *err = NULL;
+	docker *d = docker_open(&c, &err);
+	assert_non_null(d);
+	long status = 0;
+	/* the engine drops the kept-alive connection after this answer, and its ssh exits 255 */
+	assert_int_equal(docker_request(d, "GET", "/x/bye", NULL, &status, NULL, &err), 0);
+	assert_int_equal(status, 200);
+	/* the next request notices, reaps that ssh and starts another: no error comes through */
+	assert_int_equal(docker_request(d, "GET", "/x/echo", NULL, &status, NULL, &err), 0);
+	assert_int_equal(status, 200);
+	assert_null(err);
+	assert_int_equal(ssh_starts(fx, NULL, 0), 2);
+	/* the dead one is already reaped: the one child left is the live ssh */
+	pid_t r = waitpid(-1, NULL, WNOHANG);
+	assert_int_equal(r, 0);
+	docker_close(d);
+	assert_no_children();
+	pthread_mutex_lock(&h.f.mu);
+	assert_int_equal(h.f.accepts, 2);
+	pthread_mutex_unlock(&h.f.mu);
+	fake_stop(&h);
+}
+
+static void test_ssh_connection_lost_mid_answer(void **state)
+{
+	ssh_fixture *fx = *state;
+	fake_handle h;
+	fake_start(&h, "1.41", 0);
+	setenv("FAKE_SSH_MODE", "relay", 1);
+	setenv("FAKE_SSH_PORT", strrchr(h.host, ':') + 1, 1);
+	setenv("FAKE_SSH_CUT_ON", "/x/cut", 1);
+	docker_config c;
+	docker_config_init(&c, "ssh://h", NULL, NULL, NULL);
+	char *err = NULL;
+	docker *d = docker_open(&c, &err);
+	assert_non_null(d);
+	/* on the kept-alive connection, part of an answer then nothing: not "cannot reach" */
+	long status = 0;
+	assert_int_equal(docker_request(d, "GET", "/x/cut", NULL, &status, NULL, &err), BERTH_EUNREACHABLE);
+	assert_string_equal(err, "GET /v1.41/x/cut: the connection to the Docker engine at ssh://h failed: ssh exited "
+				 "with status 255: Connection to fakehost closed by remote host.");
+	free(err);
+	err = NULL;
+	assert_no_children(); /* reaped when libcurl dropped the connection */
+	/* the next request gets a new ssh */
+	unsetenv("FAKE_SSH_CUT_ON");
+	assert_int_equal(docker_request(d, "GET", "/x/echo", NULL, &status, NULL, &err), 0);
+	assert_int_equal(status, 200);
+	assert_int_equal(ssh_starts(fx, NULL, 0), 2);
+	docker_close(d);
+	assert_no_children();
+	fake_stop(&h);
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_ssh_stubborn_process_is_killed(void **state)
+{
+	fake_handle h;
+	fake_start(&h, "1.41", 0);
+	setenv("FAKE_SSH_MODE", "stubborn", 1);
+	setenv("FAKE_SSH_PORT", strrchr(h.host, ':') + 1, 1);
+	docker_config c;
+	docker_config_init(&c, "ssh://h", NULL, NULL, NULL);
+	char *err = NULL;
+	docker *d = docker_open(&c, &err);
+	assert_non_null(d);
+	/* ignores SIGTERM and its stdin closing: killed after the grace period, and reaped */
+	long t0 = mono_ms();
+	docker_close(d);
+	long took = mono_ms() - t0;
+	assert_no_children();
+	assert_true(took >= 2900);
+	assert_true(took < 10000);
+	fake_stop(&h);
+}
+
+/* Several threads over ssh to the real engine (the fake ssh relays to its unix socket): every
+ * connection has its own ssh, and every ssh is reaped. */
+static void test_ssh_real_engine_threads(void **state)
+{
+	ssh_fixture *fx = *state;
+	const char *host = real_engine();
+	if (!host || strncmp(host, "unix://", 7) != 0) {
+		print_message("needs BERTH_TEST_DOCKER_HOST=unix://...: skipping\n");
+		skip();
+		return;
+	}
+	setenv("FAKE_SSH_MODE", "relay", 1);
+	setenv("FAKE_SSH_UNIX", host + 7, 1);
+	docker *d = open_real("ssh://root@manager");
+	assert_string_equal(docker_api_version(d), "1.41");
+	char st[32];
+	local_node_state(d, st, sizeof(st));
+	pthread_t th[8];
+	thread_arg args[8];
+	for (int i = 0; i < 8; i++) {
+		args[i] = (thread_arg){d, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, hammer, &args[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].failures, 0);
+	}
+	assert_int_equal(docker_requests(d), 2 + 80);
+	int starts = ssh_starts(fx, NULL, 0);
+	assert_true(starts >= 1);
+	assert_true(starts <= 9); /* at most one connection per pooled handle */
+	docker_close(d);
+	assert_no_children();
+	assert_int_equal(dir_entries(fx->tmp, NULL, 0), 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *name = strrchr(argv[0], '/');
+	if (strcmp(name ? name + 1 : argv[0], "ssh") == 0)
+		return fake_ssh_main(argc, argv);
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n <= 0)
+		return 99;
+	self_exe[n] = '\0';
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_config_host_precedence, env_setup),
 		cmocka_unit_test_setup(test_config_tls, env_setup),
@@ -723,6 +1193,12 @@ int main(void)
 		cmocka_unit_test_setup(test_requests_keepalive_and_errors, env_setup),
 		cmocka_unit_test_setup(test_real_engine, env_setup),
 		cmocka_unit_test_setup(test_real_engine_swarm, env_setup),
+		cmocka_unit_test_setup_teardown(test_ssh_requests_one_process_per_connection, ssh_setup, ssh_teardown),
+		cmocka_unit_test_setup_teardown(test_ssh_failure_is_the_error, ssh_setup, ssh_teardown),
+		cmocka_unit_test_setup_teardown(test_ssh_stale_connection_is_replaced, ssh_setup, ssh_teardown),
+		cmocka_unit_test_setup_teardown(test_ssh_connection_lost_mid_answer, ssh_setup, ssh_teardown),
+		cmocka_unit_test_setup_teardown(test_ssh_stubborn_process_is_killed, ssh_setup, ssh_teardown),
+		cmocka_unit_test_setup_teardown(test_ssh_real_engine_threads, ssh_setup, ssh_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
