@@ -1,4 +1,5 @@
 #include "arena.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,16 +19,6 @@ struct arena {
 	struct block *head;
 	size_t total;
 };
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-	if (!p) {
-		fputs("berth: out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
 
 arena *arena_new(void)
 {

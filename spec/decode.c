@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "spec_internal.h"
+#include "xalloc.h"
 
 /* ---- diagnostics and paths ---- */
 
@@ -737,7 +738,7 @@ static bool claim_setting(spec_ctx *c, const ynode *key)
 	}
 	if (c->n_settings == c->cap_settings) {
 		c->cap_settings = c->cap_settings ? c->cap_settings * 2 : 16;
-		c->settings = realloc(c->settings, c->cap_settings * sizeof(*c->settings));
+		c->settings = xrealloc(c->settings, c->cap_settings * sizeof(*c->settings));
 		if (!c->settings)
 			abort();
 	}
@@ -880,7 +881,7 @@ bool dec_named_map(spec_ctx *c, const ynode *n, size_t item_size, void **arr, si
 	if (!dec_expect_map(c, n))
 		return false;
 	size_t base = *count;
-	char *items = realloc(*arr, (base + n->n + 1) * item_size);
+	char *items = xrealloc(*arr, (base + n->n + 1) * item_size);
 	if (!items)
 		abort();
 	*arr = items;

@@ -1,4 +1,5 @@
 #include "diag.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ struct spec_diags {
 
 spec_diags *spec_diags_new(void)
 {
-	spec_diags *d = calloc(1, sizeof(*d));
+	spec_diags *d = xcalloc(1, sizeof(*d));
 	if (!d)
 		abort();
 	d->mem = arena_new();
@@ -45,7 +46,7 @@ void spec_diags_add(spec_diags *d, spec_diag_level level, const char *file, int 
 	}
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 16;
-		spec_diag *items = realloc(d->items, d->cap * sizeof(*items));
+		spec_diag *items = xrealloc(d->items, d->cap * sizeof(*items));
 		if (!items)
 			abort();
 		d->items = items;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "spec.h"
+#include "xalloc.h"
 
 char *spec_read_file(const char *path, size_t max, size_t *len)
 {
@@ -11,7 +12,7 @@ char *spec_read_file(const char *path, size_t max, size_t *len)
 	if (!f)
 		return NULL;
 	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap + 1);
+	char *buf = xmalloc(cap + 1);
 	if (!buf)
 		abort();
 	for (;;) {
@@ -23,7 +24,7 @@ char *spec_read_file(const char *path, size_t max, size_t *len)
 				return NULL;
 			}
 			cap = cap * 2 > max ? max : cap * 2;
-			char *nb = realloc(buf, cap + 1);
+			char *nb = xrealloc(buf, cap + 1);
 			if (!nb)
 				abort();
 			buf = nb;

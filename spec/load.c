@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "spec_internal.h"
+#include "xalloc.h"
 
 struct spec {
 	arena *mem;
@@ -19,7 +20,7 @@ struct spec {
 
 static spec *spec_new(void)
 {
-	spec *s = calloc(1, sizeof(*s));
+	spec *s = xcalloc(1, sizeof(*s));
 	if (!s)
 		abort();
 	s->mem = arena_new();
@@ -271,8 +272,8 @@ int spec_list_files(const char *path, char ***files, size_t *n)
 	if (stat(path, &st) != 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode)) {
-		*files = malloc(sizeof(char *));
-		(*files)[0] = strdup(path);
+		*files = xmalloc(sizeof(char *));
+		(*files)[0] = xstrdup(path);
 		*n = 1;
 		return 0;
 	}
@@ -280,11 +281,10 @@ int spec_list_files(const char *path, char ***files, size_t *n)
 	int count = scandir(path, &list, yaml_entry, alphasort);
 	if (count < 0)
 		return -1;
-	*files = calloc((size_t)count + 1, sizeof(char *));
+	*files = xcalloc((size_t)count + 1, sizeof(char *));
 	size_t plen = strlen(path);
 	for (int i = 0; i < count; i++) {
-		if (asprintf(&(*files)[i], "%s%s%s", path, plen && path[plen - 1] == '/' ? "" : "/", list[i]->d_name) < 0)
-			abort();
+		(*files)[i] = xasprintf("%s%s%s", path, plen && path[plen - 1] == '/' ? "" : "/", list[i]->d_name);
 		free(list[i]);
 	}
 	free(list);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "spec_internal.h"
+#include "xalloc.h"
 
 /* Every named model struct starts with `const char *name; spec_loc loc;`. */
 typedef struct {
@@ -37,7 +38,7 @@ static int ent_cmp(const void *pa, const void *pb)
 
 static name_index index_build(const void *arr, size_t n, size_t stride, const char *kind, const char *section)
 {
-	name_index ix = {.e = calloc(n ? n : 1, sizeof(name_ent)), .n = n, .kind = kind, .section = section};
+	name_index ix = {.e = xcalloc(n ? n : 1, sizeof(name_ent)), .n = n, .kind = kind, .section = section};
 	if (!ix.e)
 		abort();
 	for (size_t i = 0; i < n; i++) {
@@ -92,7 +93,7 @@ static void check_ref(spec_ctx *c, const name_index *ix, const char *name, spec_
 		return;
 	}
 	c->hints_left--;
-	const char **names = malloc((ix->n ? ix->n : 1) * sizeof(char *));
+	const char **names = xmalloc((ix->n ? ix->n : 1) * sizeof(char *));
 	if (!names)
 		abort();
 	for (size_t i = 0; i < ix->n; i++)
@@ -136,7 +137,7 @@ static void check_published_ports(spec_ctx *c, const spec_swarm *sw)
 	size_t total = 0;
 	for (size_t i = 0; i < sw->n_services; i++)
 		total += sw->services[i].n_ports;
-	published *all = malloc((total ? total : 1) * sizeof(*all));
+	published *all = xmalloc((total ? total : 1) * sizeof(*all));
 	if (!all)
 		abort();
 	size_t n = 0;

@@ -1,4 +1,5 @@
 #include "ytree.h"
+#include "xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 	size_t nc = *cap ? *cap * 2 : 32;
 	while (nc < need)
 		nc *= 2;
-	void *q = realloc(p, nc * elem);
+	void *q = xrealloc(p, nc * elem);
 	if (!q)
 		abort();
 	*cap = nc;
@@ -165,7 +166,7 @@ static void expand_merges(builder *b, ynode *map)
 		return;
 	}
 	size_t total = map->n - nmerge + extra;
-	merge_pair *all = malloc((total ? total : 1) * sizeof(*all));
+	merge_pair *all = xmalloc((total ? total : 1) * sizeof(*all));
 	if (!all)
 		abort();
 	size_t n = 0;
@@ -244,7 +245,7 @@ static void check_duplicate_keys(builder *b, ynode *map)
 		}
 		return;
 	}
-	ynode **keys = malloc(map->n * sizeof(*keys));
+	ynode **keys = xmalloc(map->n * sizeof(*keys));
 	if (!keys)
 		abort();
 	size_t nk = 0;
@@ -311,7 +312,7 @@ static char *dup_anchor(const yaml_char_t *a)
 {
 	if (!a)
 		return NULL;
-	char *s = strdup((const char *)a);
+	char *s = xstrdup((const char *)a);
 	if (!s)
 		abort();
 	return s;

@@ -1,4 +1,5 @@
 #include "core/secret.h"
+#include "spec/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,17 +15,15 @@ struct secret_value {
 	unsigned char *bytes;
 };
 
+static char *fmt_err(const char *fmt, const char *a, const char *b) __attribute__((format(printf, 1, 0)));
 static char *fmt_err(const char *fmt, const char *a, const char *b)
 {
-	char *s = NULL;
-	if (asprintf(&s, fmt, a, b) < 0)
-		abort();
-	return s;
+	return xasprintf(fmt, a, b);
 }
 
 int secret_resolve(const spec_secret_ref *ref, secret_value **out, char **err)
 {
-	secret_value *s = calloc(1, sizeof(*s));
+	secret_value *s = xcalloc(1, sizeof(*s));
 	if (!s)
 		abort();
 	if (ref->kind == SPEC_REF_ENV) {
@@ -35,7 +34,7 @@ int secret_resolve(const spec_secret_ref *ref, secret_value **out, char **err)
 			return -1;
 		}
 		s->len = strlen(v);
-		s->bytes = malloc(s->len + 1);
+		s->bytes = xmalloc(s->len + 1);
 		if (!s->bytes)
 			abort();
 		memcpy(s->bytes, v, s->len + 1);

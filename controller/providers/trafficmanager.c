@@ -70,7 +70,7 @@ static json_t *profile_view(json_t *profile)
 	put_str(view, "status", json_object_get(props, "profileStatus"));
 	const char *rn = json_string_value(json_object_get(dns, "relativeName"));
 	if (rn) {
-		char *lower = strdup(rn);
+		char *lower = xstrdup(rn);
 		for (char *c = lower; *c; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');
@@ -108,7 +108,7 @@ static json_t *endpoint_view(json_t *ep)
 	json_t *props = json_object_get(ep, "properties");
 	const char *t = json_string_value(json_object_get(props, "target"));
 	if (t) {
-		char *lower = strdup(t);
+		char *lower = xstrdup(t);
 		for (char *c = lower; *c; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');

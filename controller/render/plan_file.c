@@ -101,7 +101,7 @@ static int read_bounded(int fd, size_t max, char **buf, size_t *len, bool *more)
 			cap = cap ? cap * 2 : 65536;
 			if (cap > max + 1)
 				cap = max + 1; /* one more byte than allowed says whether there is more */
-			b = realloc(b, cap + 1);
+			b = xrealloc(b, cap + 1);
 			if (!b)
 				abort();
 		}
@@ -124,7 +124,7 @@ static int read_bounded(int fd, size_t max, char **buf, size_t *len, bool *more)
 		}
 	}
 	if (!b) {
-		b = malloc(1);
+		b = xmalloc(1);
 		if (!b)
 			abort();
 	}
@@ -303,7 +303,7 @@ static char *quote(const json_t *v)
 		size_t n = 0;
 		for (const char *c = s; *c; c++)
 			n += *c == 0x7f ? 6 : 1;
-		char *esc = malloc(n + 1), *o = esc;
+		char *esc = xmalloc(n + 1), *o = esc;
 		if (!esc)
 			abort();
 		for (const char *c = s; *c; c++) {
@@ -545,7 +545,7 @@ static void check_steps(checker *ck, const json_t *root, plan_file *pf)
 	if (!steps)
 		return;
 	size_t n = json_array_size(steps), n_ids = 0;
-	id_index *ids = calloc(n ? n : 1, sizeof(*ids));
+	id_index *ids = xcalloc(n ? n : 1, sizeof(*ids));
 	if (!ids)
 		abort();
 	for (size_t i = 0; i < n; i++) {
@@ -608,7 +608,7 @@ int plan_file_read_buffer(const char *buf, size_t len, const char *name, plan_fi
 	}
 	checker ck = {.name = name};
 	problems_init(&ck.pr);
-	plan_file *pf = calloc(1, sizeof(*pf));
+	plan_file *pf = xcalloc(1, sizeof(*pf));
 	if (!pf)
 		abort();
 	pf->root = root;

@@ -244,7 +244,7 @@ arm *arm_open(const arm_config *cfg, char **err)
 	arm_config zero = {0};
 	if (!cfg)
 		cfg = &zero;
-	arm *a = calloc(1, sizeof(*a));
+	arm *a = xcalloc(1, sizeof(*a));
 	if (!a)
 		abort();
 	http_pool_init(&a->pool);
@@ -387,7 +387,7 @@ static subscription *sub_get(arm *a, const char *id)
 	for (subscription *s = a->subs; s; s = s->next)
 		if (strcmp(s->id, id) == 0)
 			return s;
-	subscription *s = calloc(1, sizeof(*s));
+	subscription *s = xcalloc(1, sizeof(*s));
 	if (!s)
 		abort();
 	s->id = xstrdup(id);
@@ -571,7 +571,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 		}
 		free(s);
 	} else if (nl > 25 && strncasecmp(ptr, "x-ms-ratelimit-remaining-", 25) == 0) {
-		arm_header *nh = realloc(r->ratelimits, (r->n_ratelimits + 1) * sizeof(*nh));
+		arm_header *nh = xrealloc(r->ratelimits, (r->n_ratelimits + 1) * sizeof(*nh));
 		if (!nh)
 			abort();
 		r->ratelimits = nh;

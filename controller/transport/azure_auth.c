@@ -967,7 +967,7 @@ azure_credential *azure_credential_open(const azure_credential_config *cfg, char
 		set_err(err, xstrdup("azure credentials: the audience and authority must be resolved first"));
 		return NULL;
 	}
-	azure_credential *c = calloc(1, sizeof(*c));
+	azure_credential *c = xcalloc(1, sizeof(*c));
 	if (!c)
 		abort();
 	pthread_mutex_init(&c->mu, NULL);

@@ -73,7 +73,7 @@ static const char *intern_join(const char *dir, const char *file)
 			pthread_mutex_unlock(&interned_mu);
 			return i->s;
 		}
-	interned *n = malloc(sizeof(*n) + dl + 1 + fl + 1);
+	interned *n = xmalloc(sizeof(*n) + dl + 1 + fl + 1);
 	if (!n)
 		abort();
 	memcpy(n->s, dir, dl);
@@ -389,7 +389,7 @@ docker *docker_open(const docker_config *cfg, char **err)
 		set_err(err, xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc)));
 		return NULL;
 	}
-	docker *d = calloc(1, sizeof(*d));
+	docker *d = xcalloc(1, sizeof(*d));
 	if (!d)
 		abort();
 	http_pool_init(&d->pool);

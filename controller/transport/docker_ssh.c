@@ -310,7 +310,7 @@ static char *sh_quote(const char *s)
 	size_t n = 2;
 	for (const char *p = s; *p; p++)
 		n += *p == '\'' ? 4 : 1;
-	char *out = malloc(n + 1);
+	char *out = xmalloc(n + 1);
 	if (!out)
 		abort();
 	char *o = out;
@@ -331,7 +331,7 @@ static char *sh_quote(const char *s)
 char **docker_ssh_argv(const docker_ssh_target *t, const char *config_file)
 {
 	enum { MAX_ARGS = 20 };
-	char **v = calloc(MAX_ARGS, sizeof(*v));
+	char **v = xcalloc(MAX_ARGS, sizeof(*v));
 	if (!v)
 		abort();
 	size_t n = 0;
@@ -733,7 +733,7 @@ static curl_socket_t on_open(void *clientp, curlsocktype purpose, struct curl_so
 		record_failure(sl, xstrdup(sl->listen_error), true);
 		return CURL_SOCKET_BAD;
 	}
-	ssh_conn *cn = calloc(1, sizeof(*cn));
+	ssh_conn *cn = xcalloc(1, sizeof(*cn));
 	if (!cn)
 		abort();
 	cn->pid = -1;
@@ -812,7 +812,7 @@ docker_ssh *docker_ssh_open(const char *url, char **err)
 	docker_ssh_target t;
 	if (docker_ssh_parse(url, &t, err) < 0)
 		return NULL;
-	docker_ssh *s = calloc(1, sizeof(*s));
+	docker_ssh *s = xcalloc(1, sizeof(*s));
 	if (!s)
 		abort();
 	s->argv = docker_ssh_argv(&t, getenv("BERTH_SSH_CONFIG"));
@@ -833,7 +833,7 @@ static ssh_slot *slot_for(docker_ssh *s, CURL *c)
 	while (sl && sl->curl != c)
 		sl = sl->next;
 	if (!sl) {
-		sl = calloc(1, sizeof(*sl));
+		sl = xcalloc(1, sizeof(*sl));
 		if (!sl)
 			abort();
 		sl->owner = s;

@@ -180,7 +180,7 @@ static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p)
 
 static char *b64(const unsigned char *b, size_t n)
 {
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
 	EVP_EncodeBlock((unsigned char *)out, b, (int)n);
 	return out;
 }

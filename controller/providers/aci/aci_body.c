@@ -201,7 +201,7 @@ static int cmp_str(const void *a, const void *b)
 static char *ports_text(json_t *ports)
 {
 	size_t n = json_array_size(ports);
-	char **items = calloc(n ? n : 1, sizeof(char *));
+	char **items = xcalloc(n ? n : 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = json_array_get(ports, i);
 		const char *pr = json_string_value(json_object_get(p, "protocol"));
@@ -209,7 +209,7 @@ static char *ports_text(json_t *ports)
 				     pr && !strcasecmp(pr, "udp") ? "UDP" : "TCP");
 	}
 	qsort(items, n, sizeof(char *), cmp_str);
-	char *out = strdup("");
+	char *out = xstrdup("");
 	for (size_t i = 0; i < n; i++) {
 		char *next = xasprintf("%s%s%s", out, i ? ", " : "", items[i]);
 		free(out);
@@ -299,11 +299,11 @@ json_t *aci_view(json_t *group)
 		if (json_array_size(secure)) {
 			/* Names only, sorted: the values are compared through the secure hash. */
 			size_t n = json_array_size(secure);
-			const char **names = calloc(n, sizeof(char *));
+			const char **names = xcalloc(n, sizeof(char *));
 			for (size_t s = 0; s < n; s++)
 				names[s] = json_string_value(json_array_get(secure, s));
 			qsort(names, n, sizeof(char *), cmp_str);
-			char *t = strdup("");
+			char *t = xstrdup("");
 			for (size_t s = 0; s < n; s++) {
 				char *next = xasprintf("%s%s%s", t, s ? ", " : "", names[s]);
 				free(t);
