@@ -20,6 +20,9 @@
 #define RG "rg-engine"
 
 static char tmpdir[] = "/tmp/berth-engine-test-XXXXXX";
+/* The owner of everything this process plans: its own, so that two runs on one engine never
+ * take each other's services for objects to delete. */
+static char owner[32];
 
 /* ---- a fake clock: waits take no time; the Nth wait fires the cancel ---- */
 
@@ -101,6 +104,7 @@ static int group_setup(void **state)
 	(void)state;
 	if (!mkdtemp(tmpdir))
 		return -1;
+	snprintf(owner, sizeof(owner), "engine-%d", (int)getpid());
 	sim_start(tmpdir);
 	return 0;
 }
@@ -125,8 +129,8 @@ static void need_sim(void)
 		  "{\"storage_accounts\":[{\"subscription\":\"%s\",\"resource_group\":\"%s\",\"name\":\"enginestore\","
 		  "\"location\":\"westeurope\",\"keys\":[\"a2V5MQ==\"]}],"
 		  "\"scale_sets\":[{\"subscription\":\"%s\",\"resource_group\":\"%s\",\"name\":\"workers\","
-		  "\"location\":\"westeurope\",\"capacity\":2,\"tags\":{\"berth-owner\":\"engine-t\"}}]}",
-		  SUB, RG, SUB, RG);
+		  "\"location\":\"westeurope\",\"capacity\":2,\"tags\":{\"berth-owner\":\"%s\"}}]}",
+		  SUB, RG, SUB, RG, owner);
 	azure_env();
 }
 
@@ -140,18 +144,26 @@ static spec *load(const char *yaml)
 	return s;
 }
 
-#define AZURE_HEAD                                                                                            \
-	"version: 1\nname: engine-t\nazure:\n  subscription: " SUB "\n  resource_group: " RG                  \
+#define AZURE_SECTION "azure:\n  subscription: " SUB "\n  resource_group: " RG                                   \
 	"\n  location: westeurope\n"
 
 static const char *azure_spec(int quota)
 {
 	static char buf[1024];
 	snprintf(buf, sizeof(buf),
-		 AZURE_HEAD "  scale_sets:\n    workers: {capacity: 2}\n"
+		 AZURE_SECTION "  scale_sets:\n    workers: {capacity: 2}\n"
 			    "  file_shares:\n    logs: {storage_account: enginestore, quota_gb: %d, protect: false}\n",
 		 quota);
 	return buf;
+}
+
+/* body (sections) under this process's header */
+static spec *load_owned(const char *body)
+{
+	char *yaml = xasprintf("version: 1\nname: %s\n%s", owner, body);
+	spec *s = load(yaml);
+	free(yaml);
+	return s;
 }
 
 /* ---- tests ---- */
@@ -164,7 +176,7 @@ static void test_fifty_reconciles_one_token(void **state)
 	counts c = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	berth_engine_config cfg = {.events = {.fn = count, .ctx = &c}};
 	berth_engine *e = berth_engine_new(&cfg);
-	spec *s = load(azure_spec(5));
+	spec *s = load_owned(azure_spec(5));
 	unsigned long arm_before = 0;
 	for (int i = 0; i < 50; i++) {
 		berth_reconcile_options o = {.mode = i == 0 ? BERTH_MODE_APPLY : BERTH_MODE_PLAN};
@@ -197,7 +209,7 @@ static void test_fifty_reconciles_one_token(void **state)
 /* The fingerprint is stable across reconciles of an unchanged world, and moves when it changes. */
 static char *fingerprint_of(berth_engine *e, const char *yaml, berth_mode mode)
 {
-	spec *s = load(yaml);
+	spec *s = load_owned(yaml);
 	berth_reconcile_options o = {.mode = mode};
 	berth_result r;
 	berth_error err = {0};
@@ -235,7 +247,7 @@ static void test_plan_problems_are_one_error(void **state)
 	(void)state;
 	need_sim();
 	berth_engine *e = berth_engine_new(NULL);
-	spec *s = load(AZURE_HEAD "  scale_sets:\n    nope: {capacity: 3}\n    workers2: {capacity: 1}\n");
+	spec *s = load_owned(AZURE_SECTION "  scale_sets:\n    nope: {capacity: 3}\n    workers2: {capacity: 1}\n");
 	berth_reconcile_options o = {.mode = BERTH_MODE_APPLY};
 	berth_result r;
 	berth_error err = {0};
@@ -269,7 +281,7 @@ static void test_cancel_lands_within_one_poll_of_an_arm_operation(void **state)
 	fake_clock f = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	counts c = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	berth_engine *e = fake_engine(&f, &c, 3);
-	spec *s = load(AZURE_HEAD "  scale_sets:\n    workers: {capacity: 4}\n");
+	spec *s = load_owned(AZURE_SECTION "  scale_sets:\n    workers: {capacity: 4}\n");
 	berth_reconcile_options o = {.mode = BERTH_MODE_APPLY};
 	berth_result r;
 	berth_error err = {0};
@@ -299,7 +311,7 @@ static void test_cancel_lands_within_one_poll_of_the_aci_wait(void **state)
 	fake_clock f = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	counts c = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	berth_engine *e = fake_engine(&f, &c, 4);
-	spec *s = load(AZURE_HEAD "  container_groups:\n    web:\n      containers:\n        app: {image: nginx:1.27, cpu: 1, "
+	spec *s = load_owned(AZURE_SECTION "  container_groups:\n    web:\n      containers:\n        app: {image: nginx:1.27, cpu: 1, "
 				  "memory_gb: 1}\n");
 	berth_reconcile_options o = {.mode = BERTH_MODE_APPLY};
 	berth_result r;
@@ -322,7 +334,7 @@ static void test_cancelled_engine_refuses_until_reset(void **state)
 	(void)state;
 	need_sim();
 	berth_engine *e = berth_engine_new(NULL);
-	spec *s = load(azure_spec(5));
+	spec *s = load_owned(azure_spec(5));
 	berth_engine_cancel(e);
 	berth_reconcile_options o = {.mode = BERTH_MODE_PLAN};
 	berth_result r;
@@ -388,12 +400,12 @@ static bool have_engine(void)
 	return host && *host;
 }
 
-static char *swarm_spec(const char *owner, const char *name, const char *cmd, int replicas, const char *mode)
+static char *swarm_spec(const char *who, const char *name, const char *cmd, int replicas, const char *mode)
 {
 	return xasprintf("version: 1\nname: %s\nswarm:\n  services:\n    %s:\n      image: berth-demo/busybox:latest\n"
 			      "      command: [\"sh\", \"-c\", \"%s\"]\n      environment: {MODE: %s}\n"
 			      "      deploy: {replicas: %d}\n",
-			      owner, name, cmd, mode, replicas);
+			      who, name, cmd, mode, replicas);
 }
 
 static void remove_service(const char *name)
@@ -431,7 +443,7 @@ static void test_cancel_lands_within_one_poll_of_swarm_convergence(void **state)
 	/* Convergence polls every 0.25 s of clock time and wants 2 s of stability: cancelling at the
 	 * 3rd wait is always before it could converge. */
 	berth_engine *e = fake_engine(&f, &c, 3);
-	char *yaml = swarm_spec("engine-conv", name, "sleep 600", 1, "a");
+	char *yaml = swarm_spec(owner, name, "sleep 600", 1, "a");
 	spec *s = load(yaml);
 	berth_reconcile_options o = {.mode = BERTH_MODE_APPLY};
 	berth_result r;
@@ -465,8 +477,8 @@ static void test_many_reconciles_lose_nothing(void **state)
 	berth_engine *e = berth_engine_new(NULL);
 	int applied = 0;
 	for (int i = 0; i < 100; i++) {
-		char *sw = swarm_spec("engine-t", name, "true", 0, i % 2 ? "odd" : "even");
-		char *yaml = xasprintf("%s%s", sw, azure_spec(5 + i % 2) + strlen("version: 1\nname: engine-t\n"));
+		char *sw = swarm_spec(owner, name, "true", 0, i % 2 ? "odd" : "even");
+		char *yaml = xasprintf("%s%s", sw, azure_spec(5 + i % 2));
 		spec *s = load(yaml);
 		for (int k = 0; k < 2; k++) {
 			berth_reconcile_options o = {.mode = k ? BERTH_MODE_APPLY : BERTH_MODE_PLAN};
