@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 BUILD ?= build
-PKGS := yaml-0.1 jansson libcurl libcrypto
+PKGS := yaml-0.1 jansson libcurl libcrypto libgit2 libmicrohttpd
 SANITIZE ?= 0
 
 CFLAGS ?= -O2 -g
