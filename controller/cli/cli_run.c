@@ -33,6 +33,7 @@ static void plan_usage(FILE *out)
 	      "  --skip-secret-refs    do not require ${env:...}/${file:...} values (the plan cannot be applied)\n",
 	      out);
 	common_usage(out);
+	cli_source_usage(out);
 }
 
 static void apply_usage(FILE *out)
@@ -48,13 +49,14 @@ static void apply_usage(FILE *out)
 	      "  --timeout DURATION    how long a service may take to converge (default 2m)\n",
 	      out);
 	common_usage(out);
+	cli_source_usage(out);
 }
 
 enum { OPT_JSON = 256, OPT_OUT, OPT_DETAILED, OPT_NO_COLOR, OPT_MASS, OPT_AUTO, OPT_PAR, OPT_TIMEOUT, OPT_SKIP, OPT_RESOLVE };
 
 int cli_parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 {
-	static const struct option opts[] = {
+	static const struct option own[] = {
 		{"json", no_argument, NULL, OPT_JSON},
 		{"out", required_argument, NULL, OPT_OUT},
 		{"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
@@ -66,9 +68,12 @@ int cli_parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 		{"skip-secret-refs", no_argument, NULL, OPT_SKIP},
 		{"resolve-image", no_argument, NULL, OPT_RESOLVE},
 		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
 	};
+	struct option opts[sizeof(own) / sizeof(own[0]) + CLI_SOURCE_OPTIONS_N + 1];
+	memcpy(opts, own, sizeof(own));
+	memcpy(opts + sizeof(own) / sizeof(own[0]), cli_source_options, (CLI_SOURCE_OPTIONS_N + 1) * sizeof(struct option));
 	memset(o, 0, sizeof(*o));
+	cli_source_defaults(&o->source);
 	o->opts.parallelism = 8;
 	o->opts.converge_timeout_s = 120;
 	optind = 1;
@@ -81,6 +86,8 @@ int cli_parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 				argv[optind - 1]);
 			return 2;
 		}
+		if (cli_source_option(&o->source, ch, optarg))
+			continue;
 		switch (ch) {
 		case OPT_JSON: o->json = true; break;
 		case OPT_OUT: o->out_file = optarg; break;
@@ -122,6 +129,10 @@ int cli_parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 		return 2;
 	}
 	o->path = optind < argc ? argv[optind] : ".";
+	if (o->source.repo && optind < argc && !is_apply) {
+		fprintf(stderr, "berth plan: PATH and --repo exclude each other (--path DIR names the spec inside the repository)\n");
+		return 2;
+	}
 	return 0;
 }
 
@@ -172,8 +183,39 @@ int cli_load_spec(const char *path, bool skip_secret_refs, cli_spec *out)
 	return 0;
 }
 
+int cli_load_source(run_opts *o, cli_spec *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!o->source.repo)
+		return cli_load_spec(o->path, o->skip_secret_refs, out);
+	berth_source_config sc;
+	if (cli_source_config(&o->source, o->path, &sc) != 0)
+		return 1;
+	berth_source *src = NULL;
+	berth_error err = {0};
+	berth_revision rev = {0};
+	if (berth_source_open(&sc, &src, &err) != 0 || berth_source_fetch(src, &rev, &err) != 0) {
+		fprintf(stderr, "berth: %s\n", err.message ? err.message : berth_error_code_name(err.code));
+		berth_error_clear(&err);
+		berth_source_free(src);
+		return 1;
+	}
+	berth_source_free(src);
+	int rc = cli_load_spec(rev.spec_path, o->skip_secret_refs, out);
+	out->rev = rev;
+	return rc;
+}
+
+void cli_print_source(const cli_spec *cs, FILE *out)
+{
+	if (cs->rev.revision && cs->rev.repo)
+		fprintf(out, "Source: %s (ref %s) at revision %s\n\n", cs->rev.repo, cs->rev.ref ? cs->rev.ref : "main",
+			cs->rev.revision);
+}
+
 void cli_spec_free(cli_spec *cs)
 {
+	berth_revision_free(&cs->rev);
 	spec_free(cs->s);
 	free(cs->abs_path);
 	free(cs->digest);
@@ -249,6 +291,9 @@ json_t *cli_plan_json(const cli_spec *cs, const berth_result *r)
 	json_t *meta = json_pack("{s:s, s:{s:s, s:s}, s:{s:s}}", "owner", spec_model(cs->s)->name, "spec", "path",
 				 cs->abs_path ? cs->abs_path : "", "digest", cs->digest, "observed", "fingerprint",
 				 r->fingerprint ? r->fingerprint : "");
+	if (cs->rev.repo)
+		json_object_set_new(meta, "source", json_pack("{s:s, s:s, s:s}", "repo", cs->rev.repo, "ref",
+							      cs->rev.ref ? cs->rev.ref : "main", "revision", cs->rev.revision));
 	json_t *j = plan_to_json(r->plan, meta);
 	json_decref(meta);
 	return j;

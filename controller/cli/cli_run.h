@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "cli/cli_source.h"
 #include "engine/berth.h"
 
 typedef struct run_opts {
@@ -12,6 +13,7 @@ typedef struct run_opts {
 	bool json, detailed_exitcode, no_color, auto_approve, skip_secret_refs;
 	const char *out_file;
 	berth_options opts;
+	cli_source_opts source;
 } run_opts;
 
 /* Parses plan's or apply's options. Returns 0, -1 after --help (exit 0), or 2 (usage error). */
@@ -22,10 +24,15 @@ typedef struct cli_spec {
 	spec *s;
 	char *abs_path; /* realpath of the spec PATH */
 	char *digest;   /* "sha256:..." over its files (names relative to PATH) and contents */
+	berth_revision rev; /* with --repo: where it came from (repo, ref, revision); else zeroed */
 } cli_spec;
 
 /* Loads and validates path, printing problems on stderr. Returns 0 or 1 (the exit status). */
 int cli_load_spec(const char *path, bool skip_secret_refs, cli_spec *out);
+/* The same for the command's source: with --repo, fetches it first (printing what went wrong). */
+int cli_load_source(run_opts *o, cli_spec *out);
+/* With --repo, a line naming the source and revision, before the plan's text. */
+void cli_print_source(const cli_spec *cs, FILE *out);
 void cli_spec_free(cli_spec *cs);
 
 /* An engine whose events print as berth always has: step lines on stdout, notes on stderr. */

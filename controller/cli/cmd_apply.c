@@ -58,6 +58,7 @@ static int gate(void *arg, const berth_result *planned, berth_error *err)
 			return berth_error_set(err, BERTH_ESTALE, "berth apply: plan is stale: %s; run 'berth plan' again", why);
 		}
 	}
+	cli_print_source(g->cs, stdout);
 	plan_render_text(planned->plan, stdout, cli_use_color(g->o));
 	if (plan_count(planned->plan) == 0)
 		return 0;
@@ -95,7 +96,9 @@ int cmd_apply(int argc, char **argv)
 	case SAVED_PLAN_NOT_A_PLAN:
 		break;
 	case SAVED_PLAN_OK:
-		o.path = saved_plan_spec_path(saved); /* the saved plan was reviewed when it was made */
+		/* The saved plan was reviewed when it was made, from the checkout it names. */
+		o.path = saved_plan_spec_path(saved);
+		o.source.repo = NULL;
 		break;
 	default:
 		fprintf(stderr, "berth apply: %s\n", perr);
@@ -103,8 +106,10 @@ int cmd_apply(int argc, char **argv)
 		return 1;
 	}
 	cli_spec cs;
-	if (cli_load_spec(o.path, false, &cs) != 0) {
+	o.skip_secret_refs = false;
+	if (cli_load_source(&o, &cs) != 0) {
 		saved_plan_free(saved);
+		cli_source_opts_free(&o.source);
 		return 1;
 	}
 	berth_engine *e = cli_engine_new();
@@ -135,5 +140,6 @@ int cmd_apply(int argc, char **argv)
 	berth_engine_free(e);
 	cli_spec_free(&cs);
 	saved_plan_free(saved);
+	cli_source_opts_free(&o.source);
 	return status;
 }

@@ -13,8 +13,10 @@ int cmd_plan(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	cli_spec cs;
-	if (cli_load_spec(o.path, o.skip_secret_refs, &cs) != 0)
+	if (cli_load_source(&o, &cs) != 0) {
+		cli_source_opts_free(&o.source);
 		return 1;
+	}
 	berth_engine *e = cli_engine_new();
 	berth_reconcile_options ro = {.mode = BERTH_MODE_PLAN, .opts = o.opts};
 	berth_result r;
@@ -30,6 +32,7 @@ int cmd_plan(int argc, char **argv)
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);
 	} else {
+		cli_print_source(&cs, stdout);
 		plan_render_text(r.plan, stdout, cli_use_color(&o));
 	}
 	if (o.out_file && json_dump_file(j, o.out_file, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
@@ -47,5 +50,6 @@ out:
 	berth_error_clear(&err);
 	berth_engine_free(e);
 	cli_spec_free(&cs);
+	cli_source_opts_free(&o.source);
 	return status;
 }

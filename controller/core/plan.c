@@ -326,7 +326,7 @@ static void skip_all_pending(executor *ex)
 
 static plan_step *next_ready(executor *ex)
 {
-	if (!ex->canceled && berth_cancel_fired(ex->o->cancel)) {
+	if (!ex->canceled && (berth_cancel_fired(ex->o->cancel) || berth_cancel_fired(ex->o->drain))) {
 		ex->canceled = true;
 		skip_all_pending(ex);
 	}

@@ -122,6 +122,8 @@ typedef void (*plan_step_fn)(void *ctx, const plan_step *step, plan_step_status 
 typedef struct plan_exec_options {
 	int parallelism;      /* steps at once; < 1: 1 */
 	berth_cancel *cancel; /* once fired no step starts; running steps see it through their waits */
+	berth_cancel *drain;  /* once fired no step starts, but running steps finish (a controller
+			       * stopping); may be NULL */
 	plan_apply_fn apply;
 	plan_step_fn on_step; /* may be NULL */
 	void *ctx;            /* for apply and on_step */
@@ -130,7 +132,7 @@ typedef struct plan_exec_options {
 /* Runs the steps: at most parallelism at a time, each only after its dependencies are done. A
  * failed step's dependents (transitively) are skipped; independent steps still run. Once cancel
  * fires, steps not yet started are skipped ("skipped: cancelled"). Returns 0 when every step is
- * done, else BERTH_ECANCELED (cancelled), or BERTH_EFAILED. A plan runs at most once. */
+ * done, else BERTH_ECANCELED (cancelled or drained), or BERTH_EFAILED. A plan runs at most once. */
 int plan_execute(plan *p, const plan_exec_options *o, plan_summary *out);
 
 #endif

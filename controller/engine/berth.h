@@ -24,6 +24,8 @@ typedef struct berth_engine berth_engine;
 typedef struct berth_engine_config {
 	const berth_clock *clock; /* NULL: the real clock */
 	berth_cancel *cancel;     /* borrowed; NULL: the engine has its own (berth_engine_cancel) */
+	berth_cancel *drain;      /* borrowed, may be NULL: once fired no further step starts, the one
+				   * in flight finishes (berth run stopping) */
 	berth_events events;
 	/* ARM settings other than the endpoints, which come from the spec (timeouts, budgets, hooks
 	 * for tests); NULL: defaults, with the log going to events and waits through clock. */
@@ -42,6 +44,7 @@ typedef struct berth_engine_stats {
 	unsigned long docker_requests, docker_writes; /* since the Docker client was opened */
 	unsigned long arm_requests;                   /* since the ARM client was opened */
 	unsigned long token_requests;                 /* the credential's token requests */
+	unsigned long arm_status[ARM_STATUS_SLOTS];   /* ARM answers by HTTP status (0: none came) */
 	unsigned long reconciles;
 } berth_engine_stats;
 

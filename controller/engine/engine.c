@@ -36,8 +36,10 @@ berth_engine *berth_engine_new(const berth_engine_config *cfg)
 		e->own_cancel = berth_cancel_new();
 		e->cancel = e->own_cancel;
 	}
-	if (cfg)
+	if (cfg) {
 		e->events = cfg->events;
+		e->drain = cfg->drain;
+	}
 	if (cfg && cfg->arm)
 		e->arm_cfg = *cfg->arm;
 	e->arm_cfg.resource_manager = e->arm_cfg.active_directory = NULL;
@@ -88,6 +90,8 @@ void berth_engine_get_stats(const berth_engine *e, berth_engine_stats *out)
 	if (e->arm) {
 		out->arm_requests = arm_requests(e->arm);
 		out->token_requests = azure_credential_token_requests(arm_credential(e->arm));
+		for (long s = 0; s < ARM_STATUS_SLOTS; s++)
+			out->arm_status[s] = arm_requests_with_status(e->arm, s);
 	}
 	out->reconciles = e->reconciles;
 }

@@ -9,6 +9,7 @@ struct berth_engine {
 	const berth_clock *clock;
 	berth_cancel *cancel;
 	berth_cancel *own_cancel; /* when the config gave none */
+	berth_cancel *drain;
 	berth_events events;
 	arm_config arm_cfg; /* without endpoints; hooks filled in */
 	bool arm_hooks_given;

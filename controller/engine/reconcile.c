@@ -164,6 +164,7 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 	if (plan_count(p) > 0) {
 		plan_exec_options xo = {.parallelism = opts.parallelism > 0 ? opts.parallelism : 8,
 					.cancel = e->cancel,
+					.drain = e->drain,
 					.apply = apply_step,
 					.on_step = on_step,
 					.ctx = &r};

@@ -87,6 +87,7 @@ struct arm {
 	subscription *subs;
 
 	atomic_ulong requests;
+	atomic_ulong by_status[ARM_STATUS_SLOTS]; /* answers by HTTP status; 0: no answer */
 	berth_cancel *cancel; /* borrowed */
 };
 
@@ -101,6 +102,13 @@ static bool arm_sleep(arm *a, double seconds)
 	else
 		berth_sleep(NULL, seconds, a->cancel);
 	return !berth_cancel_fired(a->cancel);
+}
+
+unsigned long arm_requests_with_status(const arm *a, long status)
+{
+	if (!a || status < 0 || status >= ARM_STATUS_SLOTS)
+		return 0;
+	return atomic_load(&((arm *)a)->by_status[status]);
 }
 
 bool arm_canceled(const arm *a)
@@ -635,6 +643,7 @@ static int perform(arm *a, const char *method, const char *url, const char *body
 	int ret = 0;
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		atomic_fetch_add(&a->by_status[r->status > 0 && r->status < ARM_STATUS_SLOTS ? r->status : 0], 1);
 		r->retry_after = hs.retry_after_ms >= 0 ? hs.retry_after_ms : hs.retry_after_s;
 	} else {
 		if (http_canceled(rc, a->cancel))
@@ -646,6 +655,7 @@ static int perform(arm *a, const char *method, const char *url, const char *body
 		else
 			*transport = xasprintf("%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		r->status = 0;
+		atomic_fetch_add(&a->by_status[0], 1);
 		ret = -1;
 	}
 	http_easy_release(c); /* the token must not stay in the pooled handle */

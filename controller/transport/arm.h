@@ -72,6 +72,9 @@ const char *arm_credential_name(const arm *a);  /* azure_credential_name */
 azure_credential *arm_credential(arm *a);       /* borrowed */
 unsigned long arm_requests(const arm *a);       /* HTTP attempts sent to ARM so far */
 bool arm_canceled(const arm *a);                /* its cancel has fired */
+#define ARM_STATUS_SLOTS 600
+/* Attempts that were answered with this HTTP status (0: no answer), for metrics. */
+unsigned long arm_requests_with_status(const arm *a, long status);
 
 /* A header ARM sent that berth reads: x-ms-ratelimit-remaining-* with its value. */
 typedef struct arm_header {

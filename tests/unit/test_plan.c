@@ -288,6 +288,26 @@ static void test_cancel_stops_starting_steps(void **state)
 	plan_free(p);
 }
 
+/* Drained while the first step runs (a controller stopping): that step finishes as done, nothing
+ * else starts. */
+static void test_drain_lets_the_running_step_finish(void **state)
+{
+	(void)state;
+	plan *p = plan_new();
+	for (int i = 0; i < 3; i++)
+		plan_add_step(p, PLAN_CREATE, "service", "s", NULL, NULL);
+	berth_cancel *drain = berth_cancel_new();
+	cancel_rec c = {.cancel = drain};
+	plan_exec_options o = {.parallelism = 1, .drain = drain, .apply = cancel_on_first, .ctx = &c};
+	plan_summary sum;
+	assert_int_equal(plan_execute(p, &o, &sum), BERTH_ECANCELED);
+	assert_int_equal(c.started, 1);
+	assert_int_equal(sum.done, 1);
+	assert_int_equal(sum.skipped, 2);
+	berth_cancel_free(drain);
+	plan_free(p);
+}
+
 /* A plan executes once: a second run starts nothing. */
 static void test_plan_runs_once(void **state)
 {
@@ -417,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_render_text),
 		cmocka_unit_test(test_cancel_stops_starting_steps),
 		cmocka_unit_test(test_plan_runs_once),
+		cmocka_unit_test(test_drain_lets_the_running_step_finish),
 		cmocka_unit_test(test_step_events),
 		cmocka_unit_test(test_snapshots_while_running),
 	};
