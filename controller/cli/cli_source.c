@@ -91,8 +91,7 @@ void cli_source_usage(FILE *out)
 	      out);
 }
 
-/* The first line of the file, without its line end. */
-static char *read_password(const char *file)
+char *cli_read_first_line(const char *file)
 {
 	size_t len = 0;
 	char *data = spec_read_file(file, 64 * 1024, &len);
@@ -113,7 +112,7 @@ int cli_source_config(cli_source_opts *o, const char *path, berth_source_config 
 		return 0;
 	}
 	if (o->password_file) {
-		o->password = read_password(o->password_file);
+		o->password = cli_read_first_line(o->password_file);
 		if (!o->password) {
 			fprintf(stderr, "berth: cannot read the git password file %s\n", o->password_file);
 			return 1;

@@ -30,6 +30,9 @@ bool cli_source_option(cli_source_opts *o, int ch, const char *arg);
  * no repo). Returns 0, or 1 after printing the problem. */
 int cli_source_config(cli_source_opts *o, const char *path, berth_source_config *out);
 void cli_source_opts_free(cli_source_opts *o);
+/* The first line of a secret's file, without its line end (malloc'd; wipe it); NULL if unreadable.
+ * The file's bytes are wiped once read. */
+char *cli_read_first_line(const char *file);
 /* Help lines for the options. */
 void cli_source_usage(FILE *out);
 

@@ -14,6 +14,7 @@ static const command commands[] = {
 	{"validate", cmd_validate, "check a desired-state spec and report every problem"},
 	{"plan", cmd_plan, "show what apply would change (a dry run)"},
 	{"apply", cmd_apply, "make the live state match the spec"},
+	{"run", cmd_run, "run as a controller: follow a git repository, apply pushes, correct drift"},
 };
 
 static void usage(FILE *out)
