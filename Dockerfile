@@ -35,9 +35,10 @@ RUN apt-get update \
       ca-certificates openssh-client gpgv \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 # uid/gid 10001, no login. The engine's socket is not this user's: pass its group with
-# `--group-add "$(stat -c %g /var/run/docker.sock)"`. A desired-state repository mounted from the
-# host belongs to another uid; libgit2 refuses such a repository unless it is marked safe (in
-# /etc/gitconfig, which libgit2 reads; git itself is not in the image).
+# `--group-add "$(stat -c %g /var/run/docker.sock)"`. A git repository mounted from the host
+# belongs to another uid, and libgit2 refuses to open it unless it is marked safe in
+# /etc/gitconfig (libgit2 reads it; git itself is not in the image). Bookworm's libgit2 1.5
+# honours only exact paths there, not '*' (docs/image.md).
 RUN groupadd --gid 10001 berth \
  && useradd --uid 10001 --gid berth --home-dir /home/berth --create-home --shell /usr/sbin/nologin berth \
  && install -d -o 10001 -g 10001 -m 0755 /work /var/lib/berth \
