@@ -28,7 +28,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events $(BUILD)/bench/create_loop
 
-.PHONY: all check unit docs-check asan asan-check fuzz bench demo deps install clean
+.PHONY: all check unit docs-check asan asan-check fuzz bench demo deps image install clean
 all: $(BIN)
 
 $(BUILD)/%.o: %.c $(HEADERS)
@@ -86,6 +86,10 @@ bench: deps $(BIN) $(BENCH_BIN)
 
 demo: deps $(BIN)
 	@scripts/demo.sh $(BIN)
+
+# berth:VERSION and berth:latest from the Dockerfile, no registry needed (docs/image.md).
+image: deps
+	@scripts/build-image.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

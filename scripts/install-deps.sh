@@ -12,6 +12,7 @@ packages=(
 	python3-azure                            # ARM simulator fidelity tests (tests/azure-sim)
 	docker.io busybox-static curl            # integration tests: a real engine (scripts/swarm-up.sh)
 	openssh-client openssh-server            # DOCKER_HOST=ssh:// tests: a private loopback sshd (tests/integration/ssh_lib.sh)
+	mmdebstrap                               # make image: the Debian base images, when missing (scripts/build-image.sh)
 )
 
 missing=()
