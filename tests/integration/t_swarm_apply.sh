@@ -340,3 +340,43 @@ test_mode_change_is_a_replace() {
 	assert_eq "global" "$(svc_field "${owner}-m" '{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}')"
 	assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
 }
+
+# update_config and rollback_config given in part: the engine would store Parallelism 0 (all at
+# once) for a missing one, so berth sends its default 1; every field the engine fills in reads
+# back as the spec, so the second plan is empty.
+test_partial_update_config_plans_nothing_after_apply() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-u:
+      image: $IMG
+      command: [sleep, '3600']
+      stop_grace_period: 1s
+      deploy:
+        replicas: 1
+        update_config: {delay: 1s, order: start-first}
+        rollback_config: {monitor: 2s, max_failure_ratio: 0.5}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_eq "1 1s start-first pause 1 2s 0.5" "$(svc_field "${owner}-u" '{{.Spec.UpdateConfig.Parallelism}} {{.Spec.UpdateConfig.Delay}} {{.Spec.UpdateConfig.Order}} {{.Spec.UpdateConfig.FailureAction}} {{.Spec.RollbackConfig.Parallelism}} {{.Spec.RollbackConfig.Monitor}} {{.Spec.RollbackConfig.MaxFailureRatio}}')"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "No changes."
+	# Each other field alone, in turn: still nothing to change after the apply.
+	local uc
+	for uc in "{parallelism: 2}" "{failure_action: rollback}" "{monitor: 3s}" "{max_failure_ratio: 0.25}" "{order: stop-first}" "{delay: 0s}"; do
+		spec "$owner" "$dir" "  services:
+    ${owner}-u:
+      image: $IMG
+      command: [sleep, '3600']
+      stop_grace_period: 1s
+      deploy: {replicas: 1, update_config: $uc, rollback_config: $uc}"
+		[ "$uc" != "{failure_action: rollback}" ] || spec "$owner" "$dir" "  services:
+    ${owner}-u:
+      image: $IMG
+      command: [sleep, '3600']
+      stop_grace_period: 1s
+      deploy: {replicas: 1, update_config: $uc, rollback_config: {failure_action: continue}}"
+		assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+		assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+		assert_contains "$T_OUT" "No changes." "update_config $uc"
+	done
+}

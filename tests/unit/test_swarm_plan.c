@@ -318,6 +318,83 @@ static void test_fingerprint_ignores_list_order(void **state)
 	swarm_state_free(&b);
 }
 
+/* update_config and rollback_config given in part. The fixtures: what Engine 20.10 stores for a
+ * service berth applied from this spec, and for the same service created with the partial
+ * UpdateConfig as berth used to send it (the engine stores Parallelism 0 then: all at once). */
+static const char *partial_update_yaml =
+	"version: 1\nname: fixture\nswarm:\n  services:\n    fixture-partial:\n"
+	"      image: berth-test/busybox:latest\n      command: [sleep, '3600']\n"
+	"      deploy:\n        replicas: 0\n        update_config: {delay: 1s, order: start-first}\n"
+	"        rollback_config: {monitor: 2s}\n";
+
+static void test_partial_update_config_sends_parallelism_and_plans_nothing(void **state)
+{
+	(void)state;
+	spec *s = load_yaml(partial_update_yaml);
+	const struct spec_model *m = spec_model(s);
+	json_t *desired = swarm_service_spec(m, &m->swarm.services[0], NULL, NULL);
+	/* berth's default, sent: the engine would store 0 for a missing one. */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(desired, "UpdateConfig"), "Parallelism")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(desired, "RollbackConfig"), "Parallelism")), 1);
+	json_decref(desired);
+
+	swarm_state st;
+	state_from(&st, fixture("partial-update-config-services.json"), json_array(), json_array(), json_array());
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 0);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+static void test_stored_zero_parallelism_is_a_change(void **state)
+{
+	(void)state;
+	spec *s = load_yaml(partial_update_yaml);
+	swarm_state st;
+	state_from(&st, fixture("partial-update-config-stored-zero-services.json"), json_array(), json_array(),
+		   json_array());
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 1);
+	const plan_step *svc = find_step(p, "service", "fixture-partial");
+	assert_non_null(svc);
+	/* Only parallelism: every other field the engine filled in reads as the spec's default. */
+	assert_int_equal(svc->n_changes, 2);
+	char *text = render(p);
+	assert_non_null(strstr(text, "~ update_config.parallelism: \"0\" -> \"1\""));
+	assert_non_null(strstr(text, "~ rollback_config.parallelism: \"0\" -> \"1\""));
+	free(text);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+/* Without any update_config the engine's defaults apply, parallelism 1 among them; the view reads
+ * a missing config as those defaults, and a present one's missing fields as the engine does. */
+static void test_update_config_defaults_in_the_view(void **state)
+{
+	(void)state;
+	json_t *none = json_pack("{s:{s:{}}}", "TaskTemplate", "ContainerSpec");
+	json_t *empty = json_pack("{s:{s:{}}, s:{}}", "TaskTemplate", "ContainerSpec", "UpdateConfig");
+	json_t *vn = swarm_service_view(none, NULL), *ve = swarm_service_view(empty, NULL);
+	assert_string_equal(json_string_value(json_object_get(vn, "update_config.parallelism")), "1");
+	assert_string_equal(json_string_value(json_object_get(ve, "update_config.parallelism")), "0");
+	static const char *const same[] = {"delay", "failure_action", "monitor", "max_failure_ratio", "order"};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "update_config.%s", same[i]);
+		assert_string_equal(json_string_value(json_object_get(vn, key)), json_string_value(json_object_get(ve, key)));
+	}
+	json_decref(vn);
+	json_decref(ve);
+	json_decref(none);
+	json_decref(empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +406,9 @@ int main(void)
 		cmocka_unit_test(test_other_owners_objects_are_never_touched),
 		cmocka_unit_test(test_secret_rotation),
 		cmocka_unit_test(test_fingerprint_ignores_list_order),
+		cmocka_unit_test(test_partial_update_config_sends_parallelism_and_plans_nothing),
+		cmocka_unit_test(test_stored_zero_parallelism_is_a_change),
+		cmocka_unit_test(test_update_config_defaults_in_the_view),
 	};
 	return cmocka_run_group_tests_name("swarm planner", tests, NULL, NULL);
 }
