@@ -137,7 +137,7 @@ http_body_is() {
 # networks (retried: an overlay network stays "in use" for a moment after its tasks go) and
 # volumes. Returns 1, with a message, if something is left after 30 s.
 cleanup_owner() {
-	local owner=$1 f="label=berth.owner=$1" left=() ids id deadline
+	local owner=$1 f="label=berth.owner=$1" left=() ids id deadline kind
 	[ -n "$owner" ] || { echo "cleanup_owner: no owner given" >&2; return 1; }
 	mapfile -t ids < <(docker service ls -q --filter "$f")
 	if [ ${#ids[@]} -gt 0 ]; then
