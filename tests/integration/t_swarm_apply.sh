@@ -36,9 +36,10 @@ test_create_from_empty_then_second_plan_is_empty() {
 	assert_eq "$owner" "$(svc_field "${owner}-web" '{{index .Spec.Labels "berth.owner"}}')" "owner label"
 	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" "No changes."
-	# A no-op plan costs the version handshake and four list calls; a no-op apply writes nothing.
+	# A no-op plan costs the version handshake and five list calls (services, networks, secrets,
+	# configs, tasks), whatever the number of objects; a no-op apply writes nothing.
 	BERTH_STATS=1 assert_exit 0 "$BERTH" apply --auto-approve "$dir"
-	assert_contains "$T_ERR" "berth: 5 requests to the Docker engine, 0 writes"
+	assert_contains "$T_ERR" "berth: 6 requests to the Docker engine, 0 writes"
 }
 
 test_changes_to_image_replicas_env_ports_update_config() {

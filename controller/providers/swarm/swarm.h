@@ -40,15 +40,21 @@ typedef struct swarm_state {
 	size_t n;
 	json_t *raw; /* the list responses, owning every string above */
 	unsigned long requests;
+	/* The tasks of berth-owned services (GET /tasks), and the wall clock (ms since the epoch)
+	 * when they were listed; NULL when tasks were not observed (then nothing is judged by them). */
+	json_t *tasks;
+	long long observed_ms;
 } swarm_state;
 
-/* Lists services, networks, secrets and configs: a constant number of requests, whatever the
- * number of objects. Returns 0, or -1 with *err set. */
+/* Lists services, networks, secrets, configs and the tasks of berth-owned services: a constant
+ * number of requests, whatever the number of objects. Returns 0, or -1 with *err set. */
 int swarm_observe(docker *d, swarm_state *out, char **err);
 void swarm_state_free(swarm_state *st);
 /* The same from list responses already read (services, networks, secrets, configs), which are
  * borrowed: the state takes its own references. For tests and replays. */
 void swarm_state_from_json(json_t *lists[SWARM_KINDS], swarm_state *out);
+/* Adds a task list (borrowed) observed at observed_ms, as swarm_observe does. */
+void swarm_state_set_tasks(swarm_state *st, json_t *tasks, long long observed_ms);
 const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const char *name);
 const char *swarm_kind_name(swarm_kind k);
 /* A digest of everything observed that a plan depends on (ids and versions), for stale-plan checks. */

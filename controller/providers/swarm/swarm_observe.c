@@ -1,11 +1,13 @@
-/* Observing the swarm: four list calls (services, networks, secrets, configs), whatever the
- * number of objects. Unowned objects are listed too, so that a same-named object berth does not
- * own is caught at plan time rather than failing the apply. */
+/* Observing the swarm: five list calls (services, networks, secrets, configs, and the tasks of
+ * berth-owned services), whatever the number of objects. Unowned objects are listed too, so that
+ * a same-named object berth does not own is caught at plan time rather than failing the apply. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/evp.h>
 
+#include "core/util.h"
 #include "providers/swarm/swarm.h"
 
 const char *swarm_kind_name(swarm_kind k)
@@ -107,17 +109,50 @@ int swarm_observe(docker *d, swarm_state *out, char **err)
 		free(rerr);
 		lists[k] = resp;
 	}
+	/* One more list for the tasks: of berth-owned services only (the label filter matches the
+	 * labels of the task's service), of every owner since observing does not know the spec's.
+	 * Not filtered by desired state: the failed tasks, whose desired state is shutdown, are the
+	 * ones that say why a service does not converge. */
+	char *filters = docker_filters("label", SWARM_LABEL_OWNER);
+	char *path = xasprintf("/tasks?filters=%s", filters);
+	free(filters);
+	long status = 0;
+	json_t *tasks = NULL;
+	char *rerr = NULL;
+	int rc = docker_request(d, "GET", path, NULL, &status, &tasks, &rerr);
+	free(path);
+	if (rc != 0 || status != 200 || !json_is_array(tasks)) {
+		*err = xasprintf("listing tasks: %s", rerr ? rerr : "unexpected response");
+		free(rerr);
+		json_decref(tasks);
+		for (int k = 0; k < SWARM_KINDS; k++)
+			json_decref(lists[k]);
+		return -1;
+	}
+	free(rerr);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
 	swarm_state_from_json(lists, out);
 	for (int k = 0; k < SWARM_KINDS; k++)
 		json_decref(lists[k]);
+	swarm_state_set_tasks(out, tasks, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	json_decref(tasks);
 	out->requests = docker_requests(d) - before;
 	return 0;
+}
+
+void swarm_state_set_tasks(swarm_state *st, json_t *tasks, long long observed_ms)
+{
+	json_decref(st->tasks);
+	st->tasks = json_incref(tasks);
+	st->observed_ms = observed_ms;
 }
 
 void swarm_state_free(swarm_state *st)
 {
 	free(st->objects);
 	json_decref(st->raw);
+	json_decref(st->tasks);
 	memset(st, 0, sizeof(*st));
 }
 
