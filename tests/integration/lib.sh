@@ -24,6 +24,8 @@
 #   free_port                       prints a TCP port nothing listens on or publishes
 #   service_running NAME [N]        succeeds when service NAME has N (default 1) running tasks
 #   http_body_is URL BODY           succeeds when GET URL answers 2xx with exactly BODY
+#   plan_has_no_spec_changes PATH   berth's plan of PATH changes no field; its only steps are
+#                                   services "not converged" (printed: NAME: REASON)
 
 T_OUT='' T_ERR='' T_RC=0
 
@@ -130,6 +132,25 @@ http_body_is() {
 	local body
 	body=$(curl -fsS --max-time 2 "$1") || return 1
 	[ "$body" = "$2" ] || { echo "body: '$body'" >&2; return 1; }
+}
+
+# plan_has_no_spec_changes DIR: berth plan --json DIR changes no field of anything; the only steps
+# it may have are services that have not converged (their tasks cannot run here), each saying why.
+# Prints those steps' reasons.
+plan_has_no_spec_changes() {
+	assert_exit 0 "$BERTH" plan --json "$1"
+	printf '%s' "$T_OUT" | python3 -c '
+import json, sys
+bad = []
+for s in json.load(sys.stdin)["steps"]:
+    why = s["reason"] or ""
+    if s["kind"] != "service" or s["action"] != "update" or s["changes"] or not why.startswith("not converged: "):
+        bad.append("%s %s %s (%s): %d changes" % (s["action"], s["kind"], s["name"], why, len(s["changes"])))
+    else:
+        print(s["name"] + ": " + why)
+if bad:
+    sys.exit("the plan changes the spec: " + "; ".join(bad))
+' || t_fail "$1: the plan changes the spec"
 }
 
 # Removes what carries berth.owner=OWNER: services first (their tasks hold the rest), their task

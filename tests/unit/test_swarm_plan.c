@@ -4,6 +4,7 @@
 #include "testutil.h"
 #include "core/plan.h"
 #include "providers/swarm/swarm.h"
+#include "providers/swarm/swarm_step.h"
 
 static json_t *fixture(const char *name)
 {
@@ -395,6 +396,246 @@ static void test_update_config_defaults_in_the_view(void **state)
 	json_decref(empty);
 }
 
+/* ---- convergence: services whose spec is the desired one, judged by UpdateStatus and tasks ----
+ *
+ * Each fixture converge-STATE.json holds what berth's observation lists for one owner (services,
+ * tasks of its services, and the wall clock when they were read), recorded from Engine 20.10 by
+ * fixtures/record-convergence.sh, with the spec that made it (converge-STATE.yaml). */
+
+static spec *converge_fixture(const char *state, swarm_state *st, long long shift_ms)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "converge-%s.json", state);
+	json_t *doc = fixture(name);
+	state_from(st, json_incref(json_object_get(doc, "services")), json_array(), json_array(), json_array());
+	swarm_state_set_tasks(st, json_object_get(doc, "tasks"),
+			      json_integer_value(json_object_get(doc, "observed_ms")) + shift_ms);
+	json_decref(doc);
+	char path[256];
+	snprintf(path, sizeof(path), "tests/unit/fixtures/converge-%s.yaml", state);
+	return load_file(path);
+}
+
+/* The plan for a fixture as recorded: its one step's reason (NULL when there is none). */
+static char *converge_reason(const char *state, long long shift_ms, bool *resubmit)
+{
+	swarm_state st;
+	spec *s = converge_fixture(state, &st, shift_ms);
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	char *reason = NULL;
+	if (plan_count(p)) {
+		assert_int_equal(plan_count(p), 1);
+		const plan_step *step = plan_step_at(p, 0);
+		const swarm_step *ss = step->payload;
+		/* Nothing to change: apply only waits, as after an update. */
+		assert_int_equal(step->action, PLAN_UPDATE);
+		assert_int_equal(step->n_changes, 0);
+		assert_true(ss->settle);
+		*resubmit = ss->resubmit;
+		reason = strdup(step->reason);
+	}
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+	return reason;
+}
+
+static void assert_converged(const char *state, long long shift_ms)
+{
+	bool resubmit = false;
+	char *reason = converge_reason(state, shift_ms, &resubmit);
+	if (reason)
+		fail_msg("%s: expected no step, got \"%s\"", state, reason);
+}
+
+static void assert_unconverged(const char *state, long long shift_ms, const char *want, bool want_resubmit)
+{
+	bool resubmit = false;
+	char *reason = converge_reason(state, shift_ms, &resubmit);
+	if (!reason)
+		fail_msg("%s: expected a step \"%s\", got none", state, want);
+	if (strncmp(reason, want, strlen(want)))
+		fail_msg("%s: expected a reason starting \"%s\", got \"%s\"", state, want, reason);
+	assert_int_equal(resubmit, want_resubmit);
+	free(reason);
+}
+
+/* Right after an apply that succeeded: converged, whatever apply waited for. */
+static void test_converged_right_after_apply(void **state)
+{
+	(void)state;
+	assert_converged("after-apply", 0);
+	assert_converged("global-after-apply", 0);
+}
+
+/* The same tasks seen half a second after they started: a task that dies at once is briefly
+ * running too, so they count only once they have run for SWARM_STABLE_MS, as in apply. */
+static void test_tasks_just_started_are_not_yet_converged(void **state)
+{
+	(void)state;
+	/* The recorded tasks started 2.6 s before the observation. */
+	assert_unconverged("after-apply", -2100, "not converged: 0/2 tasks running", false);
+	assert_converged("after-apply", -500);
+}
+
+/* berth killed right after it submitted an update: the spec is the desired one, the rollout is not. */
+static void test_update_in_progress_is_not_converged(void **state)
+{
+	(void)state;
+	assert_unconverged("update-in-progress", 0, "not converged: update in progress", false);
+}
+
+static void test_paused_update_is_not_converged_and_resubmitted(void **state)
+{
+	(void)state;
+	bool resubmit = false;
+	char *reason = converge_reason("update-paused", 0, &resubmit);
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "not converged: update paused: update paused due to failure or early termination of task "));
+	assert_non_null(strstr(reason, "; task error: task: non-zero exit (3)"));
+	assert_true(resubmit);
+	free(reason);
+}
+
+/* A paused update whose spec is not the desired one: a normal update, listing its changes. */
+static void test_paused_update_to_another_spec_is_a_normal_update(void **state)
+{
+	(void)state;
+	swarm_state st;
+	spec *recorded = converge_fixture("update-paused", &st, 0);
+	spec_free(recorded);
+	spec *s = load_yaml("version: 1\nname: fixture\nswarm:\n  services:\n    fixture-s:\n"
+			    "      image: berth-test/busybox:latest\n      command: [sleep, '3601']\n"
+			    "      stop_grace_period: 1s\n"
+			    "      deploy: {replicas: 2, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, monitor: 2s}}\n");
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 1);
+	const plan_step *step = plan_step_at(p, 0);
+	assert_int_equal(step->action, PLAN_UPDATE);
+	assert_string_equal(step->reason, "command changed");
+	assert_false(((const swarm_step *)step->payload)->settle);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
+/* Created with a crashing command (berth killed after the create, or an apply that failed). */
+static void test_crashing_tasks_are_not_converged(void **state)
+{
+	(void)state;
+	/* One of the recorded tasks was running, 0.2 s old: it does not count. */
+	assert_unconverged("create-crashing", 0, "not converged: 0/2 tasks running: task: non-zero exit (3)", false);
+	assert_unconverged("global-crashing", 0, "not converged: 0/1 tasks running: task: non-zero exit (3)", false);
+}
+
+/* Converged at apply, crash-looping since: drift, shown as such. */
+static void test_crash_loop_after_convergence_is_drift(void **state)
+{
+	(void)state;
+	assert_unconverged("crash-loop-after-apply", 0, "not converged: 0/1 tasks running: task: non-zero exit (5)", false);
+}
+
+static void test_replicas_zero_is_converged(void **state)
+{
+	(void)state;
+	assert_converged("replicas-zero", 0);
+}
+
+/* A task the engine cannot place says why. */
+static void test_pending_task_shows_why(void **state)
+{
+	(void)state;
+	assert_unconverged("pending", 0,
+			   "not converged: 1/2 tasks running: no suitable node (host-mode port already in use on 1 node)", false);
+}
+
+/* The engine rolled back an update to a crashing command: the spec is the old one again, so the
+ * plan is the update again; once the spec says the old command too, the service has converged. */
+static void test_rolled_back_update(void **state)
+{
+	(void)state;
+	swarm_state st;
+	spec *s = converge_fixture("rolled-back", &st, 0);
+	char *err;
+	plan *p = make_plan(s, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 1);
+	assert_string_equal(plan_step_at(p, 0)->reason, "command changed");
+	char *text = render(p);
+	assert_non_null(strstr(text, "~ command: [\"sleep\",\"3600\"] -> [\"sh\",\"-c\",\"exit 3\"]"));
+	free(text);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+
+	spec *reverted = load_yaml("version: 1\nname: fixture\nswarm:\n  services:\n    fixture-s:\n"
+				   "      image: berth-test/busybox:latest\n      command: [sleep, '3600']\n"
+				   "      stop_grace_period: 1s\n"
+				   "      deploy: {replicas: 2, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, "
+				   "monitor: 2s, failure_action: rollback}}\n");
+	spec_free(converge_fixture("rolled-back", &st, 0));
+	p = make_plan(reverted, &st, NULL, &err);
+	assert_null(err);
+	assert_int_equal(plan_count(p), 0);
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(reverted);
+}
+
+/* The engine's UpdateStatus alone, on a service whose tasks are fine: every state. */
+static void test_update_states(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *state, *reason;
+		bool resubmit;
+	} cases[] = {
+		{"completed", NULL, false},
+		{"updating", "update in progress", false},
+		{"paused", "update paused: M", true},
+		{"rollback_started", "rollback in progress: M", true},
+		{"rollback_paused", "rollback paused: M", true},
+		{"rollback_completed", NULL, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		swarm_state st;
+		json_t *doc = fixture("converge-after-apply.json");
+		json_object_set_new(json_array_get(json_object_get(doc, "services"), 0), "UpdateStatus",
+				    json_pack("{s:s, s:s}", "State", cases[i].state, "Message", "M"));
+		state_from(&st, json_incref(json_object_get(doc, "services")), json_array(), json_array(), json_array());
+		swarm_state_set_tasks(&st, json_object_get(doc, "tasks"), json_integer_value(json_object_get(doc, "observed_ms")));
+		json_decref(doc);
+		bool resubmit = true;
+		char *why = swarm_service_unconverged(&st, swarm_find(&st, SWARM_SERVICE, "fixture-s"), &resubmit);
+		if (cases[i].reason) {
+			assert_non_null(why);
+			assert_string_equal(why, cases[i].reason);
+		} else {
+			assert_null(why);
+		}
+		assert_int_equal(resubmit, cases[i].resubmit);
+		free(why);
+		swarm_state_free(&st);
+	}
+}
+
+/* Without tasks observed (older callers, replays), only UpdateStatus is judged. */
+static void test_without_tasks_only_update_status_counts(void **state)
+{
+	(void)state;
+	json_t *doc = fixture("converge-create-crashing.json");
+	swarm_state st;
+	state_from(&st, json_incref(json_object_get(doc, "services")), json_array(), json_array(), json_array());
+	json_decref(doc);
+	bool resubmit;
+	assert_null(swarm_service_unconverged(&st, swarm_find(&st, SWARM_SERVICE, "fixture-s"), &resubmit));
+	swarm_state_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +650,18 @@ int main(void)
 		cmocka_unit_test(test_partial_update_config_sends_parallelism_and_plans_nothing),
 		cmocka_unit_test(test_stored_zero_parallelism_is_a_change),
 		cmocka_unit_test(test_update_config_defaults_in_the_view),
+		cmocka_unit_test(test_converged_right_after_apply),
+		cmocka_unit_test(test_tasks_just_started_are_not_yet_converged),
+		cmocka_unit_test(test_update_in_progress_is_not_converged),
+		cmocka_unit_test(test_paused_update_is_not_converged_and_resubmitted),
+		cmocka_unit_test(test_paused_update_to_another_spec_is_a_normal_update),
+		cmocka_unit_test(test_crashing_tasks_are_not_converged),
+		cmocka_unit_test(test_crash_loop_after_convergence_is_drift),
+		cmocka_unit_test(test_replicas_zero_is_converged),
+		cmocka_unit_test(test_pending_task_shows_why),
+		cmocka_unit_test(test_rolled_back_update),
+		cmocka_unit_test(test_update_states),
+		cmocka_unit_test(test_without_tasks_only_update_status_counts),
 	};
 	return cmocka_run_group_tests_name("swarm planner", tests, NULL, NULL);
 }

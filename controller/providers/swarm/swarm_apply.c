@@ -458,6 +458,21 @@ static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 	return rc;
 }
 
+/* A service whose spec is already the desired one but that has not converged (see
+ * swarm_service_unconverged): apply waits for it as after an update, and fails the same way.
+ * An update the engine paused or rolled back is first taken up again by submitting the same
+ * spec: with the current version that resumes the rollout (checked on Engine 20.10: the slots
+ * not yet updated are updated; tasks already of this spec are left alone). */
+static int settle_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
+{
+	if (s->resubmit)
+		return update_service(ctx, s, err);
+	json_t *old_tasks = task_ids(ctx, s->id); /* only failures from now on count, as after an update */
+	int rc = converge(ctx, s->id, s->engine_name, s->body, old_tasks, err);
+	json_decref(old_tasks);
+	return rc;
+}
+
 int swarm_apply_step(void *vctx, const plan_step *step, char **err)
 {
 	swarm_apply_ctx *ctx = vctx;
@@ -471,6 +486,8 @@ int swarm_apply_step(void *vctx, const plan_step *step, char **err)
 	case SWARM_CONFIG:
 		return create_content_object(ctx, s, err);
 	case SWARM_SERVICE:
+		if (s->settle)
+			return settle_service(ctx, s, err);
 		if (step->action == PLAN_CREATE)
 			return create_service(ctx, s, err);
 		if (step->action == PLAN_REPLACE) {
