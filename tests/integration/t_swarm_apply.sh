@@ -396,3 +396,66 @@ test_partial_update_config_plans_nothing_after_apply() {
 		assert_contains "$T_OUT" "No changes." "update_config $uc"
 	done
 }
+
+# An update the engine paused (failure_action pause) with slots still on the old spec: the plan
+# shows it, not converged; apply submits the same spec again, which makes the engine resume the
+# rollout (one more slot gets the new spec, and fails again): apply fails with the pause.
+test_paused_update_is_shown_and_resumed() {
+	local owner dir svc before after
+	owner=$(unique_owner) dir=$(mktemp -d) svc="${owner}-p"
+	local deploy="{replicas: 4, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, delay: 3s, monitor: 10s}}"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sleep, '3600'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sh, -c, 'sleep 1; exit 3'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	assert_contains "$T_OUT" "FAILED: service $svc: the swarm paused the update"
+	wait_until 30 "the engine to pause the update" bash -c "[ \"\$(docker service inspect $svc --format '{{.UpdateStatus.State}}')\" = paused ]"
+	before=$(new_spec_slots "$svc")
+	[ "$before" -lt 4 ] || t_fail "the engine updated every slot before pausing: nothing left to resume"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "# service $svc will be updated in place (not converged: update paused: update paused due to failure or early termination of task "
+	assert_contains "$T_OUT" "; task error: task: non-zero exit (3))"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	assert_contains "$T_OUT" "FAILED: service $svc: "
+	wait_until 30 "the engine to pause the update again" bash -c "[ \"\$(docker service inspect $svc --format '{{.UpdateStatus.State}}')\" = paused ]"
+	after=$(new_spec_slots "$svc")
+	[ "$after" -gt "$before" ] || t_fail "the rollout did not resume: $before slots had the new spec before, $after after"
+	t_log "slots with the new spec: $before before the rerun, $after after"
+}
+
+# new_spec_slots SERVICE: how many slots have a task (of any state) with the service's current command.
+new_spec_slots() {
+	local args
+	args=$(svc_field "$1" '{{json .Spec.TaskTemplate.ContainerSpec.Args}}')
+	docker service ps "$1" -q --no-trunc | xargs docker inspect --format '{{.Slot}}|{{json .Spec.ContainerSpec.Args}}' |
+		awk -F'|' -v a="$args" '$2 == a { s[$1] = 1 } END { print length(s) }'
+}
+
+# The engine drops a submission of the spec its paused update still works towards (here `docker
+# service update` without changes, right after the pause), clears the update status all the
+# same, and leaves the service half updated with nothing in progress. berth's plan still sees it
+# (tasks of an older spec), and apply starts the rollout again.
+test_stopped_rollout_is_shown_and_resumed() {
+	local owner dir svc before after
+	owner=$(unique_owner) dir=$(mktemp -d) svc="${owner}-h"
+	local deploy="{replicas: 4, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, delay: 3s, monitor: 10s}}"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sleep, '3600'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sh, -c, 'sleep 1; exit 3'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	docker service update --detach "$svc" >/dev/null
+	assert_eq "" "$(svc_field "$svc" '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')" "the update status after the same spec"
+	before=$(new_spec_slots "$svc")
+	[ "$before" -lt 4 ] || t_fail "every slot has the new spec: the rollout did not stop"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "# service $svc will be updated in place (not converged: 0/4 tasks running, $((4 - before)) of an older spec: task: non-zero exit (3))"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	wait_until 30 "the engine to pause the update again" bash -c "[ \"\$(docker service inspect $svc --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')\" = paused ]"
+	after=$(new_spec_slots "$svc")
+	[ "$after" -gt "$before" ] || t_fail "the rollout did not start again: $before slots had the new spec before, $after after"
+	t_log "slots with the new spec: $before before the rerun, $after after"
+}

@@ -63,7 +63,7 @@ void swarm_state_set_tasks(swarm_state *st, json_t *tasks, long long observed_ms
  * or for a global service the nodes the engine placed a task on). NULL when it has converged
  * (or wants no task); otherwise a malloc'd reason, e.g. "update paused: <engine message>" or
  * "0/2 tasks running: task: non-zero exit (7)". *resubmit is set when only submitting the spec
- * again gets the engine going (a paused or rolled-back update): waiting would never end. */
+ * again gets the engine going (a paused, rolled-back or stopped rollout): waiting would not end. */
 #define SWARM_STABLE_MS 2000
 char *swarm_service_unconverged(const swarm_state *st, const swarm_object *svc, bool *resubmit);
 const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const char *name);

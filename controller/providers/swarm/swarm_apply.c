@@ -438,6 +438,9 @@ static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 		json_t *force = json_object_get(json_object_get(json_object_get(cur, "Spec"), "TaskTemplate"), "ForceUpdate");
 		if (force)
 			json_object_set(json_object_get(sspec, "TaskTemplate"), "ForceUpdate", force);
+		if (s->resubmit) /* a retry: see settle_service */
+			json_object_set_new(json_object_get(sspec, "TaskTemplate"), "ForceUpdate",
+					    json_integer(json_integer_value(force) + 1));
 		json_decref(cur);
 		snprintf(path, sizeof(path), "/services/%s/update?version=%lld", s->id, version);
 		long status = 0;
@@ -460,9 +463,12 @@ static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 
 /* A service whose spec is already the desired one but that has not converged (see
  * swarm_service_unconverged): apply waits for it as after an update, and fails the same way.
- * An update the engine paused or rolled back is first taken up again by submitting the same
- * spec: with the current version that resumes the rollout (checked on Engine 20.10: the slots
- * not yet updated are updated; tasks already of this spec are left alone). */
+ * A rollout the engine paused, rolled back or stopped is first started again by submitting the
+ * spec with its redeploy counter (ForceUpdate) one up, as `docker service update --force` does.
+ * The same spec alone is not enough (checked on Engine 20.10): while the paused update still
+ * winds down (until its tasks in flight are up and the update delay has passed) the engine drops
+ * a submission of the spec it works towards, clears the update status all the same, and leaves
+ * the service half updated with nothing in progress; only later does the same spec resume. */
 static int settle_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 {
 	if (s->resubmit)

@@ -221,6 +221,7 @@ typedef struct {
 
 typedef struct {
 	long long up, wanted; /* wanted: the global service's places; replicated services use Replicas */
+	long long older;      /* tasks of an older spec still meant to run */
 	const char *error;    /* why a task of the current spec waits, else its newest failure */
 } task_summary;
 
@@ -266,6 +267,8 @@ static void summarise_tasks(const swarm_state *st, const swarm_object *svc, bool
 		}
 		if (is(desired, "running") || is(desired, "ready"))
 			pl->wanted = true;
+		if (!cur && is(desired, "running"))
+			out->older++;
 		/* A task that dies at once is briefly "running" too: like apply, count only a task that
 		 * has run for a while (by the engine's clock against ours: they are assumed in step). */
 		if (cur && is(desired, "running") && is(state, "running") &&
@@ -314,8 +317,7 @@ char *swarm_service_unconverged(const swarm_state *st, const swarm_object *svc, 
 		message = state;
 	/* The engine rolls an update out by itself: one in progress is waited for. One it paused,
 	 * or a rollback (whose target the spec now is, or it would differ from the desired one), it
-	 * does not take up again until the spec is submitted again (with the same content and the
-	 * current version: that resumes the rollout over the slots not yet updated). */
+	 * does not take up again until the spec is submitted again (see settle_service). */
 	if (is(state, "updating"))
 		return xstrdup("update in progress");
 	if (is(state, "paused") || is(state, "rollback_paused")) {
@@ -331,10 +333,16 @@ char *swarm_service_unconverged(const swarm_state *st, const swarm_object *svc, 
 	long long wanted = global ? ts.wanted : want;
 	if (ts.up >= wanted)
 		return NULL;
-	/* A completed rollback is what apply takes for the failure of its own update: submitting the
-	 * spec again clears it, so that apply waits for the tasks instead. */
-	*resubmit = is(state, "rollback_completed");
-	return xasprintf("%lld/%lld tasks running%s%s", ts.up, wanted, ts.error ? ": " : "", terr);
+	/* No update in progress, yet tasks of an older spec still run: the rollout stopped (the engine
+	 * drops a submission of the spec its paused update still works towards, and clears the status
+	 * all the same), and only a new submission starts it again. A completed rollback is what
+	 * apply takes for the failure of its own update: submitting again clears it, so that apply
+	 * waits for the tasks instead. */
+	*resubmit = ts.older > 0 || is(state, "rollback_completed");
+	char older[64] = "";
+	if (ts.older)
+		snprintf(older, sizeof(older), ", %lld of an older spec", ts.older);
+	return xasprintf("%lld/%lld tasks running%s%s%s", ts.up, wanted, older, ts.error ? ": " : "", terr);
 }
 
 const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const char *name)
