@@ -398,10 +398,10 @@ test_partial_update_config_plans_nothing_after_apply() {
 }
 
 # An update the engine paused (failure_action pause) with slots still on the old spec: the plan
-# shows it, not converged; apply submits the same spec again, which makes the engine resume the
-# rollout (one more slot gets the new spec, and fails again): apply fails with the pause.
+# shows it, not converged; apply starts the rollout again (a new update, whose tasks fail again):
+# apply fails with the pause.
 test_paused_update_is_shown_and_resumed() {
-	local owner dir svc before after
+	local owner dir svc before after started
 	owner=$(unique_owner) dir=$(mktemp -d) svc="${owner}-p"
 	local deploy="{replicas: 4, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, delay: 3s, monitor: 10s}}"
 	spec "$owner" "$dir" "  services:
@@ -414,23 +414,46 @@ test_paused_update_is_shown_and_resumed() {
 	wait_until 30 "the engine to pause the update" bash -c "[ \"\$(docker service inspect $svc --format '{{.UpdateStatus.State}}')\" = paused ]"
 	before=$(new_spec_slots "$svc")
 	[ "$before" -lt 4 ] || t_fail "the engine updated every slot before pausing: nothing left to resume"
+	started=$(svc_field "$svc" '{{.UpdateStatus.StartedAt.UnixNano}}')
 	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" "# service $svc will be updated in place (not converged: update paused: update paused due to failure or early termination of task "
 	assert_contains "$T_OUT" "; task error: task: non-zero exit (3))"
 	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
 	assert_contains "$T_OUT" "FAILED: service $svc: "
-	wait_until 30 "the engine to pause the update again" bash -c "[ \"\$(docker service inspect $svc --format '{{.UpdateStatus.State}}')\" = paused ]"
+	rollout_started_again "$svc" "$started"
 	after=$(new_spec_slots "$svc")
-	[ "$after" -gt "$before" ] || t_fail "the rollout did not resume: $before slots had the new spec before, $after after"
 	t_log "slots with the new spec: $before before the rerun, $after after"
+}
+
+# rollout_started_again SERVICE STARTED_NS: the engine started an update after STARTED_NS (the
+# previous update's start, 0 if none), made tasks of the service's current spec (redeploy counter
+# included) and paused it again.
+rollout_started_again() {
+	wait_until 30 "the engine to pause the update again" bash -c "[ \"\$(docker service inspect $1 --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')\" = paused ]"
+	local now force
+	now=$(svc_field "$1" '{{.UpdateStatus.StartedAt.UnixNano}}')
+	[ "$now" -gt "$2" ] || t_fail "no new update started (the last one started at $now, before the rerun at $2)"
+	force=$(svc_field "$1" '{{.Spec.TaskTemplate.ForceUpdate}}')
+	service_tasks "$1" | awk -F'\t' -v f="$force" '$2 == f { found = 1 } END { exit !found }' ||
+		t_fail "no task of the current spec (redeploy counter $force)"
+}
+
+# service_tasks SERVICE: one line per task of SERVICE, "SLOT<tab>FORCE_UPDATE<tab>ARGS_JSON", from one
+# list call (listing, then inspecting, races with the engine pruning task history).
+service_tasks() {
+	local filters
+	filters=$(python3 -c 'import json, sys, urllib.parse; print(urllib.parse.quote(json.dumps({"service": [sys.argv[1]]})))' "$1")
+	curl -fsS --max-time 5 --unix-socket /var/run/docker.sock "http://engine/v1.41/tasks?filters=$filters" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    print(t.get("Slot", 0), t["Spec"].get("ForceUpdate", 0), json.dumps(t["Spec"]["ContainerSpec"].get("Args"), separators=(",", ":")), sep="\t")'
 }
 
 # new_spec_slots SERVICE: how many slots have a task (of any state) with the service's current command.
 new_spec_slots() {
 	local args
 	args=$(svc_field "$1" '{{json .Spec.TaskTemplate.ContainerSpec.Args}}')
-	docker service ps "$1" -q --no-trunc | xargs docker inspect --format '{{.Slot}}|{{json .Spec.ContainerSpec.Args}}' |
-		awk -F'|' -v a="$args" '$2 == a { s[$1] = 1 } END { print length(s) }'
+	service_tasks "$1" | awk -F'\t' -v a="$args" '$3 == a { s[$1] = 1 } END { print length(s) }'
 }
 
 # The engine drops a submission of the spec its paused update still works towards (here `docker
@@ -438,7 +461,7 @@ new_spec_slots() {
 # same, and leaves the service half updated with nothing in progress. berth's plan still sees it
 # (tasks of an older spec), and apply starts the rollout again.
 test_stopped_rollout_is_shown_and_resumed() {
-	local owner dir svc before after
+	local owner dir svc before after started
 	owner=$(unique_owner) dir=$(mktemp -d) svc="${owner}-h"
 	local deploy="{replicas: 4, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, delay: 3s, monitor: 10s}}"
 	spec "$owner" "$dir" "  services:
@@ -447,6 +470,7 @@ test_stopped_rollout_is_shown_and_resumed() {
 	spec "$owner" "$dir" "  services:
     $svc: {image: $IMG, command: [sh, -c, 'sleep 1; exit 3'], stop_grace_period: 1s, deploy: $deploy}"
 	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	started=$(svc_field "$svc" '{{.UpdateStatus.StartedAt.UnixNano}}')
 	docker service update --detach "$svc" >/dev/null
 	assert_eq "" "$(svc_field "$svc" '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')" "the update status after the same spec"
 	before=$(new_spec_slots "$svc")
@@ -454,8 +478,7 @@ test_stopped_rollout_is_shown_and_resumed() {
 	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" "# service $svc will be updated in place (not converged: 0/4 tasks running, $((4 - before)) of an older spec: task: non-zero exit (3))"
 	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
-	wait_until 30 "the engine to pause the update again" bash -c "[ \"\$(docker service inspect $svc --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')\" = paused ]"
+	rollout_started_again "$svc" "$started"
 	after=$(new_spec_slots "$svc")
-	[ "$after" -gt "$before" ] || t_fail "the rollout did not start again: $before slots had the new spec before, $after after"
 	t_log "slots with the new spec: $before before the rerun, $after after"
 }
