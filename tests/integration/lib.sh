@@ -24,6 +24,8 @@
 #   free_port                       prints a TCP port nothing listens on or publishes
 #   service_running NAME [N]        succeeds when service NAME has N (default 1) running tasks
 #   http_body_is URL BODY           succeeds when GET URL answers 2xx with exactly BODY
+#   plan_has_no_spec_changes PATH   berth's plan of PATH changes no field; its only steps are
+#                                   services "not converged" (printed: NAME: REASON)
 
 T_OUT='' T_ERR='' T_RC=0
 
@@ -132,12 +134,31 @@ http_body_is() {
 	[ "$body" = "$2" ] || { echo "body: '$body'" >&2; return 1; }
 }
 
+# plan_has_no_spec_changes DIR: berth plan --json DIR changes no field of anything; the only steps
+# it may have are services that have not converged (their tasks cannot run here), each saying why.
+# Prints those steps' reasons.
+plan_has_no_spec_changes() {
+	assert_exit 0 "$BERTH" plan --json "$1"
+	printf '%s' "$T_OUT" | python3 -c '
+import json, sys
+bad = []
+for s in json.load(sys.stdin)["steps"]:
+    why = s["reason"] or ""
+    if s["kind"] != "service" or s["action"] != "update" or s["changes"] or not why.startswith("not converged: "):
+        bad.append("%s %s %s (%s): %d changes" % (s["action"], s["kind"], s["name"], why, len(s["changes"])))
+    else:
+        print(s["name"] + ": " + why)
+if bad:
+    sys.exit("the plan changes the spec: " + "; ".join(bad))
+' || t_fail "$1: the plan changes the spec"
+}
+
 # Removes what carries berth.owner=OWNER: services first (their tasks hold the rest), their task
 # containers (removed outright rather than waiting out a stop grace period), then secrets, configs,
 # networks (retried: an overlay network stays "in use" for a moment after its tasks go) and
 # volumes. Returns 1, with a message, if something is left after 30 s.
 cleanup_owner() {
-	local owner=$1 f="label=berth.owner=$1" left=() ids id deadline
+	local owner=$1 f="label=berth.owner=$1" left=() ids id deadline kind
 	[ -n "$owner" ] || { echo "cleanup_owner: no owner given" >&2; return 1; }
 	mapfile -t ids < <(docker service ls -q --filter "$f")
 	if [ ${#ids[@]} -gt 0 ]; then

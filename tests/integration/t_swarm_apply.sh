@@ -36,9 +36,10 @@ test_create_from_empty_then_second_plan_is_empty() {
 	assert_eq "$owner" "$(svc_field "${owner}-web" '{{index .Spec.Labels "berth.owner"}}')" "owner label"
 	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
 	assert_contains "$T_OUT" "No changes."
-	# A no-op plan costs the version handshake and four list calls; a no-op apply writes nothing.
+	# A no-op plan costs the version handshake and five list calls (services, networks, secrets,
+	# configs, tasks), whatever the number of objects; a no-op apply writes nothing.
 	BERTH_STATS=1 assert_exit 0 "$BERTH" apply --auto-approve "$dir"
-	assert_contains "$T_ERR" "berth: 5 requests to the Docker engine, 0 writes"
+	assert_contains "$T_ERR" "berth: 6 requests to the Docker engine, 0 writes"
 }
 
 test_changes_to_image_replicas_env_ports_update_config() {
@@ -259,11 +260,13 @@ test_swarm_rollback_is_a_failure() {
 	assert_eq "sleep 3600" "$(svc_field "${owner}-r" '{{join .Spec.TaskTemplate.ContainerSpec.Args " "}}')"
 }
 
-# Every example: apply, then a second plan is empty. The examples name public images that cannot
-# be pulled here, so their tasks never start; the services, networks, secrets and configs still
-# exist, and what the engine stores must read back as equal to the spec.
+# Every example: apply, then a second plan changes nothing. The examples name public images that
+# cannot be pulled here, so their tasks never start; the services, networks, secrets and configs
+# still exist, and what the engine stores must read back as equal to the spec: the plan's only
+# steps are those services, "not converged" with the task error. An example whose images are all
+# here converges: its plan becomes empty.
 test_every_example_plans_nothing_after_apply() {
-	local ex name
+	local ex name img local_images line
 	for ex in examples/*/; do
 		ex=${ex%/}
 		grep -q '^swarm:' "$ex"/*.yaml || continue
@@ -282,8 +285,21 @@ test_every_example_plans_nothing_after_apply() {
 		local out
 		out=$("$BERTH" apply --auto-approve --timeout 3s --no-color "$ex" 2>&1) || true
 		assert_contains "$out" "Apply " "example $ex was not applied"
-		assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$ex"
-		assert_contains "$T_OUT" "No changes." "example $ex"
+		plan_has_no_spec_changes "$ex" >"$T_DIR/unconverged"
+		t_log "not converged: $(cat "$T_DIR/unconverged")"
+		local_images=1
+		while read -r img; do
+			docker image inspect "$img" >/dev/null 2>&1 || local_images=0
+		done < <(sed -n 's/^ *image: *//p' "$ex"/*.yaml)
+		if [ "$local_images" = 1 ]; then
+			wait_until 60 "example $ex to converge" "$BERTH" plan --detailed-exitcode "$ex"
+		else
+			# Each service that cannot start says why (the engine's task error).
+			[ -s "$T_DIR/unconverged" ] || t_fail "example $ex: its images cannot be pulled, yet it converged"
+			while read -r line; do
+				assert_contains "$line" " tasks running: " "example $ex: a service without its task error"
+			done <"$T_DIR/unconverged"
+		fi
 		cleanup_owner "$name"
 	done
 }
@@ -339,4 +355,130 @@ test_mode_change_is_a_replace() {
 	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
 	assert_eq "global" "$(svc_field "${owner}-m" '{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}')"
 	assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
+}
+
+# update_config and rollback_config given in part: the engine would store Parallelism 0 (all at
+# once) for a missing one, so berth sends its default 1; every field the engine fills in reads
+# back as the spec, so the second plan is empty.
+test_partial_update_config_plans_nothing_after_apply() {
+	local owner dir
+	owner=$(unique_owner) dir=$(mktemp -d)
+	spec "$owner" "$dir" "  services:
+    ${owner}-u:
+      image: $IMG
+      command: [sleep, '3600']
+      stop_grace_period: 1s
+      deploy:
+        replicas: 1
+        update_config: {delay: 1s, order: start-first}
+        rollback_config: {monitor: 2s, max_failure_ratio: 0.5}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_eq "1 1s start-first pause 1 2s 0.5" "$(svc_field "${owner}-u" '{{.Spec.UpdateConfig.Parallelism}} {{.Spec.UpdateConfig.Delay}} {{.Spec.UpdateConfig.Order}} {{.Spec.UpdateConfig.FailureAction}} {{.Spec.RollbackConfig.Parallelism}} {{.Spec.RollbackConfig.Monitor}} {{.Spec.RollbackConfig.MaxFailureRatio}}')"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "No changes."
+	# Each other field alone, in turn: still nothing to change after the apply.
+	local uc
+	for uc in "{parallelism: 2}" "{failure_action: rollback}" "{monitor: 3s}" "{max_failure_ratio: 0.25}" "{order: stop-first}" "{delay: 0s}"; do
+		spec "$owner" "$dir" "  services:
+    ${owner}-u:
+      image: $IMG
+      command: [sleep, '3600']
+      stop_grace_period: 1s
+      deploy: {replicas: 1, update_config: $uc, rollback_config: $uc}"
+		[ "$uc" != "{failure_action: rollback}" ] || spec "$owner" "$dir" "  services:
+    ${owner}-u:
+      image: $IMG
+      command: [sleep, '3600']
+      stop_grace_period: 1s
+      deploy: {replicas: 1, update_config: $uc, rollback_config: {failure_action: continue}}"
+		assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+		assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+		assert_contains "$T_OUT" "No changes." "update_config $uc"
+	done
+}
+
+# An update the engine paused (failure_action pause) with slots still on the old spec: the plan
+# shows it, not converged; apply starts the rollout again (a new update, whose tasks fail again):
+# apply fails with the pause.
+test_paused_update_is_shown_and_resumed() {
+	local owner dir svc before after started
+	owner=$(unique_owner) dir=$(mktemp -d) svc="${owner}-p"
+	local deploy="{replicas: 4, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, delay: 3s, monitor: 10s}}"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sleep, '3600'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sh, -c, 'sleep 1; exit 3'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	assert_contains "$T_OUT" "FAILED: service $svc: the swarm paused the update"
+	wait_until 30 "the engine to pause the update" bash -c "[ \"\$(docker service inspect $svc --format '{{.UpdateStatus.State}}')\" = paused ]"
+	before=$(new_spec_slots "$svc")
+	[ "$before" -lt 4 ] || t_fail "the engine updated every slot before pausing: nothing left to resume"
+	started=$(svc_field "$svc" '{{.UpdateStatus.StartedAt.UnixNano}}')
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "# service $svc will be updated in place (not converged: update paused: update paused due to failure or early termination of task "
+	assert_contains "$T_OUT" "; task error: task: non-zero exit (3))"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	assert_contains "$T_OUT" "FAILED: service $svc: "
+	rollout_started_again "$svc" "$started"
+	after=$(new_spec_slots "$svc")
+	t_log "slots with the new spec: $before before the rerun, $after after"
+}
+
+# rollout_started_again SERVICE STARTED_NS: the engine started an update after STARTED_NS (the
+# previous update's start, 0 if none), made tasks of the service's current spec (redeploy counter
+# included) and paused it again.
+rollout_started_again() {
+	wait_until 30 "the engine to pause the update again" bash -c "[ \"\$(docker service inspect $1 --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')\" = paused ]"
+	local now force
+	now=$(svc_field "$1" '{{.UpdateStatus.StartedAt.UnixNano}}')
+	[ "$now" -gt "$2" ] || t_fail "no new update started (the last one started at $now, before the rerun at $2)"
+	force=$(svc_field "$1" '{{.Spec.TaskTemplate.ForceUpdate}}')
+	service_tasks "$1" | awk -F'\t' -v f="$force" '$2 == f { found = 1 } END { exit !found }' ||
+		t_fail "no task of the current spec (redeploy counter $force)"
+}
+
+# service_tasks SERVICE: one line per task of SERVICE, "SLOT<tab>FORCE_UPDATE<tab>ARGS_JSON", from one
+# list call (listing, then inspecting, races with the engine pruning task history).
+service_tasks() {
+	local filters
+	filters=$(python3 -c 'import json, sys, urllib.parse; print(urllib.parse.quote(json.dumps({"service": [sys.argv[1]]})))' "$1")
+	curl -fsS --max-time 5 --unix-socket /var/run/docker.sock "http://engine/v1.41/tasks?filters=$filters" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    print(t.get("Slot", 0), t["Spec"].get("ForceUpdate", 0), json.dumps(t["Spec"]["ContainerSpec"].get("Args"), separators=(",", ":")), sep="\t")'
+}
+
+# new_spec_slots SERVICE: how many slots have a task (of any state) with the service's current command.
+new_spec_slots() {
+	local args
+	args=$(svc_field "$1" '{{json .Spec.TaskTemplate.ContainerSpec.Args}}')
+	service_tasks "$1" | awk -F'\t' -v a="$args" '$3 == a { s[$1] = 1 } END { print length(s) }'
+}
+
+# The engine drops a submission of the spec its paused update still works towards (here `docker
+# service update` without changes, right after the pause), clears the update status all the
+# same, and leaves the service half updated with nothing in progress. berth's plan still sees it
+# (tasks of an older spec), and apply starts the rollout again.
+test_stopped_rollout_is_shown_and_resumed() {
+	local owner dir svc before after started
+	owner=$(unique_owner) dir=$(mktemp -d) svc="${owner}-h"
+	local deploy="{replicas: 4, restart_policy: {delay: 100ms}, update_config: {parallelism: 1, delay: 3s, monitor: 10s}}"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sleep, '3600'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	spec "$owner" "$dir" "  services:
+    $svc: {image: $IMG, command: [sh, -c, 'sleep 1; exit 3'], stop_grace_period: 1s, deploy: $deploy}"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	started=$(svc_field "$svc" '{{.UpdateStatus.StartedAt.UnixNano}}')
+	docker service update --detach "$svc" >/dev/null
+	assert_eq "" "$(svc_field "$svc" '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')" "the update status after the same spec"
+	before=$(new_spec_slots "$svc")
+	[ "$before" -lt 4 ] || t_fail "every slot has the new spec: the rollout did not stop"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "# service $svc will be updated in place (not converged: 0/4 tasks running, $((4 - before)) of an older spec: task: non-zero exit (3))"
+	assert_exit 1 "$BERTH" apply --auto-approve --timeout 60s --no-color "$dir"
+	rollout_started_again "$svc" "$started"
+	after=$(new_spec_slots "$svc")
+	t_log "slots with the new spec: $before before the rerun, $after after"
 }

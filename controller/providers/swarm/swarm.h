@@ -34,6 +34,7 @@ typedef struct swarm_object {
 	const char *owner;   /* berth.owner label, or NULL */
 	long long version;
 	json_t *spec; /* the object's Spec (services, networks: the whole object) */
+	json_t *update_status; /* services: the engine's UpdateStatus, or NULL (never updated) */
 } swarm_object;
 
 typedef struct swarm_state {
@@ -41,15 +42,31 @@ typedef struct swarm_state {
 	size_t n;
 	json_t *raw; /* the list responses, owning every string above */
 	unsigned long requests;
+	/* The tasks of berth-owned services (GET /tasks), and the wall clock (ms since the epoch)
+	 * when they were listed; NULL when tasks were not observed (then nothing is judged by them). */
+	json_t *tasks;
+	long long observed_ms;
 } swarm_state;
 
-/* Lists services, networks, secrets and configs: a constant number of requests, whatever the
- * number of objects. Returns 0, or -1 with *err set. */
+/* Lists services, networks, secrets, configs and the tasks of berth-owned services: a constant
+ * number of requests, whatever the number of objects. Returns 0, or -1 with *err set. */
 int swarm_observe(docker *d, swarm_state *out, char **err);
 void swarm_state_free(swarm_state *st);
 /* The same from list responses already read (services, networks, secrets, configs), which are
  * borrowed: the state takes its own references. For tests and replays. */
 void swarm_state_from_json(json_t *lists[SWARM_KINDS], swarm_state *out);
+/* Adds a task list (borrowed) observed at observed_ms, as swarm_observe does. */
+void swarm_state_set_tasks(swarm_state *st, json_t *tasks, long long observed_ms);
+
+/* Whether a service has converged on the spec it has now, judged from live state only: its
+ * UpdateStatus (an update in progress, paused or rolled back by the engine) and its tasks (as
+ * many tasks of the current spec running, for SWARM_STABLE_MS at least, as it wants: replicas,
+ * or for a global service the nodes the engine placed a task on). NULL when it has converged
+ * (or wants no task); otherwise a malloc'd reason, e.g. "update paused: <engine message>" or
+ * "0/2 tasks running: task: non-zero exit (7)". *resubmit is set when only submitting the spec
+ * again gets the engine going (a paused, rolled-back or stopped rollout): waiting would not end. */
+#define SWARM_STABLE_MS 2000
+char *swarm_service_unconverged(const swarm_state *st, const swarm_object *svc, bool *resubmit);
 const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const char *name);
 const char *swarm_kind_name(swarm_kind k);
 /* A digest of everything observed that a plan depends on (ids and versions), for stale-plan checks. */

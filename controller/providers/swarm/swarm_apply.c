@@ -453,6 +453,9 @@ static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 		json_t *force = json_object_get(json_object_get(json_object_get(cur, "Spec"), "TaskTemplate"), "ForceUpdate");
 		if (force)
 			json_object_set(json_object_get(sspec, "TaskTemplate"), "ForceUpdate", force);
+		if (s->resubmit) /* a retry: see settle_service */
+			json_object_set_new(json_object_get(sspec, "TaskTemplate"), "ForceUpdate",
+					    json_integer(json_integer_value(force) + 1));
 		json_decref(cur);
 		snprintf(path, sizeof(path), "/services/%s/update?version=%lld", s->id, version);
 		if (call(ctx, "POST", path, sspec, NULL, NULL, &e) == 0)
@@ -473,6 +476,24 @@ static int update_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 	return rc;
 }
 
+/* A service whose spec is already the desired one but that has not converged (see
+ * swarm_service_unconverged): apply waits for it as after an update, and fails the same way.
+ * A rollout the engine paused, rolled back or stopped is first started again by submitting the
+ * spec with its redeploy counter (ForceUpdate) one up, as `docker service update --force` does.
+ * The same spec alone is not enough (checked on Engine 20.10): while the paused update still
+ * winds down (until its tasks in flight are up and the update delay has passed) the engine drops
+ * a submission of the spec it works towards, clears the update status all the same, and leaves
+ * the service half updated with nothing in progress; only later does the same spec resume. */
+static int settle_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
+{
+	if (s->resubmit)
+		return update_service(ctx, s, err);
+	json_t *old_tasks = task_ids(ctx, s->id); /* only failures from now on count, as after an update */
+	int rc = converge(ctx, s->id, s->engine_name, s->body, old_tasks, err);
+	json_decref(old_tasks);
+	return rc;
+}
+
 int swarm_apply_step(swarm_apply_ctx *ctx, const plan_step *step, swarm_step *s, char **err)
 {
 	plan_action action = plan_step_action(step);
@@ -485,6 +506,8 @@ int swarm_apply_step(swarm_apply_ctx *ctx, const plan_step *step, swarm_step *s,
 	case SWARM_CONFIG:
 		return create_content_object(ctx, s, err);
 	case SWARM_SERVICE:
+		if (s->settle)
+			return settle_service(ctx, s, err);
 		if (action == PLAN_CREATE)
 			return create_service(ctx, s, err);
 		if (action == PLAN_REPLACE) {

@@ -190,7 +190,10 @@ static json_t *file_refs_json(const spec_file_ref *refs, size_t n, const char *c
 static json_t *update_json(const spec_update_config *u)
 {
 	json_t *o = json_object();
-	set_if(o, "Parallelism", json_integer(u->parallelism), u->parallelism >= 0);
+	/* Always sent: an UpdateConfig without Parallelism is stored with 0, which means "every task
+	 * at once", not the 1 of a service without UpdateConfig (checked on Engine 20.10). berth's
+	 * default is 1, as documented and as docker stack deploy sends. */
+	json_object_set_new(o, "Parallelism", json_integer(u->parallelism >= 0 ? u->parallelism : 1));
 	set_if(o, "Delay", json_integer(u->delay_ns), u->delay_ns >= 0);
 	set_if(o, "FailureAction", json_string(u->failure_action ? u->failure_action : ""), u->failure_action != NULL);
 	set_if(o, "Monitor", json_integer(u->monitor_ns), u->monitor_ns >= 0);

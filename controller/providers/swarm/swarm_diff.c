@@ -307,7 +307,24 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 			if (json_equal(want, have)) {
 				json_decref(want);
 				json_decref(have);
-				swarm_step_free(step);
+				/* The spec is right, but the service may not have converged on it: berth was
+				 * killed after submitting it, the engine paused or rolled back the update, or
+				 * the tasks crash (now, or since some time after an apply): apply waits for it
+				 * again, as after an update, and fails if it does not converge. */
+				bool resubmit = false;
+				char *why = swarm_service_unconverged(st, obs, &resubmit);
+				if (!why) {
+					swarm_step_free(step);
+					continue;
+				}
+				step->settle = true;
+				step->resubmit = resubmit;
+				char *reason = xasprintf("not converged: %s", why);
+				id = plan_add_step(p, PLAN_UPDATE, "service", s->name, reason, step);
+				free(reason);
+				free(why);
+				depend_on_refs(p, id, s, m, net_steps, &secrets, &configs);
+				service_steps[n_service_steps++] = id;
 				continue;
 			}
 			char reason[512];

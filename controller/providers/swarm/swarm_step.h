@@ -11,6 +11,10 @@ typedef struct swarm_step {
 	char *id;          /* the existing object (updates, deletes) */
 	long long version; /* its version when observed */
 	json_t *body;      /* services: the desired ServiceSpec */
+	/* Services whose spec is already the desired one but that have not converged: apply only
+	 * waits for them (settle), after submitting the same spec again when the engine paused or
+	 * rolled back the update (resubmit: that resumes it). */
+	bool settle, resubmit;
 } swarm_step;
 
 #endif

@@ -250,11 +250,14 @@ static void put_ports(json_t *view, json_t *ports)
 	}
 }
 
+/* The engine's defaults for a service without the config; within a config it has, a missing
+ * field is Go's zero value, which for Parallelism (0: all at once) is not the default (1). The
+ * engine returns Parallelism even when 0; a missing one is read as the engine would read it. */
 static void put_update(json_t *view, const char *prefix, json_t *u)
 {
 	char key[128];
 	snprintf(key, sizeof(key), "%s.parallelism", prefix);
-	put(view, key, "%lld", (long long)int_at(u, "Parallelism", 1));
+	put(view, key, "%lld", (long long)int_at(u, "Parallelism", json_is_object(u) ? 0 : 1));
 	snprintf(key, sizeof(key), "%s.delay", prefix);
 	put_duration(view, key, u, "Delay", 0);
 	snprintf(key, sizeof(key), "%s.failure_action", prefix);
