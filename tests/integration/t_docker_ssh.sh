@@ -93,10 +93,10 @@ test_plan_and_apply_over_ssh_see_the_unix_socket_state() {
 	local before
 	before=$(accepted_logins)
 	BERTH_STATS=1 assert_exit 0 over_ssh plan "$dir"
-	assert_contains "$T_ERR" "berth: 5 requests to the Docker engine, 0 writes"
+	assert_contains "$T_ERR" "berth: 6 requests to the Docker engine, 0 writes"
 	local logins=$(($(accepted_logins) - before))
 	[ "$logins" -ge 1 ] && [ "$logins" -lt 5 ] ||
-		t_fail "a no-op plan made $logins ssh logins for 5 requests: connections are not kept alive"
+		t_fail "a no-op plan made $logins ssh logins for 6 requests: connections are not kept alive"
 	assert_no_ssh_left
 }
 
