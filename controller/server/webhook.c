@@ -371,7 +371,13 @@ webhook_verdict webhook_verify(const webhook_request *req, webhook_result *out)
 	}
 
 	/* ---- a signed push: the body ---- */
-	if (!is_form(header(req, "Content-Type")))
+	/* A form only when it says so and is not plainly JSON: curl -d, as a generic sender's
+	 * script would use, labels JSON as a form. */
+	size_t lead = 0;
+	while (lead < req->body_len && req->body[lead] && strchr(" \t\r\n", req->body[lead]))
+		lead++;
+	bool json = lead < req->body_len && req->body[lead] == '{';
+	if (json || !is_form(header(req, "Content-Type")))
 		return judge_body(req, out, req->body, req->body_len);
 	size_t n = 0;
 	char *payload = form_payload(req->body_len ? req->body : "", req->body_len, &n);

@@ -16,7 +16,8 @@
  * The signature is checked before anything else of the request is believed: the event, the body
  * and the delivery id of an unsigned request are never parsed (a request with a valid signature
  * is from someone who knows the secret). The body is JSON, or a form whose "payload" field is
- * the JSON (GitHub's and Gitea's "application/x-www-form-urlencoded" content type); its "ref"
+ * the JSON (GitHub's and Gitea's "application/x-www-form-urlencoded" content type; a body that
+ * starts with "{" is JSON whatever its Content-Type says, as curl -d labels it a form); its "ref"
  * names what was pushed ("refs/heads/main", "refs/tags/v1") and "after" the new commit.
  *
  * Reasons are short, printable, and never hold the secret or a signature: what they quote of

@@ -401,6 +401,12 @@ static void test_form_encoded_payload(void **state)
 		h[2].value = sign("sha256=", SECRET, bad[i], strlen(bad[i]));
 		assert_int_equal(judge("github", h, 3, bad[i], SECRET, MAIN, &r), WEBHOOK_BAD_REQUEST);
 	}
+	/* JSON labelled a form (curl -d does that) is JSON. */
+	h[2].value = sign("sha256=", SECRET, push_main, strlen(push_main));
+	assert_int_equal(judge("github", h, 3, push_main, SECRET, MAIN, &r), WEBHOOK_VALID_PUSH);
+	const char *spaced = " \n{\"ref\":\"refs/heads/main\"}";
+	h[2].value = sign("sha256=", SECRET, spaced, strlen(spaced));
+	assert_int_equal(judge("github", h, 3, spaced, SECRET, MAIN, &r), WEBHOOK_VALID_PUSH);
 	/* The same form sent as JSON is not JSON. */
 	h[0].value = "application/json";
 	h[2].value = sign("sha256=", SECRET, form, strlen(form));
