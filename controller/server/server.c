@@ -430,6 +430,10 @@ int berth_server_start(const berth_server_config *cfg, berth_server **out, berth
 
 	s->starting = true;
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	/* "[::]:PORT" means every address, IPv4 ones too, as elsewhere; libmicrohttpd would make
+	 * an IPv6 socket IPv6-only. */
+	if (v6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr)->sin6_addr))
+		flags |= MHD_USE_DUAL_STACK;
 	uint16_t port = ntohs(v6 ? ((struct sockaddr_in6 *)&addr)->sin6_port : ((struct sockaddr_in *)&addr)->sin_port);
 	s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,

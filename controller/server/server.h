@@ -25,8 +25,8 @@
 #include "core/metrics.h"
 
 typedef struct berth_server_config {
-	/* "ADDR:PORT" ("0.0.0.0:8080", "[::1]:8080", ":8080" every IPv4 address, "127.0.0.1:0" picks
-	 * a free port); numeric addresses only */
+	/* "ADDR:PORT" ("0.0.0.0:8080", "[::1]:8080", ":8080" every IPv4 address, "[::]:8080" every
+	 * address, "127.0.0.1:0" picks a free port); numeric addresses only */
 	const char *listen;
 	const char *webhook_secret; /* borrowed, until berth_server_stop; NULL: every webhook is refused */
 	/* the full ref pushes must name, e.g. "refs/heads/main" (a short "main" or "v1" matches that

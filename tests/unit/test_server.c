@@ -729,6 +729,13 @@ static void test_listen_addresses(void **state)
 	resp_free(&r);
 	curl_easy_cleanup(h);
 	berth_server_stop(s);
+
+	/* "[::]" is every address, IPv4 ones too. */
+	cfg.listen = "[::]:0";
+	assert_int_equal(berth_server_start(&cfg, &s, &err), 0);
+	assert_int_equal(request(berth_server_port(s), "GET", "/healthz", NULL, NULL, 0, false, &r), 200);
+	resp_free(&r);
+	berth_server_stop(s);
 }
 
 static void test_stop_is_clean(void **state)
