@@ -6,6 +6,8 @@
 #         and tests/fuzz/seeds/spec/, dictionary tests/fuzz/spec.dict.
 #   plan  tests/fuzz/plan_fuzz.c: the saved-plan reader (controller/render/plan_file.c), JSON
 #         from tests/fuzz/seeds/plan/, dictionary tests/fuzz/plan.dict.
+#   webhook  tests/fuzz/webhook_fuzz.c: the webhook verifier (controller/server/webhook.c),
+#         deliveries from tests/fuzz/seeds/webhook/ (format in the target), tests/fuzz/webhook.dict.
 #
 # FUZZ_TARGETS="plan" (space-separated) runs only some of them. For each target:
 #  1. Builds build/fuzz/TARGET_fuzz with clang -fsanitize=fuzzer,address,undefined, when a source
@@ -60,6 +62,12 @@ target_def() {
 		pkgs=jansson libs=(build/libberth.a -lpthread)
 		seeds=(tests/fuzz/seeds/plan/*)
 		dict=tests/fuzz/plan.dict ;;
+	webhook)
+		srcs=(tests/fuzz/webhook_fuzz.c controller/server/webhook.c)
+		deps=(controller/server/webhook.h build/libberth.a)
+		pkgs="jansson libcrypto" libs=(build/libberth.a -lpthread)
+		seeds=(tests/fuzz/seeds/webhook/*)
+		dict=tests/fuzz/webhook.dict ;;
 	*) return 1 ;;
 	esac
 }
@@ -68,7 +76,7 @@ target_def() {
 run_target() {
 	local t=$1 srcs deps pkgs libs seeds dict
 	if ! target_def "$t"; then
-		echo "fuzz: $t: no such target (targets: spec plan)"
+		echo "fuzz: $t: no such target (targets: spec plan webhook)"
 		return 1
 	fi
 	local out=build/fuzz/$t bin=build/fuzz/${t}_fuzz
