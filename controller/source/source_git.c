@@ -580,6 +580,11 @@ static bool have_object(git_repository *repo, const git_oid *oid)
 static int fetch_target(fetch_ctx *c, git_repository *repo, target *t, berth_error *err)
 {
 	berth_source *s = c->s;
+	struct stat st;
+	/* libgit2 takes a path that does not exist for a URL of an unknown protocol */
+	if (s->url.kind == SOURCE_URL_LOCAL && stat(s->url.fetch_url, &st) != 0)
+		return berth_error_set(err, errno == ENOENT || errno == ENOTDIR ? BERTH_ENOTFOUND : BERTH_EFAILED,
+				       "repository %s: %s", s->url.shown, strerror(errno));
 	git_remote *remote = NULL;
 	git_remote_create_options co;
 	git_remote_create_options_init(&co, GIT_REMOTE_CREATE_OPTIONS_VERSION);

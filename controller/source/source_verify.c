@@ -149,7 +149,7 @@ unsigned char *source_gpg_dearmor(const char *buf, size_t len, size_t *out_len)
 	unsigned char *out = NULL;
 	size_t n = 0;
 	size_t off = 0;
-	/* states: 0 outside a block, 1 in its armor headers, 2 in its base64 */
+	/* states: 0 outside a block, 1 in its armor headers, 2 in its base64, 3 after its checksum */
 	int state = 0;
 	size_t data_start = 0, data_end = 0;
 	while (off < len) {
@@ -176,6 +176,11 @@ unsigned char *source_gpg_dearmor(const char *buf, size_t len, size_t *out_len)
 				continue;
 			}
 		}
+		if (state == 3) {
+			if (ll >= 5 && !memcmp(l, "-----", 5))
+				state = 0;
+			continue;
+		}
 		if ((ll && l[0] == '=') || (ll >= 5 && !memcmp(l, "-----", 5))) {
 			size_t dl;
 			unsigned char *d = source_base64_decode(buf + data_start, data_end - data_start, true, &dl);
@@ -189,11 +194,6 @@ unsigned char *source_gpg_dearmor(const char *buf, size_t len, size_t *out_len)
 			free(d);
 			/* the checksum line ("=XXXX") is skipped; the END line closes the block */
 			state = ll && l[0] == '=' ? 3 : 0;
-			continue;
-		}
-		if (state == 3) {
-			if (ll >= 5 && !memcmp(l, "-----", 5))
-				state = 0;
 			continue;
 		}
 		data_end = here + ll;
