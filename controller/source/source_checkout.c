@@ -234,7 +234,8 @@ void source_checkout_prune(const char *checkouts, const char *current, int keep)
 		free(p);
 	}
 	closedir(d);
-	qsort(list, n, sizeof(*list), newest_first);
+	if (n)
+		qsort(list, n, sizeof(*list), newest_first);
 	/* current is one of the kept */
 	for (size_t i = 0; i < n; i++) {
 		if ((int)i + 1 >= keep) {

@@ -54,6 +54,8 @@
 #define KNOWN_HOSTS_MAX (16u << 20)
 #define KEYS_MAX (16u << 20)
 
+static const char *git_msg(void);
+
 /* ---- configuration ---- */
 
 static char *home_dir(void)
@@ -169,7 +171,11 @@ int source_git_open(berth_source *s, const berth_source_config *cfg, berth_error
 	}
 	/* libgit2 is initialised once per source and shut down with it (reference-counted inside,
 	 * thread-safe); a fresh initialisation brings back its default CAs */
-	if (git_libgit2_init() == 1)
+	int inits = git_libgit2_init();
+	if (inits < 0)
+		return berth_error_set(err, BERTH_EFAILED, "cannot initialise libgit2: %s", git_msg());
+	s->libgit2_ref = true;
+	if (inits == 1)
 		source_tls_reset();
 	s->ref = xstrdup(cfg->ref && *cfg->ref ? cfg->ref : "main");
 	int rc = parse_ref(s, err);
@@ -235,8 +241,10 @@ int source_git_open(berth_source *s, const berth_source_config *cfg, berth_error
 
 void source_git_close(berth_source *s)
 {
-	(void)s;
-	git_libgit2_shutdown();
+	/* only what open took: an extra shutdown would unbalance libgit2's count for every source */
+	if (s->libgit2_ref)
+		git_libgit2_shutdown();
+	s->libgit2_ref = false;
 }
 
 /* ---- one fetch ---- */

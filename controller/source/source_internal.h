@@ -18,6 +18,7 @@ typedef enum source_ref_kind {
 
 struct berth_source {
 	bool git;
+	bool libgit2_ref;  /* holds a git_libgit2_init reference (released by source_git_close) */
 	/* every string is a copy; NULL where the configuration had none */
 	char *path;        /* dir: the spec PATH as given ("." by default); git: the path inside the
 			    * repository, normalised ("" for its root, no "./", "..", or "//") */

@@ -23,6 +23,32 @@
 
 static berth_cancel *cancel;
 
+/* Read by LeakSanitizer (ASan builds; unused otherwise). libgit2 1.5.1's ssh transport leaks
+ * 56 bytes per connection in its load_known_hosts (the LIBSSH2_KNOWNHOSTS of a successful
+ * connection is never freed, and two git_str are cleared instead of disposed), whatever the
+ * caller does; later libgit2 releases free them. Only allocations made inside libssh2's
+ * known_hosts and inside git_remote_connect are exempt, so a libgit2 object berth forgets to
+ * free (a remote, a repository, a commit) is still reported. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	/* libgit2 has no frame pointers: without the slow unwinder the stacks stop at its first
+	 * frame, and the suppressions below could not see git_remote_connect_ext */
+	return "fast_unwind_on_malloc=0";
+}
+
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void)
+{
+	return "print_suppressions=0"; /* stderr is the error message the tests compare */
+}
+
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libssh2_knownhost_init\nleak:git_remote_connect_ext\n";
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;

@@ -280,8 +280,8 @@ static void test_known_hosts_markers_and_malformed_lines(void **state)
 	assert_int_equal(line, 5);
 	/* a key blob that is not one */
 	static const unsigned char junk[] = {0, 0, 0, 200, 'x'};
-	assert_int_equal(source_known_hosts_check("example.com ssh-ed25519 " KEY_A "\n", 44 + strlen(KEY_A), "example.com", 22,
-						  junk, sizeof(junk), &line),
+	const char *one = "example.com ssh-ed25519 " KEY_A "\n";
+	assert_int_equal(source_known_hosts_check(one, strlen(one), "example.com", 22, junk, sizeof(junk), &line),
 			 SOURCE_HOSTKEY_UNKNOWN);
 	assert_null(source_ssh_key_type(junk, sizeof(junk)));
 	size_t n;
@@ -538,7 +538,7 @@ static void test_git_local_fetch_and_checkouts(void **state)
 {
 	repo_fixture *f = *state;
 	char *one = commit_file(f, "deploy/berth.yaml", "version: 1\n");
-	commit_file(f, "gone.yaml", "here\n");
+	free(commit_file(f, "gone.yaml", "here\n"));
 	char *two = sh_out("git -C '%s' rev-parse HEAD", f->work);
 	berth_revision r;
 	berth_error err = {0};
