@@ -593,6 +593,11 @@ static int fetch_target(fetch_ctx *c, git_repository *repo, target *t, berth_err
 	if (s->url.kind == SOURCE_URL_LOCAL && stat(s->url.fetch_url, &st) != 0)
 		return berth_error_set(err, errno == ENOENT || errno == ENOTDIR ? BERTH_ENOTFOUND : BERTH_EFAILED,
 				       "repository %s: %s", s->url.shown, strerror(errno));
+	/* a commit never changes: one already in the cache needs no network at all */
+	if (s->ref_kind == SOURCE_REF_SHA && git_oid_fromstr(&t->oid, s->sha) == 0 && have_object(repo, &t->oid)) {
+		t->have_oid = true;
+		return 0;
+	}
 	git_remote *remote = NULL;
 	git_remote_create_options co;
 	git_remote_create_options_init(&co, GIT_REMOTE_CREATE_OPTIONS_VERSION);
@@ -743,7 +748,8 @@ int source_git_fetch(berth_source *s, berth_revision *out, berth_error *err)
 	}
 	if ((rc = open_cache(repo_dir, &repo, err)))
 		goto out;
-	if (s->url.tls) {
+	/* http too: a redirect may lead to https */
+	if (s->url.kind == SOURCE_URL_HTTP) {
 		if ((rc = source_tls_begin(s->ca_file, tmp, err)))
 			goto out;
 		tls = true;

@@ -29,9 +29,10 @@ setup_http() {
 # The objects in the cache's pack files, one count per pack, newest last.
 pack_objects() {
 	local idx
-	for idx in $(ls -tr "$CACHE"/repos/*.git/objects/pack/*.idx); do
-		git verify-pack -v "$idx" | grep -cE '^[0-9a-f]{40} (commit|tree|blob|tag) '
-	done
+	find "$CACHE"/repos/*.git/objects/pack -name '*.idx' -printf '%T@ %p\n' | sort -n | cut -d' ' -f2- |
+		while read -r idx; do
+			git verify-pack -v "$idx" | grep -cE '^[0-9a-f]{40} (commit|tree|blob|tag) '
+		done
 }
 
 log_count() { grep -c "$1" "$GIT_HTTP_LOG" || true; }
@@ -235,6 +236,12 @@ test_branch_tag_and_full_sha_refs() {
 	assert_eq "error: EINVALID: ref release is both a branch and a tag in $URL/pub/app.git: write refs/heads/release or refs/tags/release" "$T_ERR"
 	assert_exit 1 fetch --repo "$URL/pub/app.git" --ref 'bad..name'
 	assert_contains "$T_ERR" "error: EINVALID: ref bad..name is not a valid branch or tag name"
+	# a commit already in the cache needs no server
+	git_http_stop
+	assert_exit 0 fetch --repo "$URL/pub/app.git" --ref "$main"
+	assert_eq "$main" "$(field revision)" "a cached commit, with the server gone"
+	assert_exit 1 fetch --repo "$URL/pub/app.git" --ref main
+	assert_contains "$T_ERR" "error: EUNREACHABLE: cannot fetch from $URL/pub/app.git: "
 }
 
 test_path_inside_the_repository() {
@@ -307,7 +314,7 @@ test_checkout_holds_exactly_the_commit() {
 	assert_exit 1 fetch --repo "$URL/pub/app.git"
 	assert_eq "error: EINVALID: evil.yaml is a symlink that points outside the repository" "$T_ERR"
 	[ ! -e "$CACHE/checkouts/$three" ] || t_fail "a refused commit was checked out"
-	assert_eq "" "$(ls -A "$CACHE/checkouts" | grep '^\.tmp-' || true)" "temporary checkouts left"
+	assert_eq "" "$(find "$CACHE/checkouts" -mindepth 1 -maxdepth 1 -name '.tmp-*')" "temporary checkouts left"
 
 	# old checkouts are pruned: the 5 most recent stay
 	git -C "$GIT_WORK/app" rm -q evil.yaml
@@ -316,7 +323,7 @@ test_checkout_holds_exactly_the_commit() {
 		git_commit app keep.yaml "keep $i" >/dev/null
 		assert_exit 0 fetch --repo "$URL/pub/app.git"
 	done
-	assert_eq 5 "$(ls "$CACHE/checkouts" | wc -l)" "checkouts kept"
+	assert_eq 5 "$(find "$CACHE/checkouts" -mindepth 1 -maxdepth 1 | wc -l)" "checkouts kept"
 	[ -d "$CACHE/checkouts/$(field revision)" ] || t_fail "the current checkout was pruned"
 }
 
