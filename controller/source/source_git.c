@@ -177,6 +177,12 @@ int source_git_open(berth_source *s, const berth_source_config *cfg, berth_error
 	s->libgit2_ref = true;
 	if (inits == 1)
 		source_tls_reset();
+	/* Debian's libgit2 1.5 has both (libssh2, mbedTLS); another build may not */
+	int features = git_libgit2_features();
+	if (s->url.kind == SOURCE_URL_SSH && !(features & GIT_FEATURE_SSH))
+		return berth_error_set(err, BERTH_EINVALID, "repo %s: this libgit2 was built without ssh support", s->url.shown);
+	if (s->url.tls && !(features & GIT_FEATURE_HTTPS))
+		return berth_error_set(err, BERTH_EINVALID, "repo %s: this libgit2 was built without https support", s->url.shown);
 	s->ref = xstrdup(cfg->ref && *cfg->ref ? cfg->ref : "main");
 	int rc = parse_ref(s, err);
 	if (rc)

@@ -124,6 +124,12 @@ test_https_verified_with_ca_file() {
 	assert_contains "$T_ERR" "error: EAUTH: the TLS certificate of $url is not trusted: "
 	assert_exit 0 fetch --repo "$url" --ca-file "$GIT_CA"
 	assert_eq "$sha" "$(field revision)"
+	# libgit2's CAs are process-wide: in one process, a source without ca_file must not trust
+	# the CA another one brought, and that one must trust it again afterwards
+	assert_exit 1 fetch --repo "$url" --ca-file "$GIT_CA" --then --repo "$url" --then --repo "$url" --ca-file "$GIT_CA"
+	assert_eq 2 "$(grep -c "^revision=$sha\$" <<<"$T_OUT")" "fetches that trusted the CA"
+	assert_eq 1 "$(grep -c '^error: ' <<<"$T_ERR")" "fetches refused"
+	assert_contains "$T_ERR" "error: EAUTH: the TLS certificate of $url is not trusted: "
 	# with basic auth over TLS too
 	BERTH_SOURCE_PASSWORD=$GIT_PASSWORD assert_exit 0 fetch --repo "https://localhost:$GIT_HTTPS_PORT/git/app.git" \
 		--username "$GIT_USER" --ca-file "$GIT_CA"

@@ -5,14 +5,16 @@
  *
  *   berth-source-fetch [--repo URL] [--ref REF] [--path P] [--cache DIR] [--username U]
  *                      [--ssh-key F] [--known-hosts F] [--ca-file F] [--verify-keys F]
- *                      [--times N] [--cancel-first]
+ *                      [--times N] [--cancel-first] [--then OPTIONS...]
  *
  * The password comes from $BERTH_SOURCE_PASSWORD (never on the command line, where ps shows it).
  * Each fetch prints revision=, spec_path=, repo=, ref= and signer= lines; a failure prints
  * "error: CODE: message" on stderr and exits 1. --times fetches N times with one source (as
  * berth run does); --cancel-first fires the cancel before the first fetch. SIGTERM and SIGINT
- * fire it too, so a test can stop a fetch in flight. */
+ * fire it too, so a test can stop a fetch in flight. --then begins another source in the same
+ * process (the exit status is 1 if any failed). */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,80 +60,112 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: berth-source-fetch [--repo URL] [--ref REF] [--path P] [--cache DIR] [--username U] "
-			"[--ssh-key F] [--known-hosts F] [--ca-file F] [--verify-keys F] [--times N] [--cancel-first]\n");
+			"[--ssh-key F] [--known-hosts F] [--ca-file F] [--verify-keys F] [--times N] [--cancel-first] "
+			"[--then ...]\n");
 	exit(2);
+}
+
+typedef struct group {
+	berth_source_config cfg;
+	int times;
+	bool cancel_first;
+} group;
+
+/* Parses argv[*i..] up to "--then" or the end into g. */
+static void parse_group(int argc, char **argv, int *i, group *g)
+{
+	for (; *i < argc; (*i)++) {
+		const char *a = argv[*i];
+		if (!strcmp(a, "--then")) {
+			(*i)++;
+			return;
+		}
+		if (!strcmp(a, "--cancel-first")) {
+			g->cancel_first = true;
+			continue;
+		}
+		if (*i + 1 >= argc)
+			usage();
+		const char *v = argv[++(*i)];
+		if (!strcmp(a, "--repo"))
+			g->cfg.repo = v;
+		else if (!strcmp(a, "--ref"))
+			g->cfg.ref = v;
+		else if (!strcmp(a, "--path"))
+			g->cfg.path = v;
+		else if (!strcmp(a, "--cache"))
+			g->cfg.cache_dir = v;
+		else if (!strcmp(a, "--username"))
+			g->cfg.username = v;
+		else if (!strcmp(a, "--ssh-key"))
+			g->cfg.ssh_key = v;
+		else if (!strcmp(a, "--known-hosts"))
+			g->cfg.known_hosts = v;
+		else if (!strcmp(a, "--ca-file"))
+			g->cfg.ca_file = v;
+		else if (!strcmp(a, "--verify-keys"))
+			g->cfg.verify_keys = v;
+		else if (!strcmp(a, "--times"))
+			g->times = atoi(v);
+		else
+			usage();
+	}
 }
 
 int main(int argc, char **argv)
 {
-	berth_source_config cfg = {0};
-	int times = 1;
-	int cancel_first = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--cancel-first")) {
-			cancel_first = 1;
-			continue;
-		}
-		if (i + 1 >= argc)
-			usage();
-		const char *v = argv[++i];
-		if (!strcmp(a, "--repo"))
-			cfg.repo = v;
-		else if (!strcmp(a, "--ref"))
-			cfg.ref = v;
-		else if (!strcmp(a, "--path"))
-			cfg.path = v;
-		else if (!strcmp(a, "--cache"))
-			cfg.cache_dir = v;
-		else if (!strcmp(a, "--username"))
-			cfg.username = v;
-		else if (!strcmp(a, "--ssh-key"))
-			cfg.ssh_key = v;
-		else if (!strcmp(a, "--known-hosts"))
-			cfg.known_hosts = v;
-		else if (!strcmp(a, "--ca-file"))
-			cfg.ca_file = v;
-		else if (!strcmp(a, "--verify-keys"))
-			cfg.verify_keys = v;
-		else if (!strcmp(a, "--times"))
-			times = atoi(v);
-		else
-			usage();
-	}
-	cfg.password = getenv("BERTH_SOURCE_PASSWORD");
 	cancel = berth_cancel_new();
-	cfg.cancel = cancel;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (cancel_first)
-		berth_cancel_fire(cancel);
 
-	berth_error err = {0};
-	berth_source *s = NULL;
-	int status = 0;
-	if (berth_source_open(&cfg, &s, &err) != 0) {
-		fprintf(stderr, "error: %s: %s\n", berth_error_code_name(err.code), err.message);
-		status = 1;
-	}
-	for (int t = 0; s && t < times; t++) {
-		berth_revision r = {0};
-		if (berth_source_fetch(s, &r, &err) != 0) {
+	/* "--then" starts another source in the same process (all kept open to the end, as berth
+	 * run keeps its sources), so process-wide state such as libgit2's CAs is exercised; each
+	 * group inherits only the cache directory of the one before. */
+	berth_source *open_sources[16];
+	int nopen = 0, status = 0;
+	const char *cache = NULL;
+	for (int i = 1; i < argc || i == 1;) {
+		group g = {.times = 1};
+		g.cfg.cache_dir = cache;
+		parse_group(argc, argv, &i, &g);
+		cache = g.cfg.cache_dir;
+		g.cfg.password = getenv("BERTH_SOURCE_PASSWORD");
+		g.cfg.cancel = cancel;
+		berth_cancel_reset(cancel);
+		if (g.cancel_first)
+			berth_cancel_fire(cancel);
+		berth_error err = {0};
+		berth_source *s = NULL;
+		if (berth_source_open(&g.cfg, &s, &err) != 0) {
 			fprintf(stderr, "error: %s: %s\n", berth_error_code_name(err.code), err.message);
 			status = 1;
-			break;
 		}
-		printf("revision=%s\nspec_path=%s\nrepo=%s\nref=%s\nsigner=%s\n", r.revision, r.spec_path,
-		       r.repo ? r.repo : "", r.ref ? r.ref : "", r.signer ? r.signer : "");
-		fflush(stdout);
-		berth_revision_free(&r);
+		for (int t = 0; s && t < g.times; t++) {
+			berth_revision r = {0};
+			if (berth_source_fetch(s, &r, &err) != 0) {
+				fprintf(stderr, "error: %s: %s\n", berth_error_code_name(err.code), err.message);
+				status = 1;
+				break;
+			}
+			printf("revision=%s\nspec_path=%s\nrepo=%s\nref=%s\nsigner=%s\n", r.revision, r.spec_path,
+			       r.repo ? r.repo : "", r.ref ? r.ref : "", r.signer ? r.signer : "");
+			fflush(stdout);
+			berth_revision_free(&r);
+		}
+		berth_error_clear(&err);
+		if (s && nopen < (int)(sizeof(open_sources) / sizeof(open_sources[0])))
+			open_sources[nopen++] = s;
+		else
+			berth_source_free(s);
+		if (i >= argc)
+			break;
 	}
-	berth_error_clear(&err);
-	berth_source_free(s);
+	for (int k = 0; k < nopen; k++)
+		berth_source_free(open_sources[k]);
 	berth_cancel_free(cancel);
 	return status;
 }

@@ -6,8 +6,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <git2.h>
 
 #include "core/clock.h"
 #include "source/source.h"
@@ -605,6 +608,47 @@ static void test_git_local_fetch_and_checkouts(void **state)
 	free(two);
 }
 
+typedef struct fetch_job {
+	repo_fixture *f;
+	berth_revision r;
+	int rc;
+} fetch_job;
+
+static void *fetch_thread(void *arg)
+{
+	fetch_job *j = arg;
+	berth_error err = {0};
+	j->rc = git_fetch(j->f, (berth_source_config){0}, &j->r, &err);
+	berth_error_clear(&err);
+	return NULL;
+}
+
+/* Sources of one repository on several threads share its cache: the lock serialises them and
+ * every one gets the same complete checkout. */
+static void test_git_concurrent_fetches(void **state)
+{
+	repo_fixture *f = *state;
+	char *sha = commit_file(f, "berth.yaml", "x: 1\n");
+	fetch_job jobs[4];
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (fetch_job){.f = f};
+		assert_int_equal(pthread_create(&th[i], NULL, fetch_thread, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(jobs[i].rc, 0);
+		assert_string_equal(jobs[i].r.revision, sha);
+		char *text = xasprintf("%s/berth.yaml", jobs[i].r.spec_path);
+		char *content = read_text(text);
+		assert_string_equal(content, "x: 1\n");
+		free(content);
+		free(text);
+		berth_revision_free(&jobs[i].r);
+	}
+	free(sha);
+}
+
 static void test_git_cancel_before_fetch(void **state)
 {
 	repo_fixture *f = *state;
@@ -624,6 +668,19 @@ static void test_git_cancel_before_fetch(void **state)
 	assert_int_equal(git_fetch(f, (berth_source_config){.cancel = c}, &r, &err), 0);
 	berth_revision_free(&r);
 	berth_cancel_free(c);
+}
+
+/* The transports the git source offers need these in libgit2: Debian 12's 1.5.1 has them
+ * (libssh2 for ssh, mbedTLS for https); source_git_open refuses a URL its build cannot serve. */
+static void test_libgit2_has_ssh_and_https(void **state)
+{
+	(void)state;
+	git_libgit2_init();
+	int f = git_libgit2_features();
+	assert_true(f & GIT_FEATURE_SSH);
+	assert_true(f & GIT_FEATURE_HTTPS);
+	assert_true(f & GIT_FEATURE_THREADS);
+	git_libgit2_shutdown();
 }
 
 static void test_git_open_checks_the_configuration(void **state)
@@ -689,7 +746,9 @@ int main(void)
 		cmocka_unit_test(test_gpg_dearmor),
 		cmocka_unit_test(test_dir_source),
 		cmocka_unit_test_setup_teardown(test_git_local_fetch_and_checkouts, setup_repo, teardown_repo),
+		cmocka_unit_test_setup_teardown(test_git_concurrent_fetches, setup_repo, teardown_repo),
 		cmocka_unit_test_setup_teardown(test_git_cancel_before_fetch, setup_repo, teardown_repo),
+		cmocka_unit_test(test_libgit2_has_ssh_and_https),
 		cmocka_unit_test(test_git_open_checks_the_configuration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
