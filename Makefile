@@ -26,6 +26,9 @@ LIB := $(BUILD)/libberth.a
 BIN := $(BUILD)/berth
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+# Small programs the integration tests drive library parts with (not cmocka tests).
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 BENCH_BIN := $(BUILD)/bench/spec_bench $(BUILD)/bench/yaml_events $(BUILD)/bench/create_loop
 
 .PHONY: all check unit docs-check asan asan-check fuzz bench demo deps image install clean
@@ -48,6 +51,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -56,7 +63,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB)
 deps:
 	@scripts/install-deps.sh
 
-unit: $(BIN) $(TEST_BIN)
+unit: $(BIN) $(TEST_BIN) $(TOOL_BIN)
 	@BERTH=$(abspath $(BIN)) tests/run-unit.sh $(TEST_BIN)
 
 # The docs' blocks marked "<!-- output: berth ARGS -->" against the real binary.
@@ -64,7 +71,7 @@ docs-check: $(BIN)
 	@BERTH=$(abspath $(BIN)) tests/docs/check_docs.sh
 
 asan:
-	$(MAKE) SANITIZE=1 all $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))
+	$(MAKE) SANITIZE=1 all $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN) $(TOOL_BIN))
 
 asan-check: asan
 	@BERTH=$(abspath build/asan/berth) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

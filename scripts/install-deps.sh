@@ -13,6 +13,8 @@ packages=(
 	docker.io busybox-static curl            # integration tests: a real engine (scripts/swarm-up.sh)
 	openssh-client openssh-server            # DOCKER_HOST=ssh:// tests: a private loopback sshd (tests/integration/ssh_lib.sh)
 	mmdebstrap                               # make image: the Debian base images, when missing (scripts/build-image.sh)
+	git lighttpd lighttpd-mod-openssl openssl  # git source tests: git http-backend behind a private lighttpd (tests/integration/git_lib.sh)
+	gnupg gpgv                               # commit signatures: gpg makes test keys, gpgv checks (ssh-keygen -Y is openssh-client's)
 )
 
 missing=()
