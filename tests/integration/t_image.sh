@@ -145,3 +145,53 @@ test_plan_and_apply_through_the_mounted_socket() {
 	assert_exit 0 in_image plan --detailed-exitcode --no-color /spec
 	assert_contains "$T_OUT" "No changes."
 }
+
+# berth run in the image, as a controller would be deployed: the Docker socket mounted, the spec in
+# a git repository over smart HTTP with basic auth, configured by environment variables only. It
+# creates the spec's service, applies a push announced by a signed webhook, and heals drift.
+test_berth_run_in_the_image_follows_git_over_http() {
+	local img owner gid port name secret
+	img=$(image)
+	# shellcheck source=tests/integration/git_lib.sh
+	source "$(dirname "$T_FILE")/git_lib.sh"
+	git_http_start
+	git_repo_new spec
+	owner=$(unique_owner) gid=$(stat -c %g "$SOCK") port=$(free_port) name=berth-run-$owner
+	spec_text() {
+		printf 'version: 1\nname: %s\nswarm:\n  services:\n    %s-web:\n      image: berth-test/busybox:latest\n      command: [sleep, "3600"]\n      environment: {MODE: %s}\n      deploy: {replicas: 0}\n' \
+			"$owner" "$owner" "$1"
+	}
+	git_commit spec deploy/berth.yaml "$(spec_text one)" >/dev/null
+	secret=$T_DIR/hook-secret
+	printf 'hook-S3cret\n' >"$secret"
+	chmod 644 "$secret"
+	docker run -d --name "$name" --network host -v "$SOCK:/var/run/docker.sock" --group-add "$gid" \
+		-v "$secret:/run/secrets/webhook:ro" \
+		-e BERTH_REPO="http://127.0.0.1:$GIT_HTTP_PORT/git/spec.git" -e BERTH_PATH=deploy \
+		-e BERTH_GIT_USERNAME="$GIT_USER" -e BERTH_GIT_PASSWORD="$GIT_PASSWORD" -e BERTH_INTERVAL=3s \
+		-e BERTH_LISTEN="127.0.0.1:$port" -e BERTH_WEBHOOK_SECRET_FILE=/run/secrets/webhook "$img" >/dev/null
+	git__on_exit "docker rm -f $name >/dev/null 2>&1 || true"
+	wait_until 60 "the controller in the image created the service" docker service inspect "${owner}-web"
+	wait_until 20 "its /readyz answers" curl -fsS "http://127.0.0.1:$port/readyz"
+	# a push, announced by a signed (Gitea) webhook
+	git_commit spec deploy/berth.yaml "$(spec_text two)" >/dev/null
+	local body sig
+	body='{"ref":"refs/heads/main"}'
+	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac hook-S3cret -r | cut -d' ' -f1)
+	assert_eq 202 "$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'X-Gitea-Event: push' \
+		-H "X-Gitea-Delivery: $owner-1" -H "X-Gitea-Signature: $sig" --data-binary "$body" \
+		"http://127.0.0.1:$port/hooks/gitea")" "the webhook"
+	wait_until 30 "the push is applied" bash -c "docker service inspect ${owner}-web --format '{{.Spec.TaskTemplate.ContainerSpec.Env}}' | grep -q MODE=two"
+	# drift, healed within an interval
+	docker service update -q --detach --env-add MODE=drifted "${owner}-web" >/dev/null
+	wait_until 30 "drift is healed" bash -c "curl -fsS http://127.0.0.1:$port/metrics | grep -q '^berth_drift_corrections_total [1-9]'"
+	assert_contains "$(docker service inspect "${owner}-web" --format '{{.Spec.TaskTemplate.ContainerSpec.Env}}')" "MODE=two"
+	local logs
+	logs=$(docker logs "$name" 2>&1)
+	t_log "$logs"
+	assert_not_contains "$logs" "$GIT_PASSWORD" "the git password in the controller's log"
+	assert_not_contains "$logs" "hook-S3cret" "the webhook secret in the controller's log"
+	# docker stop sends SIGTERM: berth exits 0 in time
+	docker stop -t 15 "$name" >/dev/null
+	assert_eq 0 "$(docker inspect --format '{{.State.ExitCode}}' "$name")" "exit code after docker stop"
+}

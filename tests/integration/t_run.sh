@@ -122,8 +122,8 @@ test_drift_is_healed_within_one_interval() {
 	repo_init "$owner"
 	run_start "$owner" --interval 2s
 	wait_until 30 "the first sync" docker service inspect "${owner}-svc"
-	docker service update -q --env-add MODE=drifted "${owner}-svc" >/dev/null
-	assert_contains "$(service_mode "${owner}-svc")" "MODE=drifted"
+	# (berth may heal it before the CLI even returns: the counter below proves it did)
+	docker service update -q --detach --env-add MODE=drifted "${owner}-svc" >/dev/null
 	wait_until 20 "the drift is healed" bash -c "docker service inspect ${owner}-svc --format '{{.Spec.TaskTemplate.ContainerSpec.Env}}' | grep -q MODE=one"
 	wait_until 10 "a drift correction is counted" bash -c "curl -fsS http://127.0.0.1:$PORT/metrics | grep -q '^berth_drift_corrections_total [1-9]'"
 	run_stop
