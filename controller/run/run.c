@@ -163,7 +163,18 @@ typedef struct {
 	bool changed;
 } outcome;
 
-static spec *load_spec(const char *path, outcome *oc)
+/* The checkout's root, so diagnostics can name files as they are in the repository. */
+static char *checkout_root(const char *spec_path, const char *path)
+{
+	size_t n = strlen(spec_path), p = path ? strlen(path) : 0;
+	while (p && path[p - 1] == '/')
+		p--;
+	if (p && n > p && !strncmp(spec_path + n - p, path, p) && spec_path[n - p - 1] == '/')
+		return xstrndup(spec_path, n - p);
+	return xasprintf("%s/", spec_path);
+}
+
+static spec *load_spec(const char *path, const char *root, outcome *oc)
 {
 	spec_diags *d = spec_diags_new();
 	spec_options so = {0};
@@ -181,7 +192,8 @@ static spec *load_spec(const char *path, outcome *oc)
 		for (const char *line = text; *line;) {
 			size_t n = strcspn(line, "\n");
 			if (n) {
-				char *one = xstrndup(line, n);
+				size_t skip = root && !strncmp(line, root, strlen(root)) ? strlen(root) : 0;
+				char *one = xstrndup(line + skip, n - skip);
 				json_array_append_new(oc->diagnostics, json_string(one));
 				free(one);
 			}
@@ -196,7 +208,9 @@ static spec *load_spec(const char *path, outcome *oc)
 
 static void reconcile(run *r, berth_engine *e, const berth_revision *rev, outcome *oc)
 {
-	spec *s = load_spec(rev->spec_path, oc);
+	char *root = r->cfg->source.repo ? checkout_root(rev->spec_path, r->cfg->source.path) : NULL;
+	spec *s = load_spec(rev->spec_path, root, oc);
+	free(root);
 	if (!s) {
 		oc->result = "failure";
 		return;

@@ -104,7 +104,7 @@ test_broken_commit_is_reported_and_never_applied_then_fixed() {
 	wait_until 30 "status reports the broken commit" bash -c "curl -fsS http://127.0.0.1:$PORT/status | grep -q '\"result\": \"failure\"'"
 	local st
 	st=$(status)
-	assert_contains "$st" "deploy/berth.yaml:7:7: error:" "the diagnostics' location"
+	assert_contains "$st" '"deploy/berth.yaml:7:7: error:' "the diagnostics' location, in the repository"
 	assert_contains "$st" "$(head_sha)" "the fetched revision"
 	assert_eq 1 "$(metric 'berth_reconcile_total{result="failure"}')" "failures counted"
 	assert_contains "$(service_mode "${owner}-svc")" "MODE=one" "live state untouched"
