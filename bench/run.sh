@@ -8,7 +8,8 @@
 #   - the peak RSS of `berth validate --skip-secret-refs -q FILE`, in MiB and as a multiple of
 #     the file size (target <= 10x).
 # Then it runs the swarm apply benchmark, bench/swarm_bench.sh BUILD_DIR (which skips itself when
-# no engine in swarm mode is reachable; BENCH_SWARM=0 skips it too).
+# no engine in swarm mode is reachable; BENCH_SWARM=0 skips it too), the Azure one
+# (bench/azure_bench.sh) and berth run's (bench/run_bench.sh; BENCH_RUN=0 skips it).
 # A benchmark reports; it is not a test: the exit status is 0 even when a target is MISSED
 # (non-zero only when the benchmark itself cannot run).
 # Environment: BENCH_SERVICES (default 10000), BENCH_REPS (default 11), BENCH_KEEP=1 keeps the
@@ -79,5 +80,10 @@ bench/swarm_bench.sh "$build" || swarm_rc=$?
 echo
 azure_rc=0
 bench/azure_bench.sh "$build" || azure_rc=$?
+
+echo
+run_rc=0
+bench/run_bench.sh "$build" || run_rc=$?
 [ "$swarm_rc" = 0 ] || exit "$swarm_rc"
-exit "$azure_rc"
+[ "$azure_rc" = 0 ] || exit "$azure_rc"
+exit "$run_rc"
