@@ -141,14 +141,23 @@ test_sigterm_exits_zero_in_time_and_kill9_restart_converges() {
 	wait "$PID" || rc=$?
 	assert_eq 0 "$rc" "exit status after SIGTERM"
 	[ $(($(t_now_ms) - start)) -lt 15000 ] || t_fail "berth run took more than 15 s to stop"
-	# kill -9 while it works, then a restart converges from git and the live objects alone
+	# kill -9 mid-apply (the update submitted, its task not yet stable), then a restart converges
+	# from git and the live objects alone
 	spec_commit "$owner" four "fourth"
+	sed -i 's/replicas: 0/replicas: 1/' "$WORK/deploy/berth.yaml"
+	git -C "$WORK" commit -q -am "one replica"
 	push
-	run_start "$owner" --interval 10m
+	PORT=$(free_port) LOG=$(mktemp)
+	"$BERTH" run --repo "$BARE" --path deploy --cache-dir "$T_DIR/cache" --listen "127.0.0.1:$PORT" \
+		--interval 10m >"$LOG" 2>&1 &
+	PID=$!
+	wait_until 30 "the update is submitted" bash -c "docker service inspect ${owner}-svc --format '{{.Spec.TaskTemplate.ContainerSpec.Env}}' | grep -q MODE=four"
 	kill -9 "$PID"
 	wait "$PID" 2>/dev/null || true
+	grep -q "reconciled revision" "$LOG" && t_log "note: the apply had finished before kill -9"
 	run_start "$owner" --interval 10m
-	wait_until 30 "the restarted controller converges" bash -c "docker service inspect ${owner}-svc --format '{{.Spec.TaskTemplate.ContainerSpec.Env}}' | grep -q MODE=four"
+	wait_until 60 "the restarted controller converges" bash -c "[ \"\$(curl -fsS http://127.0.0.1:$PORT/status | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); print(s[\"applied_revision\"], s[\"last_reconcile\"][\"result\"])')\" = \"$(head_sha) success\" ]"
+	service_running "${owner}-svc" 1
 	run_stop
 }
 
@@ -162,4 +171,19 @@ test_once_exits_with_the_result() {
 	git -C "$WORK" commit -q -am broken
 	push
 	assert_exit 1 "$BERTH" run --once --repo "$BARE" --path deploy --cache-dir "$T_DIR/cache"
+}
+
+test_plan_from_the_repo_records_its_source() {
+	local owner
+	owner=$(unique_owner)
+	repo_init "$owner"
+	assert_exit 2 "$BERTH" plan --detailed-exitcode --no-color --repo "$BARE" --path deploy --cache-dir "$T_DIR/cache"
+	assert_contains "$T_OUT" "Source: $BARE (ref main) at revision $(head_sha)"
+	assert_exit 0 "$BERTH" plan --json --repo "$BARE" --path deploy --cache-dir "$T_DIR/cache"
+	assert_eq "$BARE main $(head_sha)" "$(printf '%s' "$T_OUT" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin)["source"]; print(s["repo"], s["ref"], s["revision"])')"
+	assert_exit 0 "$BERTH" plan --out "$T_DIR/p.plan" --repo "$BARE" --path deploy --cache-dir "$T_DIR/cache"
+	assert_exit 0 "$BERTH" apply --no-color "$T_DIR/p.plan"
+	assert_contains "$T_OUT" "Apply complete: 1 done"
+	# PATH and --repo together are a usage error
+	assert_exit 2 "$BERTH" plan --repo "$BARE" somewhere
 }
