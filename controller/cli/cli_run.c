@@ -1,5 +1,6 @@
 /* Options, spec loading, the event sink and error output of `berth plan` and `berth apply`. */
 #include <getopt.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,4 +298,14 @@ json_t *cli_plan_json(const cli_spec *cs, const berth_result *r)
 	json_t *j = plan_to_json(r->plan, meta);
 	json_decref(meta);
 	return j;
+}
+
+void cli_catch_stop_signals(void (*handler)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler ? handler : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }

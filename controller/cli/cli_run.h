@@ -44,5 +44,7 @@ void cli_print_stats(const berth_engine *e);
 /* The plan as JSON with berth's metadata (owner, spec path and digest, observed fingerprint). */
 json_t *cli_plan_json(const cli_spec *cs, const berth_result *r);
 bool cli_use_color(const run_opts *o);
+/* SIGINT and SIGTERM go to handler (NULL: back to the default action). */
+void cli_catch_stop_signals(void (*handler)(int));
 
 #endif

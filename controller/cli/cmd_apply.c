@@ -37,12 +37,7 @@ static void on_signal(int sig)
 static void catch_signals(berth_engine *e)
 {
 	signal_engine = e;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_stop_signals(on_signal);
 }
 
 /* Runs between planning and applying: the saved plan's staleness, the plan shown, confirmation. */
@@ -132,8 +127,7 @@ int cmd_apply(int argc, char **argv)
 			fprintf(stderr, "%s\n", err.message);
 		status = 1;
 	}
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
+	cli_catch_stop_signals(NULL);
 	cli_print_stats(e);
 	berth_result_free(&r);
 	berth_error_clear(&err);

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
+#include "cli/cli_run.h"
 #include "cli/cli_source.h"
 #include "core/util.h"
 #include "spec/spec.h"
@@ -138,19 +139,13 @@ int cmd_run(int argc, char **argv)
 	if (cli_source_config(&so, optind < argc ? argv[optind] : ".", &cfg.source) == 0) {
 		cfg.stop = stop_token = berth_cancel_new();
 		cfg.abort = berth_cancel_new();
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+		cli_catch_stop_signals(on_signal);
 		berth_error err = {0};
 		status = berth_run(&cfg, &err);
 		if (status == 2)
 			fprintf(stderr, "berth run: %s\n", err.message ? err.message : berth_error_code_name(err.code));
 		berth_error_clear(&err);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
+		cli_catch_stop_signals(NULL);
 		berth_cancel_free(cfg.stop);
 		berth_cancel_free(cfg.abort);
 	}

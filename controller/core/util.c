@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 
 void set_err(char **err, char *msg)
 {
@@ -53,4 +54,45 @@ int problems_to_error(problems *pr, berth_error *err)
 {
 	char *text = problems_finish(pr);
 	return text ? berth_error_take(err, BERTH_EPLAN, text) : 0;
+}
+
+int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *pct_decode(const char *s, size_t n, const char *what, char **why)
+{
+	char *out = xmalloc(n + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi = i + 1 < n ? hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+			if (hi < 0 || lo < 0) {
+				OPENSSL_cleanse(out, n + 1);
+				free(out);
+				*why = xasprintf("malformed %%-escape in the %s", what);
+				return NULL;
+			}
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			OPENSSL_cleanse(out, n + 1);
+			free(out);
+			*why = xasprintf("the %s contains a control character", what);
+			return NULL;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
 }

@@ -11,6 +11,13 @@
 void set_err(char **err, char *msg);
 bool nonempty(const char *s);
 
+/* The value of an ASCII hex digit (either case), or -1: protocol bytes, whatever the locale. */
+int hex_digit(int c);
+/* s[0..n) %-decoded (malloc'd). NULL, with *why saying which part (what) but never its value
+ * (it may be a secret), on a malformed escape or a control character, which could end up in a
+ * header, a command line or a message. Rejected input is wiped before it is freed. */
+char *pct_decode(const char *s, size_t n, const char *what, char **why);
+
 /* Every problem a planner finds, one per line, so that one run reports them all. */
 typedef struct problems {
 	char *text;

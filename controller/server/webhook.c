@@ -82,17 +82,6 @@ static const char *header(const webhook_request *req, const char *name)
 	return req->header ? req->header(req->header_ctx, name) : NULL;
 }
 
-/* ASCII only, whatever the locale: these are protocol bytes, not text. */
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool is_ows(char c)
 {
@@ -147,7 +136,7 @@ static bool parse_hex_signature(const char *value, const char *prefix, unsigned 
 		return false;
 	const unsigned char *hex = (const unsigned char *)value + plen;
 	for (size_t i = 0; i < SHA256_LEN; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		md[i] = (unsigned char)(hi << 4 | lo);
@@ -206,8 +195,8 @@ static char *form_payload(const char *body, size_t len, size_t *n)
 					*o++ = ' ';
 					v++;
 				} else if (*v == '%') {
-					int hi = field_end - v > 2 ? hex_value((unsigned char)v[1]) : -1;
-					int lo = hi >= 0 ? hex_value((unsigned char)v[2]) : -1;
+					int hi = field_end - v > 2 ? hex_digit((unsigned char)v[1]) : -1;
+					int lo = hi >= 0 ? hex_digit((unsigned char)v[2]) : -1;
 					if (lo < 0) {
 						free(out);
 						return NULL;
@@ -262,7 +251,7 @@ static bool parse_commit(const char *s, size_t n, char out[WEBHOOK_AFTER_MAX])
 	if (n != 40 && n != 64)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (hex_value((unsigned char)s[i]) < 0)
+		if (hex_digit((unsigned char)s[i]) < 0)
 			return false;
 		out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
 	}

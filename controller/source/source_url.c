@@ -16,48 +16,7 @@
 
 #include <openssl/crypto.h>
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
-/* s[0..n) %-decoded; NULL (with *why) on a malformed escape or a control character, which would
- * end up in a header or a message. what names the part, never its value (it may be a secret). */
-static char *pct_decode(const char *s, size_t n, const char *what, char **why)
-{
-	char *out = xmalloc(n + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0) {
-				OPENSSL_cleanse(out, n + 1);
-				free(out);
-				*why = xasprintf("malformed %%-escape in the %s", what);
-				return NULL;
-			}
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			OPENSSL_cleanse(out, n + 1);
-			free(out);
-			*why = xasprintf("the %s contains a control character", what);
-			return NULL;
-		}
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return out;
-}
 
 /* "scheme://" at the start: its length (scheme and "://"), or 0. RFC 3986 scheme characters. */
 static size_t scheme_len(const char *u)

@@ -59,46 +59,7 @@ static char *redacted(const char *url)
 	return xasprintf("%.*sxxxxx%s", (int)(colon + 1 - url), url, at);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
-/* Percent-decodes s[0..n). NULL, with *why set, on a malformed escape or when the result would
- * hold a control character (it goes on ssh's command line and into messages). */
-static char *pct_decode(const char *s, size_t n, const char *what, char **why)
-{
-	char *out = xstrndup(s, n);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0) {
-				*why = xasprintf("malformed %%-escape in the %s", what);
-				free(out);
-				return NULL;
-			}
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			*why = xasprintf("the %s contains a control character", what);
-			free(out);
-			return NULL;
-		}
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return out;
-}
 
 /* RFC 3986 userinfo characters (unreserved, sub-delims, %-escapes), less ':' (a password). */
 static bool user_char(int c)
@@ -129,7 +90,7 @@ static char *ipv6_host(const char *s, size_t n, char **why)
 	for (; i < n && s[i] != '%'; i++) {
 		if (s[i] == ':')
 			colon = true;
-		else if (hexval(s[i]) < 0 && s[i] != '.')
+		else if (hex_digit(s[i]) < 0 && s[i] != '.')
 			break;
 	}
 	if (n == 0) {
