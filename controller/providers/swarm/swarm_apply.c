@@ -15,8 +15,7 @@ static int fail(char **err, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		abort();
+	*err = xvasprintf(fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -143,7 +142,7 @@ static int create_content_object(swarm_apply_ctx *ctx, swarm_step *s, char **err
 			    s->logical);
 	}
 	size_t b64len = 4 * ((len + 2) / 3) + 1;
-	char *b64 = malloc(b64len);
+	char *b64 = xmalloc(b64len);
 	EVP_EncodeBlock((unsigned char *)b64, bytes, (int)len);
 	json_t *body = json_pack("{s:s, s:o, s:s}", "Name", engine, "Labels", owner_labels(ctx, s->logical, labels, n_labels),
 				 "Data", b64);
@@ -224,8 +223,7 @@ static int fill_storage_keys(swarm_apply_ctx *ctx, json_t *sspec, char **err)
 		if (ctx->storage_key(ctx->storage_key_arg, acct, &key, err) != 0)
 			return -1;
 		char *filled = NULL;
-		if (asprintf(&filled, "%.*s%s%s", (int)(at - o), o, key, at + strlen(SWARM_KEY_PLACEHOLDER)) < 0)
-			abort();
+		filled = xasprintf("%.*s%s%s", (int)(at - o), o, key, at + strlen(SWARM_KEY_PLACEHOLDER));
 		OPENSSL_cleanse(key, strlen(key));
 		free(key);
 		json_object_set_new(opts, "o", json_string(filled));
@@ -407,7 +405,7 @@ static int create_service(swarm_apply_ctx *ctx, swarm_step *s, char **err)
 		json_decref(sspec);
 		return fail(err, "creating service %s: %s", s->engine_name, e), free(e), -1;
 	}
-	char *id = strdup(json_string_value(json_object_get(resp, "ID")) ? json_string_value(json_object_get(resp, "ID")) : "");
+	char *id = xstrdup(json_string_value(json_object_get(resp, "ID")) ? json_string_value(json_object_get(resp, "ID")) : "");
 	json_decref(resp);
 	json_t *none = json_array();
 	int rc = converge(ctx, id, s->engine_name, sspec, none, err);

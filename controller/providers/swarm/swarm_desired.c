@@ -23,13 +23,12 @@ int swarm_config_content(const spec_config *cf, char **buf, size_t *len, char **
 {
 	if (cf->content) {
 		*len = strlen(cf->content);
-		*buf = strdup(cf->content);
+		*buf = xstrdup(cf->content);
 		return 0;
 	}
 	*buf = spec_read_file(cf->file, CONFIG_MAX_BYTES, len);
 	if (!*buf) {
-		if (asprintf(err, "config '%s': cannot read %s: %s", cf->name, cf->file, strerror(errno)) < 0)
-			abort();
+		*err = xasprintf("config '%s': cannot read %s: %s", cf->name, cf->file, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -206,8 +205,8 @@ json_t *swarm_service_spec(const struct spec_model *m, const spec_service *s, co
 			   const char *const *config_names)
 {
 	const spec_swarm *sw = &m->swarm;
-	const char **secret_logical = calloc(sw->n_secrets + 1, sizeof(char *));
-	const char **config_logical = calloc(sw->n_configs + 1, sizeof(char *));
+	const char **secret_logical = xcalloc(sw->n_secrets + 1, sizeof(char *));
+	const char **config_logical = xcalloc(sw->n_configs + 1, sizeof(char *));
 	for (size_t i = 0; i < sw->n_secrets; i++)
 		secret_logical[i] = sw->secrets[i].name;
 	for (size_t i = 0; i < sw->n_configs; i++)
@@ -222,8 +221,7 @@ json_t *swarm_service_spec(const struct spec_model *m, const spec_service *s, co
 		json_t *env = json_array();
 		for (size_t i = 0; i < s->n_environment; i++) {
 			char *kv = NULL;
-			if (asprintf(&kv, "%s=%s", s->environment[i].key, s->environment[i].value) < 0)
-				abort();
+			kv = xasprintf("%s=%s", s->environment[i].key, s->environment[i].value);
 			json_array_append_new(env, json_string(kv));
 			free(kv);
 		}

@@ -11,12 +11,12 @@
 
 static swarm_step *new_step(swarm_kind kind, const char *engine_name, const char *logical)
 {
-	swarm_step *s = calloc(1, sizeof(*s));
+	swarm_step *s = xcalloc(1, sizeof(*s));
 	if (!s)
 		abort();
 	s->kind = kind;
-	s->engine_name = strdup(engine_name);
-	s->logical = strdup(logical ? logical : engine_name);
+	s->engine_name = xstrdup(engine_name);
+	s->logical = xstrdup(logical ? logical : engine_name);
 	return s;
 }
 
@@ -61,8 +61,8 @@ static void plan_content_objects(const struct spec_model *m, const swarm_state *
 				 problems *pr, content_plan *cp)
 {
 	size_t n = kind == SWARM_SECRET ? m->swarm.n_secrets : m->swarm.n_configs;
-	cp->engine_names = calloc(n + 1, sizeof(char *));
-	cp->create_step = calloc(n + 1, sizeof(size_t));
+	cp->engine_names = xcalloc(n + 1, sizeof(char *));
+	cp->create_step = xcalloc(n + 1, sizeof(size_t));
 	for (size_t i = 0; i < n; i++) {
 		const char *name = kind == SWARM_SECRET ? m->swarm.secrets[i].name : m->swarm.configs[i].name;
 		char engine[80];
@@ -73,7 +73,7 @@ static void plan_content_objects(const struct spec_model *m, const swarm_state *
 			if (secret_resolve(&m->swarm.secrets[i].value, &sv, &err) != 0) {
 				problem(pr, "secret '%s': %s", name, err);
 				free(err);
-				cp->engine_names[i] = strdup(name);
+				cp->engine_names[i] = xstrdup(name);
 				continue;
 			}
 			size_t len;
@@ -86,13 +86,13 @@ static void plan_content_objects(const struct spec_model *m, const swarm_state *
 			if (swarm_config_content(&m->swarm.configs[i], &buf, &len, &err) != 0) {
 				problem(pr, "%s", err);
 				free(err);
-				cp->engine_names[i] = strdup(name);
+				cp->engine_names[i] = xstrdup(name);
 				continue;
 			}
 			swarm_content_name(name, buf, len, engine);
 			free(buf);
 		}
-		cp->engine_names[i] = strdup(engine);
+		cp->engine_names[i] = xstrdup(engine);
 		const swarm_object *obs = swarm_find(st, kind, engine);
 		if (obs && !owned_by(obs, m->name)) {
 			unowned_problem(pr, obs, m->name);
@@ -153,7 +153,7 @@ static bool labels_match(json_t *observed, const spec_kv *kv, size_t n)
 static size_t *plan_networks(const struct spec_model *m, const swarm_state *st, plan *p, problems *pr)
 {
 	const spec_swarm *sw = &m->swarm;
-	size_t *steps = calloc(sw->n_networks + 1, sizeof(size_t));
+	size_t *steps = xcalloc(sw->n_networks + 1, sizeof(size_t));
 	for (size_t i = 0; i < sw->n_networks; i++) {
 		const spec_network *n = &sw->networks[i];
 		steps[i] = NO_STEP;
@@ -258,7 +258,7 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 	plan_content_objects(m, st, SWARM_CONFIG, p, &pr, &configs);
 
 	size_t n_service_steps = 0;
-	size_t *service_steps = calloc(sw->n_services + st->n + 1, sizeof(size_t));
+	size_t *service_steps = xcalloc(sw->n_services + st->n + 1, sizeof(size_t));
 	for (size_t i = 0; i < sw->n_services; i++) {
 		const spec_service *s = &sw->services[i];
 		const swarm_object *obs = swarm_find(st, SWARM_SERVICE, s->name);
@@ -270,8 +270,7 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 						     (const char *const *)configs.engine_names);
 		if (opt && opt->image_digests && opt->image_digests[i] && !strchr(s->image, '@')) {
 			char *pinned = NULL;
-			if (asprintf(&pinned, "%s@%s", s->image, opt->image_digests[i]) < 0)
-				abort();
+			pinned = xasprintf("%s@%s", s->image, opt->image_digests[i]);
 			json_object_set_new(json_object_get(json_object_get(desired, "TaskTemplate"), "ContainerSpec"), "Image",
 					    json_string(pinned));
 			free(pinned);
@@ -298,7 +297,7 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 			json_decref(defaults);
 			json_decref(view);
 		} else {
-			step->id = strdup(obs->id);
+			step->id = xstrdup(obs->id);
 			step->version = obs->version;
 			json_t *want = swarm_service_view(desired, st), *have = swarm_service_view(obs->spec, st);
 			/* Without a digest in the spec, whatever the engine pinned is not a difference. */
@@ -344,7 +343,7 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 
 	/* Deletes: owned objects the spec no longer has, and old versions of secrets and configs. */
 	size_t owned = 0, deletes = 0;
-	size_t *delete_steps = calloc(st->n + 1, sizeof(size_t));
+	size_t *delete_steps = xcalloc(st->n + 1, sizeof(size_t));
 	size_t n_delete_steps = 0;
 	for (size_t i = 0; i < st->n; i++) {
 		const swarm_object *o = &st->objects[i];
@@ -370,7 +369,7 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 		if (wanted)
 			continue;
 		swarm_step *step = new_step(o->kind, o->name, o->logical);
-		step->id = strdup(o->id);
+		step->id = xstrdup(o->id);
 		step->version = o->version;
 		const char *reason = old_version ? "an older version, no longer used" : "not in the spec";
 		size_t id = plan_add_step(p, PLAN_DELETE, swarm_kind_name(o->kind), o->name, reason, step);

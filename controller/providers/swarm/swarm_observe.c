@@ -24,8 +24,7 @@ const char *swarm_kind_name(swarm_kind k)
 static char *errf(const char *fmt, const char *a, const char *b)
 {
 	char *s = NULL;
-	if (asprintf(&s, fmt, a, b ? b : "") < 0)
-		abort();
+	s = xasprintf(fmt, a, b ? b : "");
 	return s;
 }
 
@@ -38,7 +37,7 @@ static void add_object(swarm_state *st, size_t *cap, swarm_object o)
 {
 	if (st->n == *cap) {
 		*cap = *cap ? *cap * 2 : 64;
-		st->objects = realloc(st->objects, *cap * sizeof(*st->objects));
+		st->objects = xrealloc(st->objects, *cap * sizeof(*st->objects));
 		if (!st->objects)
 			abort();
 	}
@@ -259,7 +258,7 @@ static void summarise_tasks(const swarm_state *st, const swarm_object *svc, bool
 		if (!pl) {
 			if (n == cap) {
 				cap = cap ? 2 * cap : 8;
-				places = realloc(places, cap * sizeof(*places));
+				places = xrealloc(places, cap * sizeof(*places));
 				if (!places)
 					abort();
 			}
@@ -362,10 +361,9 @@ static int line_cmp(const void *a, const void *b)
 char *swarm_fingerprint(const swarm_state *st)
 {
 	/* Sorted, so that the engine's list order does not matter. */
-	char **lines = calloc(st->n + 1, sizeof(char *));
+	char **lines = xcalloc(st->n + 1, sizeof(char *));
 	for (size_t i = 0; i < st->n; i++)
-		if (asprintf(&lines[i], "%d %s %lld\n", st->objects[i].kind, st->objects[i].id, st->objects[i].version) < 0)
-			abort();
+		lines[i] = xasprintf("%d %s %lld\n", st->objects[i].kind, st->objects[i].id, st->objects[i].version);
 	qsort(lines, st->n, sizeof(char *), line_cmp);
 	berth_sha256 *h = berth_sha256_new();
 	for (size_t i = 0; i < st->n; i++) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "providers/swarm/swarm.h"
 
 static void put(json_t *view, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -97,7 +98,7 @@ static void put_sorted_strings(json_t *view, const char *key, json_t *arr)
 	if (!json_is_array(arr) || json_array_size(arr) == 0)
 		return;
 	size_t n = json_array_size(arr);
-	const char **v = calloc(n, sizeof(char *));
+	const char **v = xcalloc(n, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_string_value(json_array_get(arr, i)) ? json_string_value(json_array_get(arr, i)) : "";
 	for (size_t i = 1; i < n; i++)
@@ -152,8 +153,7 @@ static json_t *redact_options(json_t *opts)
 	if (pw) {
 		const char *end = strchr(pw, ',');
 		char *shown = NULL;
-		if (asprintf(&shown, "%.*spassword=(sensitive)%s", (int)(pw - o), o, end ? end : "") < 0)
-			abort();
+		shown = xasprintf("%.*spassword=(sensitive)%s", (int)(pw - o), o, end ? end : "");
 		json_object_set_new(copy, "o", json_string(shown));
 		free(shown);
 	}
@@ -318,7 +318,7 @@ json_t *swarm_service_view(json_t *sspec, const swarm_state *st)
 	json_t *hc = json_object_get(cs, "Healthcheck");
 	if (hc) {
 		json_t *t = json_object_get(hc, "Test");
-		char *test = t ? json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("[]");
+		char *test = t ? json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup("[]");
 		char iv[32], to[32], sp[32];
 		fmt_duration(iv, sizeof(iv), int_at(hc, "Interval", 0));
 		fmt_duration(to, sizeof(to), int_at(hc, "Timeout", 0));
