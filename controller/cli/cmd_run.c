@@ -39,10 +39,8 @@ static berth_cancel *stop_token;
 
 static void on_signal(int sig)
 {
-	static const char msg[] = "berth: stopping: no further step starts (again to exit at once)\n";
+	/* The loop logs the stop (in the log's format); a handler may only set the flag. */
 	signal(sig, SIG_DFL); /* the second one ends the process */
-	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	(void)n;
 	berth_cancel_fire(stop_token);
 }
 

@@ -367,6 +367,10 @@ static void *stop_watchdog(void *arg)
 	if (berth_cancel_fired(r->done))
 		return NULL;
 	double grace = r->cfg->stop_grace_s > 0 ? r->cfg->stop_grace_s : 10;
+	char secs[32];
+	snprintf(secs, sizeof(secs), "%.0f", grace);
+	run_log_line(&r->log, "info", "stopping: no further step starts; the one in flight may finish (again to exit at once)",
+		     "grace_seconds", secs, (const char *)NULL);
 	if (berth_sleep(NULL, grace, r->done))
 		berth_cancel_fire(r->cfg->abort);
 	return NULL;

@@ -187,3 +187,35 @@ test_plan_from_the_repo_records_its_source() {
 	# PATH and --repo together are a usage error
 	assert_exit 2 "$BERTH" plan --repo "$BARE" somewhere
 }
+
+# Over smart HTTP with the credentials in the URL (as people paste them): the controller works, and
+# neither the password nor the user shows in its log (JSON lines here), /status or /metrics.
+test_credentials_never_shown_and_json_logs() {
+	local owner url st
+	# shellcheck source=tests/integration/git_lib.sh
+	source "$(dirname "$T_FILE")/git_lib.sh"
+	git_http_start
+	git_repo_new spec
+	owner=$(unique_owner)
+	git_commit spec deploy/berth.yaml "$(printf 'version: 1\nname: %s\nswarm:\n  services:\n    %s-svc:\n      image: %s\n      command: [sleep, "3600"]\n      deploy: {replicas: 0}\n' "$owner" "$owner" "$IMG")" >/dev/null
+	url="http://$GIT_USER:$GIT_PASSWORD@127.0.0.1:$GIT_HTTP_PORT/git/spec.git"
+	PORT=$(free_port) LOG=$(mktemp)
+	"$BERTH" run --repo "$url" --path deploy --cache-dir "$T_DIR/cache" --listen "127.0.0.1:$PORT" \
+		--log-format json --interval 10m >"$LOG" 2>&1 &
+	PID=$!
+	wait_until 30 "the first sync applied the service" docker service inspect "${owner}-svc"
+	wait_until 10 "ready" curl -fsS "http://127.0.0.1:$PORT/readyz"
+	st=$(status)$(curl -fsS "http://127.0.0.1:$PORT/metrics")
+	assert_contains "$st" "\"repo\": \"http://127.0.0.1:$GIT_HTTP_PORT/git/spec.git\"" "the URL without userinfo"
+	run_stop
+	local all
+	all="$(cat "$LOG")$st$(ls -R "$T_DIR/cache")"
+	assert_not_contains "$all" "$GIT_PASSWORD" "the git password"
+	assert_not_contains "$all" "$GIT_USER:" "the userinfo"
+	# every log line is one JSON object
+	/usr/bin/python3 -c '
+import json, sys
+for n, line in enumerate(open(sys.argv[1]), 1):
+    j = json.loads(line)
+    assert {"time", "level", "msg"} <= set(j), (n, line)' "$LOG" || t_fail "a log line is not a JSON object: $(cat "$LOG")"
+}
