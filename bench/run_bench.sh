@@ -54,8 +54,13 @@ git init -q -b main "$tmp/work"
 git -C "$tmp/work" config user.email b@example.test
 git -C "$tmp/work" config user.name bench
 mkdir "$tmp/work/deploy"
-commit() { spec_text "$1" "$2" >"$tmp/work/deploy/berth.yaml"; git -C "$tmp/work" commit -q -am "$2" 2>/dev/null || { git -C "$tmp/work" add -A; git -C "$tmp/work" commit -q -m "$2"; }; git -C "$tmp/work" push -q origin main 2>/dev/null || git -C "$tmp/work" push -q "$tmp/spec.git" main; }
 git -C "$tmp/work" remote add origin "$tmp/spec.git"
+commit() {
+	spec_text "$1" "$2" >"$tmp/work/deploy/berth.yaml"
+	git -C "$tmp/work" add -A
+	git -C "$tmp/work" commit -q -m "$2"
+	git -C "$tmp/work" push -q origin main
+}
 commit 1 m0
 
 # ---- webhook → apply ----
