@@ -59,7 +59,7 @@ target_def() {
 	plan)
 		srcs=(tests/fuzz/plan_fuzz.c controller/render/plan_file.c)
 		deps=(controller/render/plan_file.h build/libberth.a)
-		pkgs=jansson libs=(build/libberth.a -lpthread)
+		pkgs="jansson libcrypto" libs=(build/libberth.a -lpthread)
 		seeds=(tests/fuzz/seeds/plan/*)
 		dict=tests/fuzz/plan.dict ;;
 	webhook)
