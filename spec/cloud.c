@@ -67,3 +67,30 @@ const char *spec_file_share_account(const struct spec_model *m, const char *shar
 			return m->azure.file_shares[i].storage_account;
 	return NULL;
 }
+
+const spec_traffic_manager *spec_rollout_profile(const struct spec_model *m, const spec_container_group *g)
+{
+	for (size_t i = 0; g->rollout.traffic_manager && i < m->azure.n_traffic_managers; i++)
+		if (!strcmp(m->azure.traffic_managers[i].name, g->rollout.traffic_manager))
+			return &m->azure.traffic_managers[i];
+	return NULL;
+}
+
+int64_t spec_rollout_min_pause_s(const spec_traffic_manager *tm)
+{
+	int64_t ttl = tm->ttl >= 0 ? tm->ttl : 30;
+	int64_t interval = tm->monitor_interval > 0 ? tm->monitor_interval : 30;
+	int64_t tolerated = tm->monitor_tolerated_failures >= 0 ? tm->monitor_tolerated_failures : 3;
+	return ttl + interval * (tolerated + 1);
+}
+
+int64_t spec_rollout_pause_s(const struct spec_model *m, const spec_container_group *g, size_t i)
+{
+	const spec_rollout *r = &g->rollout;
+	if (i < r->n_steps && r->steps[i].pause_ns >= 0)
+		return r->steps[i].pause_ns / 1000000000LL;
+	if (r->pause_ns >= 0)
+		return r->pause_ns / 1000000000LL;
+	const spec_traffic_manager *tm = spec_rollout_profile(m, g);
+	return tm ? spec_rollout_min_pause_s(tm) : 0;
+}

@@ -287,6 +287,34 @@ typedef enum { SPEC_OS_LINUX, SPEC_OS_WINDOWS } spec_os;
 typedef enum { SPEC_IP_NONE, SPEC_IP_PUBLIC, SPEC_IP_PRIVATE } spec_ip;
 typedef enum { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER } spec_aci_restart;
 
+/* A rolling upgrade through a weighted Traffic Manager profile of the same spec (issue 9): the
+ * group runs as revisions "<name>-<rev>" and each content change is shifted over in steps. */
+typedef struct spec_rollout_step {
+	int64_t weight;   /* percent of traffic on the new revision, 1..100; the last is 100 */
+	int64_t pause_ns; /* hold once healthy; -1: the rollout's pause */
+	spec_loc loc;
+} spec_rollout_step;
+
+typedef struct spec_rollout {
+	bool present;
+	spec_loc loc;
+	const char *traffic_manager; /* a weighted profile of azure.traffic_manager */
+	spec_loc traffic_manager_loc;
+	spec_rollout_step *steps;
+	size_t n_steps;
+	int64_t pause_ns;     /* -1 unset: spec_rollout_pause_s() gives the profile's minimum */
+	spec_loc pause_loc;
+	const char *monitor;  /* endpointMonitorStatus the new endpoint must show: "Online" (default)
+			       * or NULL when written as "none" (no monitor gate) */
+	bool probe;           /* berth's own HTTP probe of the revision's FQDN */
+	const char *probe_path; /* default "/" */
+	int64_t probe_port;     /* default 80 */
+	int64_t probe_expect;   /* HTTP status, default 200 */
+	int64_t probe_interval_ns; /* default 10 s */
+	int64_t max_restarts;   /* container restarts tolerated in the new revision, default 0 */
+	int64_t timeout_ns;     /* a step not healthy within this fails the rollout, default 15 m */
+} spec_rollout;
+
 typedef struct spec_container_group {
 	const char *name;
 	spec_loc loc;
@@ -300,6 +328,7 @@ typedef struct spec_container_group {
 	size_t n_containers;
 	spec_cg_volume *volumes;
 	size_t n_volumes;
+	spec_rollout rollout; /* present: runs as revisions behind rollout.traffic_manager */
 } spec_container_group;
 
 typedef struct spec_tm_endpoint {
@@ -395,5 +424,12 @@ char *spec_file_share_unc(const struct spec_model *m, const char *account, const
 char *spec_aci_fqdn(const struct spec_model *m, const spec_container_group *g);
 /* The storage account of the spec's file share named share; NULL if there is none. */
 const char *spec_file_share_account(const struct spec_model *m, const char *share);
+/* A rollout's profile (NULL if the spec has none of that name). */
+const spec_traffic_manager *spec_rollout_profile(const struct spec_model *m, const spec_container_group *g);
+/* The shortest pause that lets traffic move and the monitor notice: the profile's DNS TTL plus
+ * interval x (tolerated failures + 1), with Azure's defaults (TTL 30, interval 30, 3) for unset. */
+int64_t spec_rollout_min_pause_s(const spec_traffic_manager *tm);
+/* The pause of step i in seconds: the step's own, else the rollout's, else the minimum above. */
+int64_t spec_rollout_pause_s(const struct spec_model *m, const spec_container_group *g, size_t i);
 
 #endif
