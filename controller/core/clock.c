@@ -88,7 +88,39 @@ static void real_wait(void *ctx, double seconds, berth_cancel *cancel)
 	}
 }
 
-static const berth_clock real_clock = {real_now, real_wait, NULL};
+static double real_wall(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const berth_clock real_clock = {real_now, real_wait, NULL, real_wall};
+
+static double scaled_now(void *ctx)
+{
+	return real_now(NULL) * *(double *)ctx;
+}
+
+static double scaled_wall(void *ctx)
+{
+	return real_wall(NULL) * *(double *)ctx;
+}
+
+static void scaled_wait(void *ctx, double seconds, berth_cancel *cancel)
+{
+	real_wait(NULL, seconds / *(double *)ctx, cancel);
+}
+
+const berth_clock *berth_clock_scaled(double factor)
+{
+	double *f = xmalloc(sizeof(*f));
+	*f = factor;
+	berth_clock *c = xmalloc(sizeof(*c));
+	*c = (berth_clock){scaled_now, scaled_wait, f, scaled_wall};
+	return c;
+}
 
 const berth_clock *berth_clock_real(void)
 {
@@ -100,6 +132,13 @@ double berth_now(const berth_clock *clk)
 	if (!clk)
 		clk = &real_clock;
 	return clk->now(clk->ctx);
+}
+
+double berth_wall(const berth_clock *clk)
+{
+	if (!clk)
+		clk = &real_clock;
+	return clk->wall ? clk->wall(clk->ctx) : clk->now(clk->ctx);
 }
 
 bool berth_sleep(const berth_clock *clk, double seconds, berth_cancel *cancel)

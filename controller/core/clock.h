@@ -25,13 +25,21 @@ typedef struct berth_clock {
 	/* Waits up to seconds, or less once cancel (may be NULL) has fired. */
 	void (*wait)(void *ctx, double seconds, berth_cancel *cancel);
 	void *ctx;
+	/* Unix seconds, for times kept on live objects (a rollout's step start); NULL: now(), so a
+	 * fake clock's wall time moves with it. */
+	double (*wall)(void *ctx);
 } berth_clock;
 
 /* CLOCK_MONOTONIC and poll() on the cancel pipe. */
 const berth_clock *berth_clock_real(void);
+/* The real clock running factor times faster (now and wall multiplied, waits divided): the
+ * integration tests' rollouts pause for minutes of berth time in seconds of real time, with the
+ * simulator's monitor on the same scale. factor must be > 0. Lives for the process. */
+const berth_clock *berth_clock_scaled(double factor);
 
 /* Through clk (NULL: the real clock). */
 double berth_now(const berth_clock *clk);
+double berth_wall(const berth_clock *clk);
 /* Sleeps seconds through clk unless cancel fires; returns false if it fired (before or during). */
 bool berth_sleep(const berth_clock *clk, double seconds, berth_cancel *cancel);
 

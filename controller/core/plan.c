@@ -37,6 +37,8 @@ struct plan {
 	void (*free_payload)(void *);
 	pthread_mutex_t mu;
 	bool executed;
+	const char **notes;
+	size_t n_notes;
 };
 
 plan *plan_new(void)
@@ -62,6 +64,7 @@ void plan_free(plan *p)
 		free(s->error);
 	}
 	free(p->steps);
+	free(p->notes);
 	arena_free(p->mem);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -137,6 +140,20 @@ void plan_add_ref(plan *p, size_t step, plan_ref_mode mode, const char *fmt, ...
 	s->refs[s->n_refs++] = (plan_ref){.mode = mode, .key = arena_strdup(p->mem, key)};
 	free(key);
 }
+
+void plan_add_note(plan *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *note = xvasprintf(fmt, ap);
+	va_end(ap);
+	p->notes = xrealloc(p->notes, (p->n_notes + 1) * sizeof(*p->notes));
+	p->notes[p->n_notes++] = arena_strdup(p->mem, note);
+	free(note);
+}
+
+size_t plan_n_notes(const plan *p) { return p->n_notes; }
+const char *plan_note(const plan *p, size_t i) { return i < p->n_notes ? p->notes[i] : NULL; }
 
 size_t plan_count(const plan *p) { return p->n; }
 const plan_step *plan_step_at(const plan *p, size_t id) { return id < p->n ? &p->steps[id] : NULL; }

@@ -61,6 +61,12 @@ void plan_add_dep(plan *p, size_t step, size_t dep);
 /* A reference; key is built from the format, e.g. plan_add_ref(p, id, PLAN_NEEDS, "fileshare %s/%s", a, s). */
 void plan_add_ref(plan *p, size_t step, plan_ref_mode mode, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A note for people reading the plan that is not a step: something berth will not do, and why
+ * (a rollout that failed and is not retried until the spec changes). */
+void plan_add_note(plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t plan_n_notes(const plan *p);
+const char *plan_note(const plan *p, size_t i);
+
 /* ---- reading what a step is (fixed once built) ---- */
 
 size_t plan_count(const plan *p);

@@ -27,6 +27,12 @@ typedef struct berth_options {
 	bool resolve_image;         /* swarm: pin image tags to the digests the engine resolves now */
 	double converge_timeout_s;  /* how long a service may take to converge; 0: 120 s */
 	int parallelism;            /* steps at once; 0: 8 */
+	/* Rollouts: true (berth apply) drives each one to its end in its step, waiting out pauses;
+	 * false (berth run) does what is due now and asks to be requeued when the next thing is. */
+	bool rollout_wait;
+	/* curl CONNECT_TO entries ("HOST:PORT:CONNECT-HOST:CONNECT-PORT", comma-separated) for
+	 * rollout probes: tests point the FQDNs at the simulator while the Host header stays real. */
+	const char *probe_connect_to;
 } berth_options;
 
 /* What the engine lends a provider for observe and apply (borrowed, valid during the call). */
@@ -38,6 +44,9 @@ typedef struct berth_env {
 	const berth_events *events;
 	const berth_options *opts;
 	const plan *plan; /* apply: the plan the step belongs to (for events) */
+	/* apply: asks for the next reconcile within seconds (a rollout's pause ending); may be NULL */
+	void (*requeue)(void *ctx, double seconds);
+	void *requeue_ctx;
 } berth_env;
 
 enum { BERTH_NEEDS_DOCKER = 1, BERTH_NEEDS_ARM = 2 };
@@ -65,6 +74,13 @@ typedef struct berth_provider {
 		     berth_error *err);
 	void (*observed_free)(void *observed);
 	void (*free_payload)(void *payload);
+	/* Optional (NULL when the provider has none). What is in progress, for `berth rollout
+	 * status`, /status and metrics: a JSON array text (malloc'd) built from observed. */
+	char *(*status)(const struct spec_model *m, const void *observed, double wall_now);
+	/* Optional. An operator's command on one of the provider's objects ("rollout-promote",
+	 * "rollout-abort" with a group name); BERTH_ENOTFOUND when verb or name is not its own. */
+	int (*command)(const berth_env *env, const struct spec_model *m, const char *verb, const char *name,
+		       berth_error *err);
 } berth_provider;
 
 #endif

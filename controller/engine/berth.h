@@ -59,6 +59,8 @@ typedef struct berth_result {
 	bool applied;        /* the plan was executed (all, or until a failure or cancel) */
 	/* When to come back, in seconds (controller-runtime's RequeueAfter); 0: at the usual interval. */
 	double requeue_after;
+	/* What is in progress as observed before applying (rollouts), a JSON array text; NULL: none. */
+	char *status;
 } berth_result;
 
 /* Called in apply mode once the plan is made and before anything changes: return 0 to apply it,
@@ -80,5 +82,13 @@ typedef struct berth_reconcile_options {
 int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_reconcile_options *o, berth_result *out,
 		    berth_error *err);
 void berth_result_free(berth_result *r);
+
+/* Observes what is in progress (rollouts: revisions, weights, step, health) into *json, a JSON
+ * array text (malloc'd; "[]" when nothing is). */
+int berth_status(berth_engine *e, const struct spec_model *m, char **json, berth_error *err);
+/* An operator's command ("rollout-promote", "rollout-abort") on the object name, carried out by
+ * the provider that owns it; BERTH_ENOTFOUND when none does. */
+int berth_command(berth_engine *e, const struct spec_model *m, const berth_options *opts, const char *verb,
+		  const char *name, berth_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* One reconcile: observe → diff → order → (apply). The plan is a pure function of (spec,
  * observed); only the executor, through the providers' apply, changes anything. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,44 @@ typedef struct {
 	const struct spec_model *m;
 	slot *slots;
 	berth_env env;
+	berth_options opts; /* status and commands: their own */
+	pthread_mutex_t mu; /* guards requeue_after: steps run on worker threads */
+	double requeue_after;
 } run;
+
+/* The soonest of the times the steps asked to come back. */
+static void requeue(void *ctx, double seconds)
+{
+	run *r = ctx;
+	if (seconds <= 0)
+		seconds = 0.001;
+	pthread_mutex_lock(&r->mu);
+	if (r->requeue_after <= 0 || seconds < r->requeue_after)
+		r->requeue_after = seconds;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The providers' status arrays, concatenated into one (NULL when none has any). */
+static char *status_all(const slot *slots, size_t n, const struct spec_model *m, double wall)
+{
+	json_t *all = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!slots[i].wanted || !slots[i].p->status || !slots[i].observed)
+			continue;
+		char *text = slots[i].p->status(m, slots[i].observed, wall);
+		json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+		free(text);
+		if (json_is_array(arr)) {
+			if (!all)
+				all = json_array();
+			json_array_extend(all, arr);
+		}
+		json_decref(arr);
+	}
+	char *out = all ? json_dumps(all, JSON_COMPACT) : NULL;
+	json_decref(all);
+	return out;
+}
 
 static void free_observed(slot *slots, size_t n)
 {
@@ -105,6 +143,7 @@ void berth_result_free(berth_result *r)
 		return;
 	plan_free(r->plan);
 	free(r->fingerprint);
+	free(r->status);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -131,7 +170,8 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 		return rc;
 	}
 	r.env = (berth_env){.docker = e->docker, .arm = e->arm, .clock = e->clock, .cancel = e->cancel,
-			    .events = &e->events, .opts = &opts};
+			    .events = &e->events, .opts = &opts, .requeue = requeue, .requeue_ctx = &r};
+	pthread_mutex_init(&r.mu, NULL);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		slot *s = &r.slots[i];
 		if (s->wanted)
@@ -139,14 +179,17 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 	}
 	if (rc != 0) {
 		free_observed(r.slots, n);
+		pthread_mutex_destroy(&r.mu);
 		return rc;
 	}
 	out->fingerprint = fingerprint(r.slots, n);
+	out->status = status_all(r.slots, n, m, berth_wall(e->clock));
 	plan *p = plan_new();
 	rc = diff_all(&r, p, err);
 	if (rc != 0) {
 		plan_free(p);
 		free_observed(r.slots, n);
+		pthread_mutex_destroy(&r.mu);
 		return rc;
 	}
 	out->plan = p;
@@ -155,10 +198,12 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 	berth_emit(&e->events, &ready);
 	if (!o || o->mode != BERTH_MODE_APPLY) {
 		free_observed(r.slots, n);
+		pthread_mutex_destroy(&r.mu);
 		return 0;
 	}
 	if (o->gate && (rc = o->gate(o->gate_ctx, out, err)) != 0) {
 		free_observed(r.slots, n);
+		pthread_mutex_destroy(&r.mu);
 		return rc;
 	}
 	if (plan_count(p) > 0) {
@@ -176,6 +221,72 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 			berth_error_set(err, rc, "%zu done, %zu failed, %zu skipped%s", out->summary.done, out->summary.failed,
 					out->summary.skipped, rc == BERTH_ECANCELED ? " (cancelled)" : "");
 	}
+	out->requeue_after = r.requeue_after;
 	free_observed(r.slots, n);
+	pthread_mutex_destroy(&r.mu);
 	return rc;
+}
+
+/* Observes the providers that have the callback, for what only they can answer. */
+static int observe_for(berth_engine *e, const struct spec_model *m, bool want_status, run *r, berth_error *err)
+{
+	size_t n = berth_provider_count();
+	r->e = e;
+	r->m = m;
+	r->slots = xcalloc(n, sizeof(slot));
+	unsigned needs = 0;
+	for (size_t i = 0; i < n; i++) {
+		const berth_provider *p = berth_provider_at(i);
+		r->slots[i].p = p;
+		bool has = want_status ? p->status != NULL : p->command != NULL;
+		r->slots[i].wanted = p->version == BERTH_PROVIDER_VERSION && has && p->wants(m);
+		if (r->slots[i].wanted)
+			needs |= p->needs ? p->needs(m) : 0;
+	}
+	int rc = engine_transports(e, m, needs, err);
+	r->env = (berth_env){.docker = e->docker, .arm = e->arm, .clock = e->clock, .cancel = e->cancel,
+			     .events = &e->events, .opts = &r->opts};
+	for (size_t i = 0; i < n && rc == 0 && want_status; i++)
+		if (r->slots[i].wanted)
+			rc = r->slots[i].p->observe(&r->env, m, &r->slots[i].observed, &r->slots[i].complete, err);
+	return rc;
+}
+
+int berth_status(berth_engine *e, const struct spec_model *m, char **json, berth_error *err)
+{
+	run r = {0};
+	*json = NULL;
+	int rc = observe_for(e, m, true, &r, err);
+	if (rc == 0) {
+		*json = status_all(r.slots, berth_provider_count(), m, berth_wall(e->clock));
+		if (!*json)
+			*json = xstrdup("[]");
+	}
+	free_observed(r.slots, berth_provider_count());
+	return rc;
+}
+
+int berth_command(berth_engine *e, const struct spec_model *m, const berth_options *opts, const char *verb,
+		  const char *name, berth_error *err)
+{
+	run r = {0};
+	if (opts)
+		r.opts = *opts;
+	int rc = observe_for(e, m, false, &r, err);
+	for (size_t i = 0; i < berth_provider_count() && rc == 0; i++) {
+		if (!r.slots[i].wanted)
+			continue;
+		berth_error cerr = {0};
+		rc = r.slots[i].p->command(&r.env, m, verb, name, &cerr);
+		if (rc == BERTH_ENOTFOUND && i + 1 < berth_provider_count()) {
+			berth_error_clear(&cerr);
+			rc = 0;
+			continue;
+		}
+		berth_error_move(err, &cerr);
+		free_observed(r.slots, berth_provider_count());
+		return rc;
+	}
+	free_observed(r.slots, berth_provider_count());
+	return rc ? rc : berth_error_set(err, BERTH_ENOTFOUND, "%s: nothing named %s", verb, name);
 }
