@@ -13,14 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/evp.h>
 
 #include "core/provider.h"
-#include "core/secret.h"
 #include "core/util.h"
 #include "providers/aci/aci_body.h"
 #include "providers/common/azure_common.h"
-#include "transport/arm_storage.h"
 
 /* How long a created or updated group may take to have its containers running. */
 #define ACI_RUN_TIMEOUT_S 600
@@ -178,201 +175,6 @@ static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p)
 
 /* ---- apply ---------------------------------------------------------------------------------- */
 
-static char *b64(const unsigned char *b, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, b, (int)n);
-	return out;
-}
-
-static void wipe_json_string(json_t *s)
-{
-	/* Overwrite a secret in the request body before it is freed. */
-	if (!json_is_string(s))
-		return;
-	/* jansson keeps the value in a malloc'd buffer of its own: clear it in place. */
-	memset((char *)json_string_value(s), 0, json_string_length(s));
-}
-
-static void wipe_secrets(json_t *body)
-{
-	json_t *props = json_object_get(body, "properties");
-	size_t i, k;
-	json_t *c, *ev, *vol;
-	json_array_foreach(json_object_get(props, "containers"), i, c)
-		json_array_foreach(json_object_get(json_object_get(c, "properties"), "environmentVariables"), k, ev)
-			wipe_json_string(json_object_get(ev, "secureValue"));
-	json_array_foreach(json_object_get(props, "volumes"), i, vol) {
-		wipe_json_string(json_object_get(json_object_get(vol, "azureFile"), "storageAccountKey"));
-		const char *f;
-		json_t *v;
-		json_object_foreach(json_object_get(vol, "secret"), f, v)
-			wipe_json_string(v);
-	}
-}
-
-/* The full body with its secrets: secure environment values, secret volume files (base64) and
- * the storage account key of each file-share volume (listKeys). NULL with *err. */
-static json_t *body_with_secrets(arm *a, const struct spec_model *m, const azure_step *s, char **err)
-{
-	const spec_container_group *g = aci_find_group(m, s->name);
-	if (!g) {
-		*err = xasprintf("container group '%s' is not in the spec", s->name);
-		return NULL;
-	}
-	json_t *body = json_deep_copy(s->body);
-	json_t *props = json_object_get(body, "properties");
-	for (size_t i = 0; i < g->n_containers; i++) {
-		const spec_container *c = &g->containers[i];
-		json_t *ct = NULL, *x;
-		size_t k;
-		json_array_foreach(json_object_get(props, "containers"), k, x)
-			if (!strcmp(json_string_value(json_object_get(x, "name")), c->name))
-				ct = x;
-		for (size_t e = 0; e < c->n_secure_environment; e++) {
-			secret_value *sv = NULL;
-			if (secret_resolve(&c->secure_environment[e].value, &sv, err) != 0)
-				goto fail;
-			size_t n;
-			const unsigned char *b = secret_bytes(sv, &n);
-			json_t *ev;
-			json_array_foreach(json_object_get(json_object_get(ct, "properties"), "environmentVariables"), k, ev)
-				if (!strcmp(json_string_value(json_object_get(ev, "name")), c->secure_environment[e].name))
-					json_object_set_new(ev, "secureValue", json_stringn_nocheck((const char *)b, n));
-			secret_free(sv);
-		}
-	}
-	json_t *keys_by_account = json_object();
-	for (size_t v = 0; v < g->n_volumes; v++) {
-		const spec_cg_volume *vol = &g->volumes[v];
-		json_t *jv = NULL, *x;
-		size_t k;
-		json_array_foreach(json_object_get(props, "volumes"), k, x)
-			if (!strcmp(json_string_value(json_object_get(x, "name")), vol->name))
-				jv = x;
-		if (vol->kind == SPEC_CGVOL_SECRET) {
-			json_t *files = json_object_get(jv, "secret");
-			for (size_t f = 0; f < vol->n_secret_files; f++) {
-				secret_value *sv = NULL;
-				if (secret_resolve(&vol->secret_files[f].value, &sv, err) != 0) {
-					json_decref(keys_by_account);
-					goto fail;
-				}
-				size_t n;
-				const unsigned char *b = secret_bytes(sv, &n);
-				char *enc = b64(b, n);
-				json_object_set_new(files, vol->secret_files[f].file_name, json_string(enc));
-				memset(enc, 0, strlen(enc));
-				free(enc);
-				secret_free(sv);
-			}
-		} else if (vol->kind == SPEC_CGVOL_FILE_SHARE) {
-			json_t *af = json_object_get(jv, "azureFile");
-			const char *acct = json_string_value(json_object_get(af, "storageAccountName"));
-			json_t *key = json_object_get(keys_by_account, acct);
-			if (!key) {
-				char *value = NULL;
-				if (arm_storage_key(a, m->azure.subscription, m->azure.resource_group, acct, &value, err) != 0) {
-					json_decref(keys_by_account);
-					goto fail;
-				}
-				key = json_string(value);
-				json_object_set_new(keys_by_account, acct, key);
-				azure_token_free(value);
-			}
-			json_object_set_new(af, "storageAccountKey", json_string(json_string_value(key)));
-		}
-	}
-	const char *acct;
-	json_t *key;
-	json_object_foreach(keys_by_account, acct, key)
-		wipe_json_string(key);
-	json_decref(keys_by_account);
-	return body;
-fail:
-	wipe_secrets(body);
-	json_decref(body);
-	return NULL;
-}
-
-static void append(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(char **out, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *add = xvasprintf(fmt, ap);
-	va_end(ap);
-	char *next = xasprintf("%s%s", *out ? *out : "", add);
-	free(*out);
-	free(add);
-	*out = next;
-}
-
-static void describe_events(char **out, json_t *events)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(events, i, e) {
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *msg = json_string_value(json_object_get(e, "message"));
-		append(out, "; event %s%s%s: %s", type ? type : "", type && name ? " " : "", name ? name : "", msg ? msg : "");
-	}
-}
-
-/* The group's and its containers' states, with their events and exit codes. */
-static char *describe_group(json_t *g)
-{
-	json_t *props = json_object_get(g, "properties");
-	const char *ps = json_string_value(json_object_get(props, "provisioningState"));
-	json_t *iv = json_object_get(props, "instanceView");
-	const char *gs = json_string_value(json_object_get(iv, "state"));
-	char *out = NULL;
-	append(&out, "provisioning state %s, group state %s", ps ? ps : "unknown", gs ? gs : "unknown");
-	describe_events(&out, json_object_get(iv, "events"));
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(props, "containers"), i, c) {
-		json_t *civ = json_object_get(json_object_get(c, "properties"), "instanceView");
-		json_t *cs = json_object_get(civ, "currentState");
-		const char *st = json_string_value(json_object_get(cs, "state"));
-		const char *detail = json_string_value(json_object_get(cs, "detailStatus"));
-		append(&out, "; container %s: %s", json_string_value(json_object_get(c, "name")), st ? st : "unknown");
-		if (detail && *detail)
-			append(&out, " (%s)", detail);
-		if (json_is_integer(json_object_get(cs, "exitCode")))
-			append(&out, ", exit code %lld", (long long)json_integer_value(json_object_get(cs, "exitCode")));
-		if (json_is_integer(json_object_get(civ, "restartCount")) && json_integer_value(json_object_get(civ, "restartCount")))
-			append(&out, ", %lld restarts", (long long)json_integer_value(json_object_get(civ, "restartCount")));
-		describe_events(&out, json_object_get(civ, "events"));
-	}
-	return out;
-}
-
-static bool all_running(json_t *g, bool *failed)
-{
-	json_t *props = json_object_get(g, "properties");
-	const char *ps = json_string_value(json_object_get(props, "provisioningState"));
-	const char *gs = json_string_value(json_object_get(json_object_get(props, "instanceView"), "state"));
-	*failed = (ps && (!strcmp(ps, "Failed") || !strcmp(ps, "Canceled"))) ||
-		  (gs && (!strcmp(gs, "Failed") || !strcmp(gs, "Stopped")));
-	if (!gs || strcmp(gs, "Running"))
-		return false;
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(props, "containers"), i, c) {
-		const char *st = json_string_value(json_object_get(
-			json_object_get(json_object_get(json_object_get(c, "properties"), "instanceView"), "currentState"),
-			"state"));
-		if (!st || strcmp(st, "Running")) {
-			if (st && !strcmp(st, "Terminated"))
-				*failed = true;
-			return false;
-		}
-	}
-	return true;
-}
-
 /* Polls the group until its containers run, through the injected clock; a cancel ends the wait
  * within one poll. */
 static int wait_running(const berth_env *env, const char *path, const char *name, berth_error *err)
@@ -388,13 +190,13 @@ static int wait_running(const berth_env *env, const char *path, const char *name
 			return rc;
 		}
 		bool failed = false;
-		if (all_running(r.body, &failed)) {
+		if (aci_all_running(r.body, &failed)) {
 			arm_response_free(&r);
 			return 0;
 		}
 		bool timeout = berth_now(env->clock) >= deadline;
 		if (failed || timeout) {
-			char *d = describe_group(r.body);
+			char *d = aci_describe_group(r.body);
 			berth_error_set(err, failed ? BERTH_EFAILED : BERTH_ETIMEOUT, "container group %s %s: %s", name,
 					failed ? "did not start" : "did not have its containers running in time", d);
 			free(d);
@@ -420,16 +222,16 @@ static int aci_apply(const berth_env *env, const struct spec_model *m, const pla
 			return rc;
 	}
 	char *msg = NULL;
-	json_t *body = body_with_secrets(a, m, s, &msg);
+	json_t *body = aci_body_with_secrets(a, m, s, &msg);
 	if (!body)
 		return azure_error(a, -1, NULL, msg, err);
 	arm_response r;
 	int rc = arm_call(a, "PUT", s->path, ARM_API_CONTAINER_INSTANCE, body, &r, &msg);
-	wipe_secrets(body);
+	aci_wipe_secrets(body);
 	json_decref(body);
 	/* The operation's final read often shows the containers running already. */
 	bool failed = false;
-	bool running = rc == 0 && all_running(r.body, &failed);
+	bool running = rc == 0 && aci_all_running(r.body, &failed);
 	if (rc != 0) {
 		rc = azure_error(a, rc, &r, msg, err);
 		arm_response_free(&r);
@@ -439,7 +241,7 @@ static int aci_apply(const berth_env *env, const struct spec_model *m, const pla
 		char *ignored = NULL;
 		arm_response g;
 		if (arm_request(a, "GET", s->path, ARM_API_CONTAINER_INSTANCE, NULL, &g, &ignored) == 0) {
-			char *d = describe_group(g.body);
+			char *d = aci_describe_group(g.body);
 			char *e = xasprintf("%s; %s", err ? err->message : "", d);
 			berth_error_take(err, rc, e);
 			free(d);
