@@ -8,5 +8,6 @@ int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 
 #endif

@@ -77,6 +77,8 @@ int cli_parse_opts(int argc, char **argv, bool is_apply, run_opts *o)
 	cli_source_defaults(&o->source);
 	o->opts.parallelism = 8;
 	o->opts.converge_timeout_s = 120;
+	o->opts.rollout_wait = is_apply;
+	cli_env_options(&o->opts);
 	optind = 1;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -252,9 +254,29 @@ static void print_event(void *ctx, const berth_event *ev)
 	pthread_mutex_unlock(&out_mu);
 }
 
+const berth_clock *cli_clock(void)
+{
+	const char *scale = getenv("BERTH_TIME_SCALE");
+	static const berth_clock *scaled;
+	if (!scale || !*scale)
+		return berth_clock_real();
+	if (!scaled) {
+		double f = strtod(scale, NULL);
+		scaled = f > 0 ? berth_clock_scaled(f) : berth_clock_real();
+	}
+	return scaled;
+}
+
+void cli_env_options(berth_options *opts)
+{
+	const char *to = getenv("BERTH_PROBE_CONNECT_TO");
+	if (to && *to)
+		opts->probe_connect_to = to;
+}
+
 berth_engine *cli_engine_new(void)
 {
-	berth_engine_config cfg = {.events = {.fn = print_event}};
+	berth_engine_config cfg = {.events = {.fn = print_event}, .clock = cli_clock()};
 	return berth_engine_new(&cfg);
 }
 

@@ -35,6 +35,12 @@ int cli_load_source(run_opts *o, cli_spec *out);
 void cli_print_source(const cli_spec *cs, FILE *out);
 void cli_spec_free(cli_spec *cs);
 
+/* The clock: real, or with BERTH_TIME_SCALE=F set F times faster (for tests of rollouts, whose
+ * pauses are minutes; the ARM simulator runs its monitor on the same scale). */
+const berth_clock *cli_clock(void);
+/* Options that come from the environment: BERTH_PROBE_CONNECT_TO (curl CONNECT_TO entries for
+ * rollout probes). */
+void cli_env_options(berth_options *opts);
 /* An engine whose events print as berth always has: step lines on stdout, notes on stderr. */
 berth_engine *cli_engine_new(void);
 /* Prints a reconcile error: a plan's problems one per line, anything else as "berth: MESSAGE". */

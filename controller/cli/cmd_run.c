@@ -70,7 +70,8 @@ int cmd_run(int argc, char **argv)
 	memcpy(opts + sizeof(own) / sizeof(own[0]), cli_source_options, (CLI_SOURCE_OPTIONS_N + 1) * sizeof(struct option));
 	cli_source_opts so;
 	cli_source_defaults(&so);
-	berth_run_config cfg = {.opts = {.parallelism = 8, .converge_timeout_s = 120}};
+	berth_run_config cfg = {.opts = {.parallelism = 8, .converge_timeout_s = 120}, .clock = cli_clock()};
+	cli_env_options(&cfg.opts);
 	const char *interval = env("BERTH_INTERVAL"), *secret_file = env("BERTH_WEBHOOK_SECRET_FILE");
 	const char *logfmt = env("BERTH_LOG_FORMAT");
 	cfg.listen = env("BERTH_LISTEN");

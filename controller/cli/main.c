@@ -15,6 +15,7 @@ static const command commands[] = {
 	{"plan", cmd_plan, "show what apply would change (a dry run)"},
 	{"apply", cmd_apply, "make the live state match the spec"},
 	{"run", cmd_run, "run as a controller: follow a git repository, apply pushes, correct drift"},
+	{"rollout", cmd_rollout, "show, promote or abort the rollouts of container groups"},
 };
 
 static void usage(FILE *out)

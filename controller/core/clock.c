@@ -134,6 +134,11 @@ double berth_now(const berth_clock *clk)
 	return clk->now(clk->ctx);
 }
 
+double berth_clock_rate(const berth_clock *clk)
+{
+	return clk && clk->now == scaled_now ? *(double *)clk->ctx : 1;
+}
+
 double berth_wall(const berth_clock *clk)
 {
 	if (!clk)

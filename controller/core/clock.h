@@ -36,6 +36,8 @@ const berth_clock *berth_clock_real(void);
  * integration tests' rollouts pause for minutes of berth time in seconds of real time, with the
  * simulator's monitor on the same scale. factor must be > 0. Lives for the process. */
 const berth_clock *berth_clock_scaled(double factor);
+/* How many seconds of clk pass per real second: the factor of a scaled clock, else 1. */
+double berth_clock_rate(const berth_clock *clk);
 
 /* Through clk (NULL: the real clock). */
 double berth_now(const berth_clock *clk);

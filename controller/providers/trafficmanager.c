@@ -15,6 +15,7 @@
 #include "core/provider.h"
 #include "core/util.h"
 #include "providers/common/azure_common.h"
+#include "rollout/rollout.h"
 #include "spec/spec.h"
 #include "transport/arm.h"
 
@@ -140,6 +141,31 @@ static bool eq_ci(const char *a, const char *b)
 	return a && b && !strcasecmp(a, b);
 }
 
+/* The rolled-out group whose revisions this endpoint of profile tm routes to (berth's rollout
+ * manages it, not this provider), or NULL. */
+static const spec_container_group *rollout_endpoint(const struct spec_model *m, const spec_traffic_manager *tm,
+						  const char *endpoint)
+{
+	for (size_t i = 0; i < m->azure.n_container_groups; i++) {
+		const spec_container_group *g = &m->azure.container_groups[i];
+		if (g->rollout.present && g->rollout.traffic_manager && eq_ci(g->rollout.traffic_manager, tm->name) &&
+		    rollout_endpoint_revision(g->name, endpoint))
+			return g;
+	}
+	return NULL;
+}
+
+/* The rolled-out group profile tm fronts, if any (one per profile: spec validation). */
+static const spec_container_group *fronted_rollout(const struct spec_model *m, const spec_traffic_manager *tm)
+{
+	for (size_t i = 0; i < m->azure.n_container_groups; i++) {
+		const spec_container_group *g = &m->azure.container_groups[i];
+		if (g->rollout.present && g->rollout.traffic_manager && eq_ci(g->rollout.traffic_manager, tm->name))
+			return g;
+	}
+	return NULL;
+}
+
 static void plan_endpoints(const struct spec_model *m, const spec_traffic_manager *tm, json_t *obs_profile, plan *p,
 			   problems *pr, bool complete)
 {
@@ -194,7 +220,7 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 		bool wanted = false;
 		for (size_t k = 0; en && k < tm->n_endpoints && !wanted; k++)
 			wanted = eq_ci(tm->endpoints[k].name, en);
-		if (!en || wanted)
+		if (!en || wanted || rollout_endpoint(m, tm, en))
 			continue;
 		json_t *v = endpoint_view(it);
 		const char *type = json_string_value(json_object_get(v, "type"));
@@ -204,6 +230,10 @@ static void plan_endpoints(const struct spec_model *m, const spec_traffic_manage
 		const char *target = json_string_value(json_object_get(v, "target"));
 		if (target)
 			plan_add_ref(p, id, PLAN_NEEDS, "fqdn %s", target);
+		/* Traffic leaves a hand-written endpoint only once the rollout's revision serves. */
+		const spec_container_group *ro = fronted_rollout(m, tm);
+		if (ro)
+			plan_add_ref(p, id, PLAN_NEEDS, "rollout %s", ro->name);
 		free(name);
 		json_decref(v);
 	}
@@ -223,6 +253,10 @@ static void tm_plan(const struct spec_model *m, json_t *observed, plan *p, probl
 			continue;
 		}
 		json_t *body = profile_body(m, tm);
+		/* A PATCH replaces the tags: the rollout's progress must survive it. */
+		json_t *progress = json_object_get(json_object_get(obs, "tags"), ROLLOUT_TAG);
+		if (json_is_string(progress))
+			json_object_set(json_object_get(body, "tags"), ROLLOUT_TAG, progress);
 		json_t *want = profile_view(body);
 		json_t *have = obs ? profile_view(obs) : NULL;
 		azure_step *s = azure_step_new(TM_PROFILE, azure_resource_path(m, TM_TYPE, tm->name), body, tm->name);

@@ -38,6 +38,10 @@ json_t *plan_to_json(const plan *p, json_t *meta)
 	if (meta)
 		json_object_update(out, meta);
 	json_object_set_new(out, "steps", steps);
+	json_t *notes = json_array();
+	for (size_t i = 0; i < plan_n_notes(p); i++)
+		json_array_append_new(notes, json_string(plan_note(p, i)));
+	json_object_set_new(out, "notes", notes);
 	json_object_set_new(out, "summary", json_pack("{s:I, s:I, s:I, s:I}", "add", (json_int_t)counts[PLAN_CREATE],
 						      "change", (json_int_t)counts[PLAN_UPDATE], "replace",
 						      (json_int_t)counts[PLAN_REPLACE], "destroy", (json_int_t)counts[PLAN_DELETE]));

@@ -46,11 +46,18 @@ static void render_change(const plan_change *c, FILE *out, bool color)
 	fputc('\n', out);
 }
 
+static void render_notes(const plan *p, FILE *out)
+{
+	for (size_t i = 0; i < plan_n_notes(p); i++)
+		fprintf(out, "\nNote: %s\n", plan_note(p, i));
+}
+
 void plan_render_text(const plan *p, FILE *out, bool color)
 {
 	size_t n = plan_count(p);
 	if (n == 0) {
 		fputs("No changes. The live state matches the spec.\n", out);
+		render_notes(p, out);
 		return;
 	}
 	size_t *order = plan_topo_order(p, NULL);
@@ -71,6 +78,7 @@ void plan_render_text(const plan *p, FILE *out, bool color)
 			render_change(plan_step_change(s, i), out, color);
 	}
 	free(order);
+	render_notes(p, out);
 	fprintf(out, "\nPlan: %zu to add, %zu to change, %zu to replace, %zu to destroy.\n", counts[PLAN_CREATE],
 		counts[PLAN_UPDATE], counts[PLAN_REPLACE], counts[PLAN_DELETE]);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec/xalloc.h"
 
@@ -162,6 +163,17 @@ char *rollout_describe(const rollout_cfg *cfg, const char *from, const char *to)
 		s = next;
 	}
 	return s;
+}
+
+const char *rollout_endpoint_revision(const char *group, const char *endpoint)
+{
+	size_t n = strlen(group);
+	if (!endpoint || strlen(endpoint) != n + 1 + ROLLOUT_REV_LEN || strncasecmp(endpoint, group, n) || endpoint[n] != '-')
+		return NULL;
+	for (const char *c = endpoint + n + 1; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return NULL;
+	return endpoint + n + 1;
 }
 
 static const rollout_revision *find(const rollout_view *v, const char *rev)

@@ -112,6 +112,10 @@ typedef struct rollout_action {
 /* The one thing to do next. */
 void rollout_next(const rollout_cfg *cfg, const rollout_view *v, rollout_action *out);
 
+/* The revision an endpoint named "<group>-<7 hex>" routes to (a pointer into endpoint), or NULL
+ * when the name is not one of group's revision endpoints. */
+const char *rollout_endpoint_revision(const char *group, const char *endpoint);
+
 /* The stable revision of a view (what serves when nothing is in flight); "" when none. */
 const char *rollout_stable(const rollout_view *v);
 /* "3f2a91c → 8be04d1, 10% → 50% → 100%, pause 2m" (malloc'd). */

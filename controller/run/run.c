@@ -34,10 +34,13 @@ typedef struct {
 	size_t last_steps[4];     /* the last plan: add, change, replace, destroy */
 	bool has_plan;
 	char *repo_shown;
+	json_t *rollouts;         /* the providers' status array (rollouts), as last observed */
 	/* the loop's own (one thread) */
 	char *failed_rev;
 	int failures;
 	double retry_at;
+	double requeue_at;        /* a step asked to come back (a rollout's pause ends); 0: none */
+	json_t *phases;           /* group -> the rollout phase last seen, to count finished ones */
 } run;
 
 static double wall_now(void)
@@ -98,9 +101,10 @@ static char *status_json(void *ctx)
 						(json_int_t)r->last_summary.failed, "skipped",
 						(json_int_t)r->last_summary.skipped)
 				    : json_null();
-	json_t *j = json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o}", "source", src, "fetched_revision",
+	json_t *j = json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o}", "source", src, "fetched_revision",
 			      nullable(r->fetched), "applied_revision", nullable(r->applied), "ready", r->ready,
-			      "last_reconcile", last, "last_plan", last_plan, "last_apply", apply);
+			      "last_reconcile", last, "last_plan", last_plan, "last_apply", apply, "rollouts",
+			      r->rollouts ? json_incref(r->rollouts) : json_array());
 	pthread_mutex_unlock(&r->mu);
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
@@ -134,6 +138,49 @@ static void declare_metrics(berth_metrics *m)
 	berth_metrics_declare(m, "berth_arm_requests_total", BERTH_COUNTER,
 			      "Attempts sent to Azure Resource Manager, by HTTP status (0: no answer).", NULL, 0);
 	berth_metrics_declare(m, "berth_arm_throttled_total", BERTH_COUNTER, "ARM answers 429 Too Many Requests.", NULL, 0);
+	berth_metrics_declare(m, "berth_rollout_step", BERTH_GAUGE,
+			      "The step a container group's rollout is at (1-based; 0: none in progress).", NULL, 0);
+	berth_metrics_declare(m, "berth_rollout_weight", BERTH_GAUGE,
+			      "Traffic Manager weight of each revision of a rolled-out group.", NULL, 0);
+	berth_metrics_declare(m, "berth_rollouts_total", BERTH_COUNTER, "Rollouts that ended, by result.", NULL, 0);
+}
+
+/* Rollout gauges from the status, and a count for each rollout seen to end. */
+static void count_rollouts(run *r, json_t *rollouts)
+{
+	berth_metrics_reset(r->metrics, "berth_rollout_step");
+	berth_metrics_reset(r->metrics, "berth_rollout_weight");
+	if (!r->phases)
+		r->phases = json_object();
+	size_t i;
+	json_t *ro;
+	json_array_foreach(rollouts, i, ro) {
+		const char *group = json_string_value(json_object_get(ro, "group"));
+		const char *phase = json_string_value(json_object_get(ro, "phase"));
+		if (!group || !phase)
+			continue;
+		char *gl = berth_metrics_label("group", group);
+		bool moving = !strcmp(phase, "progressing") || !strcmp(phase, "rolling_back");
+		json_t *step = json_object_get(ro, "step");
+		berth_metrics_set(r->metrics, "berth_rollout_step", gl,
+				  moving && json_is_integer(step) ? (double)json_integer_value(step) : 0);
+		const char *rev;
+		json_t *w;
+		json_object_foreach(json_object_get(ro, "weights"), rev, w) {
+			char *rl = berth_metrics_label("revision", rev);
+			char *both = xasprintf("%s,%s", gl, rl);
+			berth_metrics_set(r->metrics, "berth_rollout_weight", both, (double)json_integer_value(w));
+			free(both);
+			free(rl);
+		}
+		free(gl);
+		const char *before = json_string_value(json_object_get(r->phases, group));
+		bool was_moving = before && (!strcmp(before, "progressing") || !strcmp(before, "rolling_back"));
+		if (was_moving && !moving && (!strcmp(phase, "succeeded") || !strcmp(phase, "failed")))
+			berth_metrics_add(r->metrics, "berth_rollouts_total",
+					  !strcmp(phase, "succeeded") ? "result=\"succeeded\"" : "result=\"rolled_back\"", 1);
+		json_object_set_new(r->phases, group, json_string(phase));
+	}
 }
 
 static void count_transports(run *r, berth_engine *e)
@@ -161,6 +208,8 @@ typedef struct {
 	size_t steps[4];
 	plan_summary summary;
 	bool changed;
+	double requeue_after; /* seconds of the engine's clock */
+	json_t *rollouts;
 } outcome;
 
 /* The checkout's root, so diagnostics can name files as they are in the repository. */
@@ -219,13 +268,34 @@ static void reconcile(run *r, berth_engine *e, const berth_revision *rev, outcom
 	berth_result res;
 	berth_error err = {0};
 	int rc = berth_reconcile(e, spec_model(s), &o, &res, &err);
+	bool rolled = false;
 	if (res.plan) {
 		oc->has_plan = true;
-		for (size_t i = 0; i < plan_count(res.plan); i++)
-			oc->steps[plan_step_action(plan_step_at(res.plan, i))]++;
-		oc->changed = plan_count(res.plan) > 0;
+		for (size_t i = 0; i < plan_count(res.plan); i++) {
+			const plan_step *st = plan_step_at(res.plan, i);
+			oc->steps[plan_step_action(st)]++;
+			/* A rollout advancing is not drift being corrected. */
+			if (!strcmp(plan_step_kind(st), "rollout"))
+				rolled = true;
+			else
+				oc->changed = true;
+		}
 		oc->summary = res.summary;
 	}
+	oc->requeue_after = res.requeue_after;
+	char *status = res.status ? xstrdup(res.status) : NULL;
+	if (rolled && res.applied) {
+		/* What the rollout steps did, for /status and the metrics (three reads per rollout). */
+		char *fresh = NULL;
+		berth_error serr = {0};
+		if (berth_status(e, spec_model(s), &fresh, &serr) == 0) {
+			free(status);
+			status = fresh;
+		}
+		berth_error_clear(&serr);
+	}
+	oc->rollouts = status ? json_loads(status, 0, NULL) : NULL;
+	free(status);
 	oc->result = rc == 0 ? "success" : "failure";
 	if (rc != 0)
 		oc->error = xstrdup(err.message ? err.message : berth_error_code_name(err.code));
@@ -271,6 +341,16 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		run_log_line(&r->log, "info", "reconciling", "revision", rev.revision, "signer", rev.signer,
 			     (const char *)NULL);
 		reconcile(r, e, &rev, &oc);
+		double rate = berth_clock_rate(r->cfg->clock);
+		r->requeue_at = oc.requeue_after > 0 ? wall_now() + oc.requeue_after / rate : 0;
+		if (oc.rollouts) {
+			count_rollouts(r, oc.rollouts);
+			pthread_mutex_lock(&r->mu);
+			json_decref(r->rollouts);
+			r->rollouts = oc.rollouts;
+			pthread_mutex_unlock(&r->mu);
+			oc.rollouts = NULL;
+		}
 		if (!strcmp(oc.result, "success")) {
 			pthread_mutex_lock(&r->mu);
 			bool same = r->applied && !strcmp(r->applied, rev.revision);
@@ -334,6 +414,7 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 			     rev.revision, "retry_in_seconds", secs, (const char *)NULL);
 	}
 	bool ok = !skipped && !strcmp(oc.result, "success");
+	json_decref(oc.rollouts);
 	free(oc.error);
 	json_decref(oc.diagnostics);
 	berth_error_clear(&err);
@@ -412,7 +493,8 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 		snprintf(port, sizeof(port), "%d", berth_server_port(server));
 		run_log_line(&r.log, "info", "listening", "listen", cfg->listen, "port", port, (const char *)NULL);
 	}
-	berth_engine_config ec = {.cancel = cfg->abort, .drain = cfg->stop, .events = {.fn = run_log_event, .ctx = &r.log}};
+	berth_engine_config ec = {.cancel = cfg->abort, .drain = cfg->stop, .events = {.fn = run_log_event, .ctx = &r.log},
+				  .clock = cfg->clock};
 	e = berth_engine_new(&ec);
 	watching = pthread_create(&watchdog, NULL, stop_watchdog, &r) == 0;
 	if (!watching)
@@ -434,6 +516,8 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 		double next = wall_now() + interval;
 		if (r.failed_rev && r.retry_at < next)
 			next = r.retry_at;
+		if (r.requeue_at > 0 && r.requeue_at < next)
+			next = r.requeue_at; /* a rollout's pause ends, or its health is due a look */
 		wait_for_work(&r, next);
 	}
 	if (berth_cancel_fired(cfg->stop))
@@ -453,6 +537,8 @@ out:
 	free(r.last_time);
 	free(r.last_error);
 	json_decref(r.last_diagnostics);
+	json_decref(r.rollouts);
+	json_decref(r.phases);
 	free(r.failed_rev);
 	free(r.repo_shown);
 	pthread_mutex_destroy(&r.mu);

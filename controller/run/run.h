@@ -29,6 +29,7 @@ typedef struct berth_run_config {
 	berth_cancel *stop;
 	berth_cancel *abort;
 	double stop_grace_s; /* 0: 10 */
+	const berth_clock *clock; /* the engine's (rollout pauses); NULL: the real clock */
 } berth_run_config;
 
 /* Runs until stopped (or, with once, for one reconcile). Returns 0: stopped cleanly, or once

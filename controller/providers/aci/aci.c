@@ -17,6 +17,7 @@
 #include "core/provider.h"
 #include "core/util.h"
 #include "providers/aci/aci_body.h"
+#include "providers/aci/aci_rollout.h"
 #include "providers/common/azure_common.h"
 
 /* How long a created or updated group may take to have its containers running. */
@@ -38,6 +39,7 @@ static const char *tag_of(json_t *obj, const char *tag)
 }
 
 static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p);
+static void aci_observed_free(void *observed);
 static void add_observed_share_refs(json_t *group, plan *p, size_t id);
 
 static void plan_group_refs(const struct spec_model *m, const spec_container_group *g, plan *p, size_t id)
@@ -60,6 +62,8 @@ static void plan_wanted(const struct spec_model *m, json_t *observed, plan *p, p
 	const spec_azure *az = &m->azure;
 	for (size_t i = 0; i < az->n_container_groups; i++) {
 		const spec_container_group *g = &az->container_groups[i];
+		if (g->rollout.present)
+			continue; /* runs as revisions: aci_rollout.c */
 		json_t *obs = azure_find_named(observed, g->name);
 		const char *owner = obs ? tag_of(obs, AZURE_TAG_OWNER) : NULL;
 		if (obs && (!owner || strcmp(owner, m->name))) {
@@ -161,10 +165,17 @@ static void plan_unwanted(const struct spec_model *m, json_t *observed, plan *p)
 	json_array_foreach(observed, i, it) {
 		const char *name = json_string_value(json_object_get(it, "name"));
 		const char *owner = azure_owner_of(it);
-		if (!name || !owner || strcmp(owner, m->name) || aci_find_group(m, name))
+		if (!name || !owner || strcmp(owner, m->name) || aci_rollout_owns(m, it))
+			continue;
+		const spec_container_group *g = aci_find_group(m, name);
+		/* A group that now has a rollout goes once its first revision serves. */
+		bool now_rolled_out = g && g->rollout.present && !tag_of(it, ROLLOUT_TAG_GROUP_KEY);
+		if (g && !now_rolled_out)
 			continue;
 		azure_step *s = azure_step_new(0, azure_resource_path(m, ACI_TYPE, name), NULL, name);
-		size_t id = plan_add_step(p, PLAN_DELETE, ACI_KIND, name, "not in the spec", s);
+		size_t id = plan_add_step(p, PLAN_DELETE, ACI_KIND, name, now_rolled_out ? "replaced by revisions" : "not in the spec", s);
+		if (now_rolled_out)
+			plan_add_ref(p, id, PLAN_NEEDS, "rollout %s", name);
 		plan_add_ref(p, id, PLAN_REMOVES, "container_group %s", name);
 		const char *fqdn = json_string_value(json_object_get(json_object_get(json_object_get(it, "properties"), "ipAddress"), "fqdn"));
 		if (fqdn)
@@ -216,6 +227,8 @@ static int aci_apply(const berth_env *env, const struct spec_model *m, const pla
 	azure_step *s = payload;
 	arm *a = env->arm;
 	plan_action action = plan_step_action(step);
+	if (!strcmp(plan_step_kind(step), ACI_KIND_ROLLOUT))
+		return aci_rollout_apply(env, m, step, err);
 	if (action == PLAN_DELETE || action == PLAN_REPLACE) {
 		int rc = azure_delete(a, s->path, ARM_API_CONTAINER_INSTANCE, true, err);
 		if (rc != 0 || action == PLAN_DELETE)
@@ -279,15 +292,25 @@ static int aci_observe(const berth_env *env, const struct spec_model *m, void **
 	free(path);
 	if (rc != 0)
 		return azure_error(env->arm, rc, NULL, msg, err);
-	*observed = items;
+	aci_observed *o = xcalloc(1, sizeof(*o));
+	o->groups = items;
+	o->wall = berth_wall(env->clock);
+	rc = aci_rollout_observe(env, m, o, err);
+	if (rc != 0) {
+		aci_observed_free(o);
+		return rc;
+	}
+	*observed = o;
 	*complete = true;
 	return 0;
 }
 
-/* Per-poll details that change by themselves (the instance view) are not part of it. */
+/* Per-poll details that change by themselves (the instance view, monitor statuses) are not
+ * part of it. */
 static char *aci_fingerprint(const void *observed)
 {
-	json_t *copy = json_deep_copy((json_t *)observed);
+	const aci_observed *o = observed;
+	json_t *copy = json_deep_copy(o->groups);
 	size_t i;
 	json_t *g;
 	json_array_foreach(copy, i, g) {
@@ -298,8 +321,19 @@ static char *aci_fingerprint(const void *observed)
 		json_array_foreach(json_object_get(props, "containers"), k, c)
 			json_object_del(json_object_get(c, "properties"), "instanceView");
 	}
-	char *fp = azure_json_fingerprint(copy);
-	json_decref(copy);
+	json_t *profiles = json_deep_copy(o->profiles);
+	const char *k;
+	json_t *pr;
+	json_object_foreach(profiles, k, pr) {
+		json_t *props = json_object_get(pr, "properties");
+		json_object_del(json_object_get(props, "monitorConfig"), "profileMonitorStatus");
+		json_t *e;
+		json_array_foreach(json_object_get(props, "endpoints"), i, e)
+			json_object_del(json_object_get(e, "properties"), "endpointMonitorStatus");
+	}
+	json_t *both = json_pack("{s:o, s:o}", "groups", copy, "profiles", profiles);
+	char *fp = azure_json_fingerprint(both);
+	json_decref(both);
 	return fp;
 }
 
@@ -309,15 +343,27 @@ static int aci_diff(const struct spec_model *m, const void *observed, bool compl
 	(void)opts;
 	problems pr;
 	problems_init(&pr);
-	plan_wanted(m, (json_t *)observed, p, &pr);
+	const aci_observed *o = observed;
+	plan_wanted(m, o->groups, p, &pr);
+	aci_rollout_diff(m, o, p, &pr);
 	if (complete)
-		plan_unwanted(m, (json_t *)observed, p);
+		plan_unwanted(m, o->groups, p);
 	return problems_to_error(&pr, err);
 }
 
 static void aci_observed_free(void *observed)
 {
-	json_decref(observed);
+	aci_observed *o = observed;
+	if (!o)
+		return;
+	json_decref(o->groups);
+	json_decref(o->profiles);
+	free(o);
+}
+
+static char *aci_status(const struct spec_model *m, const void *observed, double wall)
+{
+	return aci_rollout_status(m, observed, wall);
 }
 
 const berth_provider berth_provider_aci = {
@@ -331,4 +377,6 @@ const berth_provider berth_provider_aci = {
 	.apply = aci_apply,
 	.observed_free = aci_observed_free,
 	.free_payload = azure_step_free,
+	.status = aci_status,
+	.command = aci_rollout_command,
 };
