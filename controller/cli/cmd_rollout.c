@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_run.h"
+#include "spec/xalloc.h"
 
 static void rollout_usage(FILE *out)
 {
