@@ -320,6 +320,7 @@ typedef struct driver {
 	char failure[sizeof(((rollout_tag *)0)->reason)];
 	int failed_step;
 	bool until_rolled_back; /* an abort: stop once the rollback is over */
+	bool saw_rollback;      /* someone else (an abort, another replica) rolled this revision back */
 	char last_why[256];
 } driver;
 
@@ -493,6 +494,11 @@ static int round_once(driver *d, bool wait, bool *done, berth_error *err)
 	if (rc != 0)
 		return rc;
 	l.v.probe = probe(d, &l);
+	if (l.v.has_tag && l.v.tag.phase == ROLLOUT_ROLLING_BACK && !strcmp(l.v.tag.rev, d->desired) && !d->rolled_back) {
+		d->saw_rollback = true;
+		d->failed_step = l.v.tag.step;
+		snprintf(d->failure, sizeof(d->failure), "%s", l.v.tag.reason);
+	}
 	if (d->until_rolled_back && l.v.has_tag && l.v.tag.phase == ROLLOUT_FAILED) {
 		*done = true;
 		progress(d, &l, "rolled back");
@@ -508,7 +514,7 @@ static int round_once(driver *d, bool wait, bool *done, berth_error *err)
 		return 0;
 	case RO_BLOCKED:
 		*done = true;
-		if (d->rolled_back)
+		if (d->rolled_back || d->saw_rollback)
 			return berth_error_set(err, BERTH_EFAILED,
 					       "rollout %s failed at step %d/%d: %s; rolled back, traffic is on %s", d->g->name,
 					       d->failed_step + 1, d->cfg.n_steps, d->failure, l.v.tag.from);
