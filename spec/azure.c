@@ -10,6 +10,10 @@
 /* ACI's per-container and per-group ceilings for a standard Linux or Windows group. */
 #define ACI_MAX_CPU 4.0
 #define ACI_MAX_MEMORY_GB 16.0
+/* ACI allows 63 characters in a group name and a DNS label; a rollout's revisions append
+ * "-<7 hex rev>" to both, which leaves 55 for what the spec writes. */
+#define ACI_NAME_MAX 63
+#define ROLLOUT_NAME_MAX (ACI_NAME_MAX - 8)
 
 /* ---- endpoints ---- */
 
@@ -131,6 +135,32 @@ static bool decode_file_share(spec_ctx *c, const ynode *key, const ynode *v, voi
 	size_t before = spec_diags_errors(c->diags);
 	dec_object(c, v, share_fields, NFIELDS(share_fields), fs);
 	return ok && spec_diags_errors(c->diags) == before;
+}
+
+/* ---- values shared by sections ---- */
+
+/* An HTTP path to probe (a Traffic Manager monitor's, a rollout's own probe). */
+static bool decode_http_path(spec_ctx *c, const ynode *v, const char **out)
+{
+	if (!dec_str(c, v, out))
+		return false;
+	if ((*out)[0] != '/') {
+		spec_error_at(c, v, "must start with '/' (got '%s')", *out);
+		return false;
+	}
+	return true;
+}
+
+/* A duration that must be longer than 0: a wait of nothing would never let anything happen. */
+static bool decode_positive_duration(spec_ctx *c, const ynode *v, int64_t *out_ns)
+{
+	if (!dec_duration(c, v, out_ns))
+		return false;
+	if (*out_ns <= 0) {
+		spec_error_at(c, v, "must be longer than 0 (got %s)", v->u.str);
+		return false;
+	}
+	return true;
 }
 
 /* ---- container groups ---- */
@@ -446,6 +476,168 @@ static bool f_dns_label(spec_ctx *c, const ynode *v, void *o)
 	return dec_str(c, v, &g->dns_label) && spec_check_name(c, v, NAME_DNS_LABEL, "DNS label", g->dns_label);
 }
 
+/* ---- rollouts (issue 9) ---- */
+
+/* What the new revision's endpoint must show in Traffic Manager; "none" turns the gate off. An
+ * endpoint status is Azure's, so both are matched in any case, like Azure's enumerations. */
+static const char *const monitor_gates[] = {"Online", "none", NULL};
+
+static bool f_ro_traffic_manager(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_rollout *r = o;
+	r->traffic_manager_loc = spec_loc_of(c, v);
+	return dec_str(c, v, &r->traffic_manager);
+}
+
+static bool f_ro_pause(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_rollout *r = o;
+	r->pause_loc = spec_loc_of(c, v);
+	return dec_duration(c, v, &r->pause_ns);
+}
+
+static bool f_ro_timeout(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_rollout *r = o;
+	return decode_positive_duration(c, v, &r->timeout_ns);
+}
+
+static bool f_step_pause(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_rollout_step *st = o;
+	st->pause_loc = spec_loc_of(c, v);
+	return dec_duration(c, v, &st->pause_ns);
+}
+
+static const field step_fields[] = {
+	{.key = "weight", .kind = FK_INT, .off = offsetof(spec_rollout_step, weight), .min = 1, .max = 100, .flags = F_REQUIRED},
+	F_FN("pause", f_step_pause, 0),
+};
+
+/* Each step is a weight (10) or a mapping with its own pause ({weight: 10, pause: 5m}). */
+static bool f_ro_steps(spec_ctx *c, const ynode *n, void *o)
+{
+	spec_rollout *r = o;
+	/* "steps:" with no value is empty, like every list: then the rule below says what is wrong. */
+	bool empty = ynode_is_null(n);
+	if (!empty && !dec_expect_seq(c, n))
+		return false;
+	size_t count = empty ? 0 : n->n;
+	r->steps = arena_calloc(c->mem, count ? count : 1, sizeof(*r->steps));
+	bool ok = true;
+	int64_t last = -1; /* the last step's weight, when it could be read */
+	for (size_t i = 0; i < count; i++) {
+		const ynode *it = n->u.items[i];
+		spec_push_index(c, i);
+		spec_rollout_step st = {.weight = -1, .pause_ns = -1, .loc = spec_loc_of(c, it)};
+		size_t before = spec_diags_errors(c->diags);
+		if (it->kind == YNODE_MAP)
+			dec_object(c, it, step_fields, NFIELDS(step_fields), &st);
+		else
+			dec_int(c, it, 1, 100, &st.weight);
+		bool good = spec_diags_errors(c->diags) == before && st.weight > 0;
+		last = i == count - 1 && good ? st.weight : last;
+		if (good && r->n_steps && st.weight <= r->steps[r->n_steps - 1].weight) {
+			spec_error_at(c, it, "weight %lld is not above the step before it (%lld): the weights must increase",
+				      (long long)st.weight, (long long)r->steps[r->n_steps - 1].weight);
+			good = false;
+		}
+		if (good)
+			r->steps[r->n_steps++] = st;
+		ok &= good;
+		spec_pop(c);
+	}
+	if (!count) {
+		spec_error_at(c, n, "a rollout needs at least one step (the last one 100)");
+		return false;
+	}
+	if (last >= 0 && last != 100) {
+		spec_push_index(c, count - 1);
+		spec_error_at(c, n->u.items[count - 1],
+			      "the last step must be 100 (got %lld): a rollout ends with all traffic on the new revision",
+			      (long long)last);
+		spec_pop(c);
+		ok = false;
+	}
+	return ok;
+}
+
+static bool f_health_monitor(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_rollout *r = o;
+	int i;
+	if (!dec_enum(c, v, monitor_gates, true, &i))
+		return false;
+	r->monitor = i == 0 ? monitor_gates[0] : NULL; /* NULL: no monitor gate */
+	return true;
+}
+
+static bool f_probe_path(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_rollout *r = o;
+	return decode_http_path(c, v, &r->probe_path);
+}
+
+static bool f_probe_interval(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_rollout *r = o;
+	return decode_positive_duration(c, v, &r->probe_interval_ns);
+}
+
+static bool f_health_probe(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {
+		F_FN("path", f_probe_path, 0),
+		F_INT("port", spec_rollout, probe_port, 1, 65535),
+		F_INT("expect", spec_rollout, probe_expect, 100, 599),
+		F_FN("interval", f_probe_interval, 0),
+	};
+	spec_rollout *r = o;
+	/* Not a mapping is reported here; no probe then, so no port of it is checked either. */
+	if (!dec_object(c, v, f, NFIELDS(f), r))
+		return false;
+	r->probe = true;
+	return true;
+}
+
+static bool f_ro_health(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {
+		F_FN("monitor", f_health_monitor, 0),
+		F_FN("probe", f_health_probe, 0),
+		F_INT("max_restarts", spec_rollout, max_restarts, 0, INT64_MAX),
+	};
+	return dec_object(c, v, f, NFIELDS(f), o);
+}
+
+static const field rollout_fields[] = {
+	F_FN("traffic_manager", f_ro_traffic_manager, F_REQUIRED),
+	F_FN("steps", f_ro_steps, F_REQUIRED),
+	F_FN("pause", f_ro_pause, 0),
+	F_FN("health", f_ro_health, 0),
+	F_FN("timeout", f_ro_timeout, 0),
+};
+
+static bool f_rollout(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_container_group *g = o;
+	/* Errors about the rollout as a whole point at its key, as "missing required key" does. */
+	const ynode *key = c->depth > 0 && c->depth <= SPEC_PATH_MAX ? c->path[c->depth - 1].at : NULL;
+	g->rollout = (spec_rollout){
+		.present = true,
+		.loc = spec_loc_of(c, key ? key : v),
+		.pause_ns = -1,
+		.monitor = monitor_gates[0],
+		.probe_path = "/",
+		.probe_port = 80,
+		.probe_expect = 200,
+		.probe_interval_ns = 10 * 1000000000LL,
+		.max_restarts = 0,
+		.timeout_ns = 15 * 60 * 1000000000LL,
+	};
+	return dec_object(c, v, rollout_fields, NFIELDS(rollout_fields), &g->rollout);
+}
+
 static const field group_fields[] = {
 	F_AZ_ENUM("os", spec_container_group, os, os_values),
 	F_AZ_ENUM("ip", spec_container_group, ip, ip_values),
@@ -454,11 +646,68 @@ static const field group_fields[] = {
 	F_AZ_ENUM("restart_policy", spec_container_group, restart_policy, restart_values),
 	F_FN("containers", f_containers, F_REQUIRED),
 	F_FN("volumes", f_cg_volumes, 0),
+	F_FN("rollout", f_rollout, 0),
 };
 
 static const char *proto_name(spec_proto p)
 {
 	return p == SPEC_PROTO_UDP ? "udp" : "tcp";
+}
+
+/* A rollout's rules that need only its group (those that need the profile are in validate.c):
+ * the revisions' names and FQDNs, and the port berth probes them on. */
+static void check_rollout(spec_ctx *c, const ynode *n, const spec_container_group *g)
+{
+	const spec_rollout *r = &g->rollout;
+	if (strlen(g->name) > ROLLOUT_NAME_MAX)
+		spec_error_loc(c, g->loc,
+			       "a rolled-out group's name is at most %d characters (got %zu): its revisions are named "
+			       "'%s-<7 hex rev>' and ACI allows %d",
+			       ROLLOUT_NAME_MAX, strlen(g->name), g->name, ACI_NAME_MAX);
+	if (g->dns_label && strlen(g->dns_label) > ROLLOUT_NAME_MAX)
+		spec_error_at(c, ymap_key(n, "dns_label"),
+			      "a rolled-out group's dns_label is at most %d characters (got %zu): its revisions' labels are "
+			      "'%s-<7 hex rev>' and ACI allows %d",
+			      ROLLOUT_NAME_MAX, strlen(g->dns_label), g->dns_label, ACI_NAME_MAX);
+	spec_push_key(c, "rollout");
+	if (g->ip != SPEC_IP_PUBLIC || !g->dns_label) {
+		const char *needs = g->ip == SPEC_IP_PUBLIC ? "a dns_label"
+				    : g->dns_label        ? "ip: public"
+							  : "ip: public and a dns_label";
+		spec_error_loc(c, r->loc,
+			       "a rollout needs %s: Traffic Manager routes to each revision at its own public FQDN "
+			       "(<dns_label>-<rev>)",
+			       needs);
+	}
+	if (r->probe && g->n_ports) {
+		char list[256];
+		size_t len = 0;
+		bool found = false;
+		list[0] = '\0';
+		for (size_t p = 0; p < g->n_ports; p++) {
+			if (g->ports[p].protocol != SPEC_PROTO_TCP)
+				continue;
+			found |= g->ports[p].port == r->probe_port;
+			if (len < sizeof(list))
+				len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", len ? ", " : "", g->ports[p].port);
+		}
+		if (!found) {
+			/* An HTTP probe goes to a TCP port of the group's address. */
+			const ynode *probe = ymap_value(ymap_value(ymap_value(n, "rollout"), "health"), "probe");
+			const ynode *port = ymap_value(probe, "port");
+			spec_push_key(c, "health");
+			spec_push_key(c, "probe");
+			if (port)
+				spec_push_key(c, "port");
+			spec_error_at(c, port ? port : probe, "%sport %lld is not a TCP port of the group (%s)", port ? "" : "the default ",
+				      (long long)r->probe_port, len ? list : "it has none");
+			if (port)
+				spec_pop(c);
+			spec_pop(c);
+			spec_pop(c);
+		}
+	}
+	spec_pop(c);
 }
 
 /* Rules that span the group's fields. */
@@ -537,6 +786,8 @@ static void check_group(spec_ctx *c, const ynode *n, spec_container_group *g)
 					       hint ? "'?" : "");
 			}
 		}
+	if (g->rollout.present)
+		check_rollout(c, n, g);
 }
 
 static bool decode_container_group(spec_ctx *c, const ynode *key, const ynode *v, void *item)
@@ -590,13 +841,7 @@ static bool decode_endpoint(spec_ctx *c, const ynode *key, const ynode *v, void 
 static bool f_monitor_path(spec_ctx *c, const ynode *v, void *o)
 {
 	spec_traffic_manager *tm = o;
-	if (!dec_str(c, v, &tm->monitor_path))
-		return false;
-	if (tm->monitor_path[0] != '/') {
-		spec_error_at(c, v, "must start with '/' (got '%s')", tm->monitor_path);
-		return false;
-	}
-	return true;
+	return decode_http_path(c, v, &tm->monitor_path);
 }
 
 /* Traffic Manager probes every 30 s, or every 10 s ("fast" probing); nothing else. */

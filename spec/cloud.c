@@ -76,11 +76,17 @@ const spec_traffic_manager *spec_rollout_profile(const struct spec_model *m, con
 	return NULL;
 }
 
+void spec_rollout_min_pause_terms(const spec_traffic_manager *tm, int64_t *ttl, int64_t *interval, int64_t *tolerated)
+{
+	*ttl = tm->ttl >= 0 ? tm->ttl : 30;
+	*interval = tm->monitor_interval > 0 ? tm->monitor_interval : 30;
+	*tolerated = tm->monitor_tolerated_failures >= 0 ? tm->monitor_tolerated_failures : 3;
+}
+
 int64_t spec_rollout_min_pause_s(const spec_traffic_manager *tm)
 {
-	int64_t ttl = tm->ttl >= 0 ? tm->ttl : 30;
-	int64_t interval = tm->monitor_interval > 0 ? tm->monitor_interval : 30;
-	int64_t tolerated = tm->monitor_tolerated_failures >= 0 ? tm->monitor_tolerated_failures : 3;
+	int64_t ttl, interval, tolerated;
+	spec_rollout_min_pause_terms(tm, &ttl, &interval, &tolerated);
 	return ttl + interval * (tolerated + 1);
 }
 

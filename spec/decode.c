@@ -331,6 +331,31 @@ bool spec_parse_duration(const char *s, int64_t *ns)
 	return true;
 }
 
+void spec_format_duration(char *out, size_t n, int64_t ns)
+{
+	if (ns == 0) {
+		snprintf(out, n, "0s");
+		return;
+	}
+	if (ns % 1000000000LL) {
+		if (ns % 1000000LL == 0 && ns < 1000000000LL)
+			snprintf(out, n, "%lldms", (long long)(ns / 1000000LL));
+		else
+			snprintf(out, n, "%.9gs", (double)ns / 1e9);
+		return;
+	}
+	long long s = ns / 1000000000LL;
+	long long h = s / 3600, m = (s % 3600) / 60, sec = s % 60;
+	size_t len = 0;
+	out[0] = '\0';
+	if (h)
+		len += (size_t)snprintf(out + len, n - len, "%lldh", h);
+	if (m && len < n)
+		len += (size_t)snprintf(out + len, n - len, "%lldm", m);
+	if ((sec || len == 0) && len < n)
+		snprintf(out + len, n - len, "%llds", sec);
+}
+
 bool dec_duration(spec_ctx *c, const ynode *n, int64_t *out_ns)
 {
 	if (!want_scalar(c, n, "a duration"))
@@ -636,17 +661,31 @@ bool spec_valid_env_name(const char *s, size_t len)
 	return true;
 }
 
-const ynode *ymap_key(const ynode *map, const char *key)
+/* The key's slot in a mapping's pairs (the value follows it), or NULL. */
+static ynode *const *ymap_pair(const ynode *map, const char *key)
 {
 	if (!map || map->kind != YNODE_MAP)
-		return map;
+		return NULL;
 	for (size_t i = 0; i < map->n; i++) {
 		const ynode *k = map->u.pairs[2 * i];
 		if (k->kind == YNODE_SCALAR && !strcmp(k->u.str, key))
-			return k;
+			return &map->u.pairs[2 * i];
 	}
-	return map;
+	return NULL;
 }
+
+const ynode *ymap_key(const ynode *map, const char *key)
+{
+	ynode *const *p = ymap_pair(map, key);
+	return p ? p[0] : map;
+}
+
+const ynode *ymap_value(const ynode *map, const char *key)
+{
+	ynode *const *p = ymap_pair(map, key);
+	return p ? p[1] : NULL;
+}
+
 
 bool spec_looks_like_ref(const char *s)
 {

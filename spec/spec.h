@@ -293,6 +293,8 @@ typedef struct spec_rollout_step {
 	int64_t weight;   /* percent of traffic on the new revision, 1..100; the last is 100 */
 	int64_t pause_ns; /* hold once healthy; -1: the rollout's pause */
 	spec_loc loc;
+	spec_loc pause_loc; /* where pause_ns was written: its check needs the profile, which may be
+			     * in another file, so it runs on the merged model, after the nodes */
 } spec_rollout_step;
 
 typedef struct spec_rollout {
@@ -411,6 +413,8 @@ char *spec_read_file(const char *path, size_t max, size_t *len);
 /* Compose durations ("1m30s", "500ms") and sizes ("512m", "1g"), as the spec reads them. */
 bool spec_parse_duration(const char *s, int64_t *ns);
 bool spec_parse_bytes(const char *s, int64_t *bytes);
+/* The other way: 90 s is "1m30s", 500 ms "500ms", like Go's time.Duration (into out, n bytes). */
+void spec_format_duration(char *out, size_t n, int64_t ns);
 const struct spec_model *spec_model(const spec *s);
 
 /* ---- names derived from the model, per Azure cloud (spec/cloud.c; pure) ----
@@ -429,6 +433,9 @@ const spec_traffic_manager *spec_rollout_profile(const struct spec_model *m, con
 /* The shortest pause that lets traffic move and the monitor notice: the profile's DNS TTL plus
  * interval x (tolerated failures + 1), with Azure's defaults (TTL 30, interval 30, 3) for unset. */
 int64_t spec_rollout_min_pause_s(const spec_traffic_manager *tm);
+/* Its three terms, Azure's defaults applied, for messages that show how it is computed:
+ * ttl + interval x (tolerated + 1). */
+void spec_rollout_min_pause_terms(const spec_traffic_manager *tm, int64_t *ttl, int64_t *interval, int64_t *tolerated);
 /* The pause of step i in seconds: the step's own, else the rollout's, else the minimum above. */
 int64_t spec_rollout_pause_s(const struct spec_model *m, const spec_container_group *g, size_t i);
 

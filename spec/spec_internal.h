@@ -80,6 +80,8 @@ bool spec_looks_like_ref(const char *s);
 bool spec_valid_env_name(const char *s, size_t len);
 /* The key node named key in a mapping (for error positions), or the mapping itself. */
 const ynode *ymap_key(const ynode *map, const char *key);
+/* The value under key in a mapping; NULL when map is not one or has no such key. */
+const ynode *ymap_value(const ynode *map, const char *key);
 
 /* ---- decoding mappings through field tables ---- */
 typedef bool (*field_fn)(spec_ctx *c, const ynode *value, void *obj);

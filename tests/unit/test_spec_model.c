@@ -463,6 +463,18 @@ static void test_durations(void **state)
 	assert_false(spec_parse_duration("-5s", &ns));
 	assert_false(spec_parse_duration("5 s", &ns));
 	assert_false(spec_parse_duration("9999999999h", &ns));
+	/* And back, as messages show a duration (a pause that is too short, ...). */
+	char buf[32];
+	spec_format_duration(buf, sizeof(buf), 150 * 1000000000LL);
+	assert_string_equal(buf, "2m30s");
+	spec_format_duration(buf, sizeof(buf), 3600 * 1000000000LL);
+	assert_string_equal(buf, "1h");
+	spec_format_duration(buf, sizeof(buf), 500000000LL);
+	assert_string_equal(buf, "500ms");
+	spec_format_duration(buf, sizeof(buf), 1500000000LL);
+	assert_string_equal(buf, "1.5s");
+	spec_format_duration(buf, sizeof(buf), 0);
+	assert_string_equal(buf, "0s");
 }
 
 static void test_sizes(void **state)
@@ -669,17 +681,24 @@ static void test_secret_refs_as_warnings(void **state)
 	unsetenv("BERTH_T_SET_SECRET");
 }
 
-/* Azure's enumerations in any case come out in the one spelling berth plans and sends with. */
-static void test_azure_enums_any_case_normalised(void **state)
+/* A corpus file that must load without a single diagnostic (they are printed if it does not). */
+static spec *load_clean(const char *path)
 {
-	(void)state;
 	spec_diags *d = spec_diags_new();
-	spec *s = spec_load("tests/spec/valid/09-azure-values-any-case.yaml", NULL, d);
-	if (!s)
+	spec *s = spec_load(path, NULL, d);
+	if (!s || spec_diags_count(d))
 		spec_diags_print(d, stderr);
 	assert_non_null(s);
 	assert_int_equal(spec_diags_count(d), 0);
 	spec_diags_free(d);
+	return s;
+}
+
+/* Azure's enumerations in any case come out in the one spelling berth plans and sends with. */
+static void test_azure_enums_any_case_normalised(void **state)
+{
+	(void)state;
+	spec *s = load_clean("tests/spec/valid/09-azure-values-any-case.yaml");
 	const spec_azure *az = &spec_model(s)->azure;
 	assert_string_equal(az->file_shares[0].access_tier, "Hot");
 	const spec_container_group *g = &az->container_groups[0];
@@ -713,6 +732,99 @@ static void test_azure_enums_any_case_normalised(void **state)
 		 "%s  container_groups:\n    grp: {containers: {c: {image: i, cpu: 1, memory_gb: 1, ports: [80/sctp]}}}\n", head);
 	assert_diags(doc, "t.yaml:8:68: error: azure.container_groups.grp.containers.c.ports[0]: invalid port '80/sctp': use "
 			  "PORT or PORT/tcp or PORT/udp\n");
+}
+
+/* A rollout's probe and health limits (durations in seconds). */
+static void assert_health(const spec_rollout *r, const char *path, int64_t port, int64_t expect, int64_t interval_s,
+			  int64_t max_restarts, int64_t timeout_s)
+{
+	assert_string_equal(r->probe_path, path);
+	assert_int_equal(r->probe_port, port);
+	assert_int_equal(r->probe_expect, expect);
+	assert_int_equal(r->probe_interval_ns, interval_s * 1000000000LL);
+	assert_int_equal(r->max_restarts, max_restarts);
+	assert_int_equal(r->timeout_ns, timeout_s * 1000000000LL);
+}
+
+/* A rollout reads back as written, with its documented defaults where it is not, and the pause
+ * of each step comes from the step, else the rollout, else the profile's minimum (issue 9). */
+static void test_rollout_model(void **state)
+{
+	(void)state;
+	spec *s = load_clean("tests/spec/valid/11-azure-rollout.yaml");
+	const struct spec_model *m = spec_model(s);
+	assert_int_equal(m->azure.n_container_groups, 3);
+
+	const spec_container_group *web = &m->azure.container_groups[0];
+	const spec_rollout *r = &web->rollout;
+	assert_true(r->present);
+	assert_int_equal(r->loc.line, 19);
+	assert_string_equal(r->traffic_manager, "shop-web");
+	assert_int_equal(r->traffic_manager_loc.line, 20);
+	assert_int_equal(r->traffic_manager_loc.col, 26);
+	assert_int_equal(r->n_steps, 3);
+	assert_int_equal(r->steps[0].weight, 10);
+	assert_int_equal(r->steps[0].pause_ns, 300 * 1000000000LL);
+	assert_int_equal(r->steps[0].pause_loc.line, 21);
+	assert_int_equal(r->steps[0].pause_loc.col, 37);
+	assert_int_equal(r->steps[1].weight, 50);
+	assert_int_equal(r->steps[1].pause_ns, -1);
+	assert_int_equal(r->steps[2].weight, 100);
+	assert_int_equal(r->steps[2].pause_ns, -1);
+	assert_int_equal(r->pause_ns, 150 * 1000000000LL);
+	assert_string_equal(r->monitor, "Online"); /* written "online": Azure's spelling */
+	assert_true(r->probe);
+	assert_health(r, "/healthz", 80, 204, 5, 1, 20 * 60);
+	const spec_traffic_manager *tm = spec_rollout_profile(m, web);
+	assert_non_null(tm);
+	assert_string_equal(tm->name, "shop-web");
+	assert_int_equal(spec_rollout_min_pause_s(tm), 30 + 30 * (3 + 1));
+	assert_int_equal(spec_rollout_pause_s(m, web, 0), 300); /* the step's own */
+	assert_int_equal(spec_rollout_pause_s(m, web, 1), 150); /* the rollout's */
+	assert_int_equal(spec_rollout_pause_s(m, web, 2), 150);
+
+	/* Everything left out: the defaults of spec.h. */
+	const spec_container_group *api = &m->azure.container_groups[1];
+	r = &api->rollout;
+	assert_true(r->present);
+	assert_string_equal(r->traffic_manager, "shop-api");
+	assert_int_equal(r->n_steps, 1);
+	assert_int_equal(r->steps[0].weight, 100);
+	assert_int_equal(r->steps[0].pause_ns, -1);
+	assert_int_equal(r->pause_ns, -1);
+	assert_null(r->monitor); /* written "none": no monitor gate */
+	assert_false(r->probe);
+	assert_health(r, "/", 80, 200, 10, 0, 15 * 60); /* the probe's defaults, though there is none */
+	tm = spec_rollout_profile(m, api);
+	assert_non_null(tm);
+	/* TTL 10 and a fast monitor (10 s, 1 tolerated failure): 10 + 10 x 2. */
+	assert_int_equal(spec_rollout_min_pause_s(tm), 30);
+	assert_int_equal(spec_rollout_pause_s(m, api, 0), 30); /* no pause written: the minimum */
+
+	const spec_container_group *legacy = &m->azure.container_groups[2];
+	assert_false(legacy->rollout.present);
+	assert_null(spec_rollout_profile(m, legacy));
+	spec_free(s);
+
+	/* The health gate's defaults when health is written but says nothing of the monitor. */
+	const char *doc = "version: 1\nname: x\nazure:\n  subscription: 00000000-0000-0000-0000-000000000000\n"
+			  "  resource_group: rg\n  location: westus\n  container_groups:\n"
+			  "    grp:\n      ip: public\n      dns_label: grp-x\n"
+			  "      containers: {c: {image: i, cpu: 1, memory_gb: 1, ports: [80]}}\n"
+			  "      rollout: {traffic_manager: tm, steps: [100], health: {probe: {}}}\n"
+			  "  traffic_manager:\n    tm: {}\n";
+	char *text;
+	s = load_text(doc, &text);
+	if (!s)
+		fprintf(stderr, "%s", text);
+	assert_non_null(s);
+	free(text);
+	r = &spec_model(s)->azure.container_groups[0].rollout;
+	assert_string_equal(r->monitor, "Online");
+	assert_true(r->probe); /* probe: {} is a probe with every default */
+	assert_string_equal(r->probe_path, "/");
+	assert_int_equal(r->probe_port, 80);
+	spec_free(s);
 }
 
 /* "key:" with no value is an empty list for every list-valued key (it used to be an error for
@@ -913,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_environment_inherited_key_set_twice),
 		cmocka_unit_test(test_secret_refs_as_warnings),
 		cmocka_unit_test(test_azure_enums_any_case_normalised),
+		cmocka_unit_test(test_rollout_model),
 		cmocka_unit_test(test_every_list_may_be_written_empty),
 		cmocka_unit_test(test_file_mode_is_octal),
 		cmocka_unit_test(test_published_range_to_one_target),

@@ -27,32 +27,6 @@ static void putk(json_t *view, const char *prefix, const char *name, const char 
 	json_object_set_new(view, key, json_string(value));
 }
 
-/* 90000000000 -> "1m30s", like Go's time.Duration. */
-static void fmt_duration(char *out, size_t n, long long ns)
-{
-	if (ns == 0) {
-		snprintf(out, n, "0s");
-		return;
-	}
-	if (ns % 1000000000LL) {
-		if (ns % 1000000LL == 0 && ns < 1000000000LL)
-			snprintf(out, n, "%lldms", ns / 1000000LL);
-		else
-			snprintf(out, n, "%.9gs", (double)ns / 1e9);
-		return;
-	}
-	long long s = ns / 1000000000LL;
-	long long h = s / 3600, m = (s % 3600) / 60, sec = s % 60;
-	size_t len = 0;
-	out[0] = '\0';
-	if (h)
-		len += (size_t)snprintf(out + len, n - len, "%lldh", h);
-	if (m)
-		len += (size_t)snprintf(out + len, n - len, "%lldm", m);
-	if (sec || len == 0)
-		snprintf(out + len, n - len, "%llds", sec);
-}
-
 static json_int_t int_at(json_t *o, const char *key, json_int_t dflt)
 {
 	json_t *v = json_object_get(o, key);
@@ -68,7 +42,7 @@ static const char *str_at(json_t *o, const char *key, const char *dflt)
 static void put_duration(json_t *view, const char *key, json_t *o, const char *field, long long dflt)
 {
 	char buf[64];
-	fmt_duration(buf, sizeof(buf), int_at(o, field, dflt));
+	spec_format_duration(buf, sizeof(buf), int_at(o, field, dflt));
 	json_object_set_new(view, key, json_string(buf));
 }
 
@@ -320,9 +294,9 @@ json_t *swarm_service_view(json_t *sspec, const swarm_state *st)
 		json_t *t = json_object_get(hc, "Test");
 		char *test = t ? json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup("[]");
 		char iv[32], to[32], sp[32];
-		fmt_duration(iv, sizeof(iv), int_at(hc, "Interval", 0));
-		fmt_duration(to, sizeof(to), int_at(hc, "Timeout", 0));
-		fmt_duration(sp, sizeof(sp), int_at(hc, "StartPeriod", 0));
+		spec_format_duration(iv, sizeof(iv), int_at(hc, "Interval", 0));
+		spec_format_duration(to, sizeof(to), int_at(hc, "Timeout", 0));
+		spec_format_duration(sp, sizeof(sp), int_at(hc, "StartPeriod", 0));
 		put(v, "healthcheck", "%s interval=%s timeout=%s start_period=%s retries=%lld", test, iv, to, sp,
 		    (long long)int_at(hc, "Retries", 0));
 		free(test);
