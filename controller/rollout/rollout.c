@@ -378,7 +378,9 @@ static void advance(const rollout_cfg *cfg, const rollout_view *v, const rollout
 		next.step = 0;
 		next.since = (long long)v->now;
 		next.healthy = -1;
-		tag(a, &next, "first step");
+		char w[64];
+		snprintf(w, sizeof(w), "step 1/%d (%d%%) begins", cfg->n_steps, cfg->weight[0]);
+		tag(a, &next, w);
 		return;
 	}
 	int want_new, want_old;
@@ -432,7 +434,9 @@ static void advance(const rollout_cfg *cfg, const rollout_view *v, const rollout
 	if (!was_healthy) {
 		rollout_tag next = *t;
 		next.healthy = (long long)v->now;
-		tag(a, &next, "healthy");
+		char w[96];
+		snprintf(w, sizeof(w), "step %d/%d (%d%%): healthy, the pause begins", k + 1, cfg->n_steps, cfg->weight[k]);
+		tag(a, &next, w);
 		return;
 	}
 	double pause = t->promote ? 0 : cfg->pause[k];
@@ -448,7 +452,10 @@ static void advance(const rollout_cfg *cfg, const rollout_view *v, const rollout
 	next.step = k + 1;
 	next.since = (long long)v->now;
 	next.healthy = -1;
-	tag(a, &next, "next step");
+	char w[96];
+	snprintf(w, sizeof(w), "step %d/%d (%d%%) begins%s", k + 2, cfg->n_steps, cfg->weight[k + 1],
+		 t->promote && cfg->pause[k] > 0 ? " (promoted: pause skipped)" : "");
+	tag(a, &next, w);
 }
 
 void rollout_next(const rollout_cfg *cfg, const rollout_view *v, rollout_action *a)
@@ -478,7 +485,8 @@ void rollout_next(const rollout_cfg *cfg, const rollout_view *v, rollout_action 
 			act(a, RO_CREATE, v->desired, 0, "start revision %s", v->desired);
 			return;
 		}
-		if (!d->running) {
+		/* A routed revision serves; only one about to be routed must be seen running first. */
+		if (!d->endpoint && !d->running) {
 			if (d->failed || d->restarts > cfg->max_restarts) {
 				act(a, RO_ERROR, d->rev, 0, "revision %s does not run (a container terminated or restarted)", d->rev);
 				return;

@@ -286,8 +286,10 @@ void aci_rollout_diff(const struct spec_model *m, const aci_observed *o, plan *p
 			char *w = weights_text(&l);
 			plan_add_change(p, id, "now", w, a.why, false);
 			free(w);
-		} else if (strcmp(stable, desired) || !*stable) {
-			plan_add_change(p, id, "revision", *stable ? stable : NULL, desired, false);
+		} else if (!*stable) {
+			plan_add_change(p, id, "revision", NULL, desired, false);
+		} else if (strcmp(stable, desired)) {
+			plan_add_change(p, id, "revision", stable, desired, false);
 			add_sub_steps(p, id, &cfg, stable, desired);
 		} else {
 			plan_add_change(p, id, "now", NULL, a.why, false);
