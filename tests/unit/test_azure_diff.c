@@ -1166,6 +1166,103 @@ static void test_fixed_share_create_lists_access_tier(void **state)
 	spec_free(s);
 }
 
+/* ---- rollouts (examples/aci-rollout) ---------------------------------------------------------- */
+
+#define ROLLOUT_EXAMPLE "examples/aci-rollout/berth.yaml"
+
+/* A live revision group of web (owner shop) and the profile shop-web routing to it, with tag. */
+static json_t *rollout_groups(const char *rev)
+{
+	return json_pack("[{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s}}]", "name", "web-aaaaaaa", "tags", "berth-owner", "shop",
+			 "berth-group", "web", "berth-revision", rev, "berth-profile", "shop-web", "properties",
+			 "provisioningState", "Succeeded");
+}
+
+static json_t *rollout_profile(const char *tag)
+{
+	json_t *p = json_pack("{s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s, s:{s:s, s:i, s:s}}]}}", "name", "shop-web", "tags",
+			      "berth-owner", "shop", "properties", "trafficRoutingMethod", "Weighted", "endpoints", "name",
+			      "web-aaaaaaa", "type", "Microsoft.Network/trafficManagerProfiles/externalEndpoints",
+			      "properties", "target", "shop-web-aaaaaaa.westeurope.azurecontainer.io", "weight", 1000,
+			      "endpointMonitorStatus", "Online");
+	if (tag)
+		json_object_set_new(json_object_get(p, "tags"), "berth-rollout", json_string(tag));
+	return p;
+}
+
+static void *rollout_obs(const char *tag)
+{
+	aci_observed *o = aci_obs(rollout_groups("aaaaaaa"));
+	json_object_set_new(o->profiles, "shop-web", rollout_profile(tag));
+	return o;
+}
+
+static void test_rollout_plans_one_step_with_its_weights(void **state)
+{
+	(void)state;
+	spec *s = example(ROLLOUT_EXAMPLE, NO_EDITS);
+	plan *p = plan_new();
+	char *msg = NULL;
+	assert_int_equal(diff_into(p, "aci", s, rollout_obs("phase=succeeded;group=web;rev=aaaaaaa;from=;step=2;since=1;healthy=-1;promote=0;reason="), true, &msg), 0);
+	const plan_step *st = step(p, PLAN_UPDATE, "rollout", "web");
+	const plan_change *rev = find_change(st, "revision");
+	assert_non_null(rev);
+	assert_string_equal(rev->old_value, "aaaaaaa");
+	char want[160];
+	snprintf(want, sizeof(want), "aaaaaaa \u2192 %s, 10%% \u2192 50%% \u2192 100%%, pause 2m", rev->new_value);
+	assert_string_equal(plan_step_reason(st), want);
+	snprintf(want, sizeof(want), "10%%: %s 100 / aaaaaaa 900, pause 120s once healthy", rev->new_value);
+	assert_string_equal(find_change(st, "step 1")->new_value, want);
+	snprintf(want, sizeof(want), "100%%: %s 1000, endpoint of aaaaaaa removed, then its group", rev->new_value);
+	assert_string_equal(find_change(st, "step 3")->new_value, want);
+	/* The revision group is the rollout's: the container-group provider leaves it alone. */
+	assert_null(find_step(p, "container group", "web-aaaaaaa"));
+	assert_int_equal(plan_count(p), 1);
+	plan_free(p);
+	spec_free(s);
+}
+
+static void test_rollout_failed_revision_is_a_note_not_a_step(void **state)
+{
+	(void)state;
+	spec *s = example(ROLLOUT_EXAMPLE, NO_EDITS);
+	/* Learn the spec's revision from the plan of a fresh start. */
+	plan *p = plan_new();
+	char *msg = NULL;
+	assert_int_equal(diff_into(p, "aci", s, rollout_obs(NULL), true, &msg), 0);
+	char desired[8];
+	snprintf(desired, sizeof(desired), "%s", find_change(step(p, PLAN_UPDATE, "rollout", "web"), "revision")->new_value);
+	plan_free(p);
+	char tag[200];
+	snprintf(tag, sizeof(tag), "phase=failed;group=web;rev=%s;from=aaaaaaa;step=1;since=1;healthy=-1;promote=0;reason=monitor Degraded", desired);
+	p = plan_new();
+	assert_int_equal(diff_into(p, "aci", s, rollout_obs(tag), true, &msg), 0);
+	assert_int_equal(plan_count(p), 0);
+	assert_int_equal(plan_n_notes(p), 1);
+	assert_non_null(strstr(plan_note(p, 0), "failed at step 2/3 (monitor Degraded); not retried until the spec changes"));
+	plan_free(p);
+	spec_free(s);
+}
+
+static void test_rollout_endpoints_are_not_the_traffic_managers(void **state)
+{
+	(void)state;
+	spec *s = example(ROLLOUT_EXAMPLE, NO_EDITS);
+	json_t *profiles = json_pack("[o]", rollout_profile("phase=succeeded;group=web;rev=aaaaaaa;from=;step=2;since=1;healthy=-1;promote=0;reason="));
+	/* A profile setting changed: PATCHed, and the rollout's tag rides along. */
+	json_object_set_new(json_object_get(json_array_get(profiles, 0), "properties"), "dnsConfig",
+			    json_pack("{s:s, s:i}", "relativeName", "shop-web", "ttl", 300));
+	plan *p = plan_new();
+	char *msg = NULL;
+	assert_int_equal(diff_into(p, "trafficmanager", s, profiles, true, &msg), 0);
+	assert_null(find_step(p, "endpoint", "shop-web/web-aaaaaaa"));
+	const plan_step *up = step(p, PLAN_UPDATE, "traffic manager profile", "shop-web");
+	json_t *tags = json_object_get(payload(up)->body, "tags");
+	assert_non_null(json_object_get(tags, "berth-rollout"));
+	plan_free(p);
+	spec_free(s);
+}
+
 /* The observation keeps what health gates read (a group's instance view, endpoint monitor status),
  * but the fingerprint leaves it out: it changes by itself, and must not make saved plans stale. */
 static char *fp(const char *provider, json_t *observed)
@@ -1249,6 +1346,9 @@ int main(void)
 		cmocka_unit_test(test_fixed_share_delete_waits_for_group_delete),
 		cmocka_unit_test(test_fixed_share_create_lists_access_tier),
 		cmocka_unit_test(test_fingerprints_ignore_health_but_not_changes),
+		cmocka_unit_test(test_rollout_plans_one_step_with_its_weights),
+		cmocka_unit_test(test_rollout_failed_revision_is_a_note_not_a_step),
+		cmocka_unit_test(test_rollout_endpoints_are_not_the_traffic_managers),
 	};
 	return cmocka_run_group_tests_name("azure planners", tests, NULL, NULL);
 }
