@@ -379,7 +379,9 @@ class SdkTrafficManager(SimTest):
         c.endpoints.delete(RG, "berth-tm", "AzureEndpoints", "pip")
         p = c.profiles.get(RG, "berth-tm")
         self.assertEqual([x.name for x in p.endpoints], ["aci-westus"])
-        self.assertEqual(p.monitor_config.profile_monitor_status, "Online")
+        # the target is a (simulated) container group FQDN: probed every 30 s, none done yet
+        self.assertEqual(p.monitor_config.profile_monitor_status, "CheckingEndpoints")
+        self.assertEqual(p.endpoints[0].endpoint_monitor_status, "CheckingEndpoint")
         p = c.profiles.update(RG, "berth-tm", tmm.Profile(tags={"berth.owner": "demo", "x": "y"}))
         self.assertEqual(p.tags, {"berth.owner": "demo", "x": "y"})
         self.assertEqual([x.name for x in c.profiles.list_by_resource_group(RG)], ["berth-tm"])
