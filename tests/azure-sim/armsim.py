@@ -5,10 +5,13 @@ v2 token endpoint and the instance metadata service (IMDS) managed-identity toke
 Stdlib only; run it with Debian's interpreter:
 
     /usr/bin/python3 tests/azure-sim/armsim.py --port 0 --port-file FILE [--page-size N] [--lro-polls N]
+        [--time-scale X] [--probe-port 0 --probe-port-file FILE]
 
 The API facts it follows are in /work/shared/api/azure/README.md and the OpenAPI specs beside it;
 tests/azure-sim/test_fidelity.py checks it against the Azure SDK for Python and those specs.
-The control API (no auth) lives under /_sim/: reset, credentials, config, seed, faults, log, state.
+The control API (no auth) lives under /_sim/: reset, credentials, config, seed, faults, log, probes,
+state. A second port (--probe-port, default 0 = a free one, also written to --probe-port-file and
+shown as "probe_port" in GET /_sim/state) is the containers' HTTP side, the probe server (below).
 
 Behaviour worth knowing when writing tests against it:
 - Tokens come only from POST /{tenant}/oauth2/v2.0/token (credentials registered with
@@ -32,8 +35,67 @@ Behaviour worth knowing when writing tests against it:
   non-/_sim request, token and IMDS requests included. A dropped request is logged with status null.
 - Container groups: an update changing osType, restartPolicy, a container's resources, the IP
   address type or subnets -> 409 InvalidContainerGroupUpdate (delete first). Traffic Manager endpoint
-  PUT answers 201 even when it replaces an endpoint (recorded behaviour). Endpoints report
-  endpointMonitorStatus CheckingEndpoint in the PUT answer and Online once read back.
+  PUT answers 201 even when it replaces an endpoint (recorded behaviour).
+- Time: config "time_scale" (POST /_sim/config, default 1, any number > 0; --time-scale) makes the
+  simulator's clock (monotonic) run that many times faster: monitor intervals, exit_after and
+  back-off durations are in simulated seconds (time_scale 100: a 30 s interval takes 0.3 s).
+  Timestamps in responses stay real times. GET /_sim/state shows "sim_time".
+- Health of a target FQDN: healthy when a container group has it as its FQDN
+  (<dnsNameLabel>.<location>.azurecontainer.io, case-insensitive, trailing dot ignored), is
+  provisioned (Succeeded), its containers run (not Waiting for slow_start, not exiting per
+  container_exit, not Terminated or backing off per exit_after) and neither probe_fails nor a
+  reached unhealthy_at_step applies to it. GET /_sim/state "targets" lists every group FQDN and
+  endpoint target with {fqdn, group, healthy, reason, steps}.
+- endpointMonitorStatus is computed at every GET, list and PUT/PATCH answer, per the Traffic Manager
+  docs: endpointStatus Disabled -> Disabled; profileStatus Disabled -> Inactive; alwaysServe
+  Enabled -> Unmonitored. Otherwise, for a target ending in .azurecontainer.io (a simulated group,
+  existing or not): probes happen at since + k*I (k >= 1, I = monitorConfig.intervalInSeconds,
+  default 30; since = when monitoring (re)started: endpoint created, target changed, endpoint or
+  profile re-enabled, alwaysServe turned off; a write that changes only the weight or other
+  properties keeps it), each seeing the target's health at that instant. The status is
+  CheckingEndpoint until a probe succeeds or T+1 probes in a row failed (T =
+  toleratedNumberOfFailures, default 3), then Online after a successful probe and Degraded after
+  T+1 failed ones in a row. So a new endpoint on a healthy group is CheckingEndpoint for its first
+  interval, then Online; a group turning unhealthy is Degraded T*I to (T+1)*I later; healthy again,
+  Online at the next probe (at most I later); an endpoint whose group never gets healthy goes from
+  CheckingEndpoint to Degraded after (T+1)*I and never shows Online. Stopped is not produced (the
+  simulator has no ACI stop). Any other target (www.example.com, an azureEndpoint's
+  *.cloudapp.net, a nested endpoint) is not probed: CheckingEndpoint in the answer of the request
+  that (re)started its monitoring, Online at every later read.
+- profileMonitorStatus (monitorConfig) follows the endpoints (Traffic Manager docs, "Profile monitor
+  status"): profile Disabled -> Disabled; else any endpoint Degraded -> Degraded; else any Online
+  (or Unmonitored) -> Online; else any CheckingEndpoint -> CheckingEndpoints; else (no endpoints,
+  all Disabled) -> Inactive.
+- Group faults (POST /_sim/faults, matched by container group instead of request: "group" = the
+  exact name, case-insensitive, and/or "group_regex" = re.search on the name; "times" and
+  path_regex do not apply; they hold until DELETE /_sim/faults or reset):
+  {"action": "probe_fails", "group": G}: G is unhealthy (the probe server answers 503, its
+  endpoints go Degraded after the detection time); its instance view is unchanged.
+  {"action": "exit_after", "group": G, "seconds": N, "exit_code": 1, "backoff_seconds": 10,
+  "message": "Back-off restarting failed container"}: N s after G's containers started (or after
+  the rule was set, if later) they exit with exit_code. With restartPolicy Always (or OnFailure and
+  a non-zero code) ACI restarts them after a back-off of backoff_seconds (fixed here; a real crash
+  loop's back-off grows, Kubernetes-style, not verified for ACI), they run N s again, and so on:
+  restartCount counts the restarts (one per N + backoff_seconds); during the first half of each back-off currentState is Terminated {exitCode,
+  startTime, finishTime, detailStatus "Error"}, during the second half Waiting {detailStatus
+  "CrashLoopBackOff: Back-off restarting failed"} with the termination as previousState (as
+  recorded from ACI); once restarted, Running with that previousState; events Started (count
+  restarts+1) and BackOff (Warning, count = exits). Group state stays Running. With Never (or
+  OnFailure and exit code 0) the containers stay Terminated and the group state becomes Failed
+  (Succeeded for exit code 0), restartCount 0. The group is unhealthy whenever its containers do
+  not run. DELETE /_sim/faults ends the loop: the back-off under way ends with a last restart, then
+  they run; restartCount keeps its value. A group gets its schedule once (a rule added later to a
+  group whose loop ended does not restart it).
+  {"action": "unhealthy_at_step", "group": G, "step": K}: G turns unhealthy once an endpoint
+  targeting its FQDN has been given its K-th weight. Weights count per target FQDN: the write that
+  creates an endpoint (or points it at the FQDN) gives the 1st, each later endpoint PUT/PATCH or
+  profile PUT/PATCH that changes its weight the next one (re-sending the same weight does not
+  count); the count never goes down (until reset), also when the endpoint is deleted.
+- Probe server (the second port): any method and path; dispatched on the Host header (<fqdn> or
+  <fqdn>:<port>, case-insensitive): 200 "ok <group name>" when that group is healthy (the
+  predicate above), 503 "unavailable <group name>: <reason>" when not, 404 when no group has that
+  FQDN. GET /_sim/probes: {method, host (as sent), path, status, group, time, sim_time} per probe
+  request, in arrival order (Traffic Manager's own probes are computed, not sent, and not logged).
 - Storage accounts and scale sets exist only when seeded; seeding creates their resource group.
   Seed keys: storage_accounts[].large_file_shares (default false: shareQuota 1..5120),
   scale_sets[].computer_name_prefix (default: the scale set name), scale_sets[].tags.
@@ -155,10 +217,40 @@ def bad_json(msg):
                     "The request content was invalid and could not be deserialized: '%s'." % msg)
 
 
+class Clock:
+    """The simulator's clock for monitor intervals and fault durations: monotonic, running
+    `time_scale` times faster than real time. now() is in simulated seconds; wall(t) maps a
+    simulated instant back to the real (epoch) time it happened at, for timestamps."""
+
+    def __init__(self, scale=1.0):
+        self.mono0, self.wall0 = time.monotonic(), time.time()
+        self.segs = [(self.mono0, 0.0, float(scale))]     # (real monotonic start, sim start, scale)
+
+    def now(self):
+        r0, s0, k = self.segs[-1]
+        return s0 + (time.monotonic() - r0) * k
+
+    def scale(self):
+        return self.segs[-1][2]
+
+    def set_scale(self, k):
+        k = float(k)
+        if k != self.scale():
+            self.segs.append((time.monotonic(), self.now(), k))
+            del self.segs[:-32]
+
+    def wall(self, t):
+        for r0, s0, k in reversed(self.segs):
+            if t >= s0 or (r0, s0, k) == self.segs[0]:
+                return self.wall0 + (r0 - self.mono0) + (t - s0) / k
+        return self.wall0
+
+
 class State:
     def __init__(self, defaults):
         self.defaults = dict(defaults)
         self.lock = threading.RLock()
+        self.clock = Clock(self.defaults.get("time_scale", 1))
         self.reset()
 
     def reset(self):
@@ -181,15 +273,26 @@ class State:
             self.counters = {}        # (sub, kind) -> remaining
             self.seq = 0
             self.ips = {}
+            self.health = {}          # target FQDN -> [(sim time, group record or None)]: static health
+            self.fqdn_steps = {}      # target FQDN -> most weights any endpoint targeting it was given
+            self.probes = []          # the probe server's request log
+            self.req_seq = 0          # ARM requests so far; cur_req: the one being handled
+            self.cur_req = None
+            self.clock.set_scale(self.config.get("time_scale", 1))
 
     def next_seq(self):
         self.seq += 1
         return self.seq
 
 
+REQUEST_ACTIONS = ("status", "drop", "delay", "fail_provisioning", "container_exit", "slow_start")
+GROUP_ACTIONS = ("probe_fails", "exit_after", "unhealthy_at_step")   # match a group, not a request
+
+
 class Sim:
     def __init__(self, defaults):
         self.st = State(defaults)
+        self.probe_port = None
 
     # ---------------------------------------------------------------- helpers
     def rg_or_404(self, sub, rg):
@@ -443,7 +546,13 @@ class Sim:
                     area = OP_PROVIDERS[ns][0]
                 v = self.check_api_version(h, area)
                 with self.st.lock:
-                    return fn(h, v, *m.groups())
+                    self.st.req_seq += 1
+                    self.st.cur_req = self.st.req_seq
+                    try:
+                        return fn(h, v, *m.groups())
+                    finally:
+                        self.st.cur_req = None
+                        self.health_sync()
         if not h.query.get("api-version"):
             raise ArmError(400, "MissingApiVersionParameter",
                            "The api-version query parameter (?api-version=) is required for all requests.")
@@ -564,12 +673,22 @@ class Sim:
         if running and view and c.get("slow_reads", 0) > 0:
             c["slow_reads"] -= 1     # provisioned, the image still being pulled
             running = False
+            if c["slow_reads"] == 0:
+                c["started"], c["run_t"] = now_iso(), self.st.clock.now()
+        ph = None
+        if running and view and not c.get("exit"):
+            self.crash_update(c)
+            if c.get("crash"):
+                ph = self.crash_phase(c, self.st.clock.now())
         for ct in props.get("containers") or []:
             cp = ct.setdefault("properties", {})
             for ev in cp.get("environmentVariables") or []:
                 ev.pop("secureValue", None)
             cp.pop("instanceView", None)
             if view:
+                if ph is not None:
+                    cp["instanceView"] = self.crash_view(c, ph)
+                    continue
                 if running and c.get("exit"):
                     # Restart policy Always: the container exited and is being restarted.
                     cs = {"state": "Terminated", "exitCode": c["exit"]["code"], "detailStatus": "Error",
@@ -615,10 +734,46 @@ class Sim:
                 ip["fqdn"] = "%s.%s.azurecontainer.io" % (ip["dnsNameLabel"], c["location"])
         props["provisioningState"] = c["state"]
         if view:
-            props["instanceView"] = {"events": [], "state": "Running" if running else
-                                     ("Failed" if c["state"] == "Failed" else "Pending")}
+            gs = "Running" if running else ("Failed" if c["state"] == "Failed" else "Pending")
+            if ph is not None and ph["state"] == "terminated":
+                gs = "Succeeded" if c["crash"]["code"] == 0 else "Failed"   # restart policy Never/OnFailure
+            props["instanceView"] = {"events": [], "state": gs}
         out["properties"] = props
         return out
+
+    def crash_view(self, c, ph):
+        """A container's instance view in the crash loop of fault exit_after, as ACI shows it: after
+        an exit the container is Terminated (exit code, detailStatus Error) for the first half of
+        the back-off, then Waiting "CrashLoopBackOff: Back-off restarting failed" with the
+        termination as previousState (recorded); restartCount counts the restarts done."""
+        cr, w = c["crash"], self.st.clock.wall
+
+        def term(start, finish):
+            return {"state": "Terminated", "startTime": now_iso(w(start)), "exitCode": cr["code"],
+                    "finishTime": now_iso(w(finish)), "detailStatus": "Error" if cr["code"] else "Completed"}
+        iv = {"restartCount": ph["restarts"]}
+        if ph["state"] == "running":
+            iv["currentState"] = {"state": "Running", "startTime": now_iso(w(ph["start"])), "detailStatus": ""}
+            if ph["prev"]:
+                iv["previousState"] = term(*ph["prev"])
+        elif ph["state"] == "terminated":
+            iv["currentState"] = term(ph["start"], ph["exit"])
+        elif ph["in_backoff"] < cr["backoff"] / 2:
+            iv["currentState"] = term(ph["start"], ph["exit"])
+            if ph["prev"]:
+                iv["previousState"] = term(*ph["prev"])
+        else:
+            iv["currentState"] = {"state": "Waiting", "detailStatus": "CrashLoopBackOff: Back-off restarting failed"}
+            iv["previousState"] = term(ph["start"], ph["exit"])
+        events = [{"count": ph["restarts"] + 1, "firstTimestamp": now_iso(w(c["run_t"])),
+                   "lastTimestamp": now_iso(w(ph["start"])),
+                   "name": "Started", "message": "Started container", "type": "Normal"}]
+        if ph["exits"] and cr["restarts"]:
+            events.append({"count": ph["exits"], "firstTimestamp": now_iso(w(cr["first_exit"])),
+                           "lastTimestamp": now_iso(w(ph["exit"])), "name": "BackOff", "message": cr["message"],
+                           "type": "Warning"})
+        iv["events"] = events
+        return iv
 
     def aci_lookup(self, sub, rg, name):
         self.rg_or_404(sub, rg)
@@ -744,7 +899,7 @@ class Sim:
                  "state": "Pending" if old is None else "Updating", "seq": seq if old is None else old["seq"],
                  "ip": old["ip"] if old else "20.%d.%d.%d" % (50 + seq // 65536 % 150, seq // 256 % 256, seq % 250 + 4),
                  "principal": old["principal"] if old else str(uuid.uuid4()), "started": None, "op": None,
-                 "exit": None}
+                 "exit": None, "run_t": None, "crash": None}
             # Fault "container_exit": the group provisions, but its containers keep exiting.
             for rule in st.faults:
                 if rule.get("action") == "container_exit" and rule["left"] != 0 and h.rule_matches(rule):
@@ -766,6 +921,8 @@ class Sim:
                 c["error_code"] = None if ok else op["error"]["code"]
                 if ok:
                     c["started"] = now_iso()
+                    if not c.get("slow_reads"):
+                        c["run_t"] = st.clock.now()     # the containers start
             op = self.start_lro(h, "aci", key, "Microsoft.ContainerInstance", c["location"], sub, v, done)
             c["op"] = op["id"]
 
@@ -808,6 +965,153 @@ class Sim:
             return Reply(202, None, self.lro_headers(h, op))
         raise self.method_not_allowed(h)
 
+    # ---------------------------------------------------------------- health of targets
+    # A Traffic Manager target is healthy when it is the FQDN of a container group that exists,
+    # is provisioned and runs its containers, and no health fault applies. The parts that change
+    # only through requests (the "static" health) are recorded per FQDN in a timeline at the end
+    # of every request (health_sync); the part that changes by itself, the crash loop of fault
+    # exit_after, is computed from the group's schedule. So the health at any past instant, as a
+    # Traffic Manager probe at that instant would have seen it, is known (health_at).
+
+    def fqdn_of(self, c):
+        ip = (c["body"].get("properties") or {}).get("ipAddress") or {}
+        label = ip.get("dnsNameLabel")
+        return ("%s.%s.azurecontainer.io" % (label.lower(), c["location"])) if label else None
+
+    @staticmethod
+    def norm_host(h):
+        return (h or "").strip().lower().rstrip(".")
+
+    @staticmethod
+    def is_aci_fqdn(t):
+        return t.endswith(".azurecontainer.io")
+
+    def group_rules(self, action, c):
+        out = []
+        for r in self.st.faults:
+            if r.get("action") != action:
+                continue
+            if r.get("group") is not None and r["group"].lower() != c["name"].lower():
+                continue
+            if r.get("group_regex") is not None and not re.search(r["group_regex"], c["name"]):
+                continue
+            out.append(r)
+        return out
+
+    def crash_update(self, c):
+        """Fault exit_after: gives a running group its crash schedule once (first exit `seconds`
+        after its containers started, or after the rule was set if that is later); when no rule
+        matches any more, the loop ends (`until`): the containers run on after the current back-off."""
+        if c.get("exit") or c.get("run_t") is None or c["state"] != "Succeeded":
+            return
+        rules = self.group_rules("exit_after", c)
+        cr = c.get("crash")
+        if cr is None and rules:
+            r = rules[0]
+            policy = ((c["body"].get("properties") or {}).get("restartPolicy")) or "Always"
+            code = int(r.get("exit_code", 1))
+            run = float(r.get("seconds", 0))
+            c["crash"] = {"first_exit": max(c["run_t"], r["t"]) + run, "run": run,
+                          "backoff": float(r.get("backoff_seconds", 10)), "code": code,
+                          "restarts": policy == "Always" or (policy == "OnFailure" and code != 0),
+                          "until": None, "message": r.get("message", "Back-off restarting failed container")}
+        elif cr is not None and cr["until"] is None and not rules:
+            cr["until"] = self.st.clock.now()
+
+    def crash_phase(self, c, t):
+        """Where the crash loop of group c is at simulated time t: {"state": running | backoff |
+        terminated, "restarts", "exits", "start" (of the current/last run), "exit" (last exit),
+        "prev" ((start, finish) of the run before the last one, or None), "in_backoff" (seconds)}."""
+        cr, run_t = c["crash"], c["run_t"]
+        e0, cyc, b = cr["first_exit"], cr["run"] + cr["backoff"], cr["backoff"]
+
+        def exits(x, strict=False):
+            if x < e0 or (strict and x <= e0):
+                return 0
+            if not cr["restarts"]:
+                return 1
+            k = (x - e0) / cyc
+            n = int(k) + 1
+            if strict and k == int(k):
+                n -= 1
+            return n
+
+        def run_start(i):
+            return run_t if i == 0 else e0 + (i - 1) * cyc + b
+
+        n = exits(t)
+        if cr["until"] is not None:
+            n = min(n, exits(cr["until"], strict=True))
+        if n == 0:
+            return {"state": "running", "restarts": 0, "exits": 0, "start": run_t, "exit": None, "prev": None}
+        if not cr["restarts"]:
+            return {"state": "terminated", "restarts": 0, "exits": 1, "start": run_t, "exit": e0, "prev": None}
+        e = e0 + (n - 1) * cyc
+        if t < e + b:
+            prev = (run_start(n - 2), e - cyc) if n >= 2 else None
+            return {"state": "backoff", "restarts": n - 1, "exits": n, "start": run_start(n - 1), "exit": e,
+                    "prev": prev, "in_backoff": t - e}
+        return {"state": "running", "restarts": n, "exits": n, "start": e + b, "exit": e,
+                "prev": (run_start(n - 1), e)}
+
+    def static_health(self, c):
+        """(ok, reason): the health of group c that only requests change."""
+        if c["state"] != "Succeeded":
+            return False, "provisioningState %s" % c["state"]
+        if c.get("slow_reads", 0) > 0:
+            return False, "containers waiting (image being pulled)"
+        if c.get("exit"):
+            return False, "containers exiting with code %d (fault container_exit)" % c["exit"]["code"]
+        if self.group_rules("probe_fails", c):
+            return False, "fault probe_fails"
+        steps = self.st.fqdn_steps.get(self.fqdn_of(c) or "", 0)
+        for r in self.group_rules("unhealthy_at_step", c):
+            if steps >= int(r["step"]):
+                return False, "fault unhealthy_at_step: weight %d of %d set" % (steps, int(r["step"]))
+        return True, "running"
+
+    def running_at(self, c, t):
+        return not c.get("crash") or self.crash_phase(c, t)["state"] == "running"
+
+    def health_sync(self):
+        st = self.st
+        now = st.clock.now()
+        cur = {}
+        for c in st.cgs.values():
+            f = self.fqdn_of(c)
+            if not f:
+                continue
+            self.crash_update(c)
+            cur[f] = c if self.static_health(c)[0] else None
+        for f in set(cur) | set(st.health):
+            val = cur.get(f)
+            tl = st.health.setdefault(f, [])
+            if not tl or tl[-1][1] is not val:
+                tl.append((now, val))
+            if len(tl) > 64:       # probes look back (toleratedNumberOfFailures+1) intervals at most
+                while len(tl) > 2 and tl[1][0] < now - 4000:
+                    del tl[0]
+
+    def health_at(self, f, t):
+        for ts, c in reversed(self.st.health.get(f) or []):
+            if ts <= t:
+                return c is not None and self.running_at(c, t)
+        return False
+
+    def target_health(self, f):
+        """(group record or None, healthy, reason) of target FQDN f now."""
+        c = next((c for c in self.st.cgs.values() if self.fqdn_of(c) == f), None)
+        if c is None:
+            return None, False, "no container group has this FQDN"
+        self.crash_update(c)
+        ok, why = self.static_health(c)
+        if ok and c.get("crash"):
+            ph = self.crash_phase(c, self.st.clock.now())
+            if ph["state"] != "running":
+                ok, why = False, "containers terminated with code %d (fault exit_after), %d restarts" % (
+                    c["crash"]["code"], ph["restarts"])
+        return c, ok, why
+
     # ---------------------------------------------------------------- traffic manager
     def tm_profile_id(self, p):
         return "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/trafficManagerProfiles/%s" % (
@@ -816,22 +1120,73 @@ class Sim:
     ETYPES = {"azureendpoints": "azureEndpoints", "externalendpoints": "externalEndpoints",
               "nestedendpoints": "nestedEndpoints"}
 
-    def tm_ep_render(self, p, e, fresh=False):
+    @staticmethod
+    def tm_monitor_settings(p):
+        mc = p["props"].get("monitorConfig") or {}
+        iv = mc.get("intervalInSeconds") or 30
+        tol = mc.get("toleratedNumberOfFailures")
+        return float(iv), max(0, int(3 if tol is None else tol))
+
+    def tm_ep_status(self, p, e):
+        """endpointMonitorStatus, computed now. Probes of an endpoint happen at since + k*interval
+        (k >= 1; since: when its monitoring (re)started); each sees the target's health at that
+        instant. CheckingEndpoint until a probe succeeds or tolerated+1 probes in a row failed;
+        then Online after a successful probe, Degraded after tolerated+1 failed ones in a row."""
+        props = e["props"]
+        if props.get("endpointStatus", "Enabled") == "Disabled":
+            return "Disabled"
+        if p["props"].get("profileStatus", "Enabled") == "Disabled":
+            return "Inactive"
+        if props.get("alwaysServe") == "Enabled":
+            return "Unmonitored"
+        mon = e.get("mon") or {}
+        t = mon.get("target") or ""
+        if not self.is_aci_fqdn(t):
+            # Not a simulated container group: not probed; Online, except in the answer of the
+            # request that (re)started its monitoring.
+            return "CheckingEndpoint" if mon.get("req") is not None and mon.get("req") == self.st.cur_req \
+                else "Online"
+        now = self.st.clock.now()
+        since = mon.get("since")
+        since = now if since is None else since
+        iv, tol = self.tm_monitor_settings(p)
+        k = int((now - since) / iv)
+        fails = 0
+        while k >= 1:
+            if self.health_at(t, since + k * iv):
+                return "Online"
+            fails += 1
+            if fails >= tol + 1:
+                return "Degraded"
+            k -= 1
+        return "CheckingEndpoint"
+
+    def tm_ep_render(self, p, e):
         props = copy.deepcopy(e["props"])
         props.setdefault("endpointStatus", "Enabled")
         props.setdefault("weight", 1)
-        if props["endpointStatus"] == "Disabled" or p["props"].get("profileStatus") == "Disabled":
-            props["endpointMonitorStatus"] = "Disabled"
-        elif fresh or not e.get("seen"):
-            props["endpointMonitorStatus"] = "CheckingEndpoint"
-        else:
-            props["endpointMonitorStatus"] = "Online"
+        props["endpointMonitorStatus"] = self.tm_ep_status(p, e)
         if e["type"] == "azureEndpoints" and props.get("targetResourceId") and not props.get("target"):
             props["target"] = props["targetResourceId"].rstrip("/").split("/")[-1].lower() + ".cloudapp.net"
         return {"id": "%s/%s/%s" % (self.tm_profile_id(p), e["type"], e["name"]), "name": e["name"],
                 "type": "Microsoft.Network/trafficManagerProfiles/%s" % e["type"], "properties": props}
 
-    def tm_render(self, p, fresh=False):
+    @staticmethod
+    def tm_profile_status(profile_status, statuses):
+        """profileMonitorStatus from the endpoints' statuses (Traffic Manager docs, "Profile monitor
+        status"): Disabled profile -> Disabled; any Degraded -> Degraded; any Online (or
+        Unmonitored) -> Online; any CheckingEndpoint -> CheckingEndpoints; else Inactive."""
+        if profile_status == "Disabled":
+            return "Disabled"
+        if "Degraded" in statuses:
+            return "Degraded"
+        if "Online" in statuses or "Unmonitored" in statuses:
+            return "Online"
+        if "CheckingEndpoint" in statuses:
+            return "CheckingEndpoints"
+        return "Inactive"
+
+    def tm_render(self, p):
         props = copy.deepcopy(p["props"])
         props.setdefault("profileStatus", "Enabled")
         dns = props.setdefault("dnsConfig", {})
@@ -845,24 +1200,38 @@ class Sim:
         mc.setdefault("intervalInSeconds", 30)
         mc.setdefault("timeoutInSeconds", 10)
         mc.setdefault("toleratedNumberOfFailures", 3)
-        eps = [self.tm_ep_render(p, e, fresh) for e in p["endpoints"]]
+        eps = [self.tm_ep_render(p, e) for e in p["endpoints"]]
         props["endpoints"] = eps
-        statuses = [e["properties"]["endpointMonitorStatus"] for e in eps]
-        if props["profileStatus"] == "Disabled":
-            mc["profileMonitorStatus"] = "Disabled"
-        elif not any(s != "Disabled" for s in statuses):
-            mc["profileMonitorStatus"] = "Inactive"
-        elif "CheckingEndpoint" in statuses:
-            mc["profileMonitorStatus"] = "CheckingEndpoints"
-        else:
-            mc["profileMonitorStatus"] = "Online"
+        mc["profileMonitorStatus"] = self.tm_profile_status(
+            props["profileStatus"], [e["properties"]["endpointMonitorStatus"] for e in eps])
         props.setdefault("trafficViewEnrollmentStatus", "Disabled")
         return {"id": self.tm_profile_id(p), "name": p["name"], "type": "Microsoft.Network/trafficManagerProfiles",
                 "location": "global", "tags": p.get("tags") or {}, "properties": props}
 
-    def tm_mark_seen(self, p):
-        for e in p["endpoints"]:
-            e["seen"] = True
+    def tm_monitor(self, p, e, old=None, restart=False):
+        """Gives endpoint e (just written into profile p) its monitor record, from the record of the
+        endpoint it replaces (old). Monitoring (re)starts for a new endpoint, a changed target, a
+        re-enabled endpoint or profile (restart) and when alwaysServe is turned off; otherwise the
+        replaced endpoint's history is kept (a weight change does not reset it). Also counts the
+        weights given to the target (fault unhealthy_at_step): 1 for a new endpoint or target,
+        +1 for every write that changes the weight."""
+        st = self.st
+        props = e["props"]
+        t = self.norm_host(props.get("target"))
+        om = (old or {}).get("mon")
+        monitored = props.get("endpointStatus", "Enabled") != "Disabled" and \
+            p["props"].get("profileStatus", "Enabled") != "Disabled" and props.get("alwaysServe") != "Enabled"
+        w = props.get("weight") or 1
+        mon = {"target": t, "since": None, "req": None, "weight": w, "steps": 1}
+        if om is not None and om.get("target") == t:
+            mon["steps"] = om["steps"] + (1 if w != om.get("weight") else 0)
+            if monitored and om.get("since") is not None and not restart:
+                mon["since"], mon["req"] = om["since"], om["req"]
+        if monitored and mon["since"] is None:
+            mon["since"], mon["req"] = st.clock.now(), st.cur_req
+        e["mon"] = mon
+        if t:
+            st.fqdn_steps[t] = max(st.fqdn_steps.get(t, 0), mon["steps"])
 
     def tm_list(self, h, v, sub, rg):
         if h.command != "GET":
@@ -872,7 +1241,6 @@ class Sim:
         for k, p in self.st.profiles.items():
             if k[0] == sub.lower() and k[1] == rg.lower():
                 items.append(self.tm_render(p))
-                self.tm_mark_seen(p)
         return Reply(200, self.page(h, items, v))
 
     def tm_check_endpoint(self, p, etype, name, props, others):
@@ -916,6 +1284,13 @@ class Sim:
         for e in out:
             self.tm_default_priority(e, out)
         return out
+
+    def tm_monitor_all(self, p, old, restart=False):
+        """Monitor records for all endpoints of profile p, written over profile `old` (or None)."""
+        for e in p["endpoints"]:
+            prev = next((o for o in (old or {}).get("endpoints") or []
+                         if o["type"] == e["type"] and o["name"].lower() == e["name"].lower()), None)
+            self.tm_monitor(p, e, prev, restart)
 
     @staticmethod
     def tm_default_priority(e, all_eps):
@@ -963,9 +1338,7 @@ class Sim:
         key = (sub.lower(), rg.lower(), name.lower())
         if h.command == "GET":
             p = self.tm_profile_lookup(sub, rg, name)
-            r = self.tm_render(p)
-            self.tm_mark_seen(p)
-            return Reply(200, r)
+            return Reply(200, self.tm_render(p))
         if h.command == "PUT":
             r = self.rg_or_404(sub, rg)
             body = h.json_body()
@@ -986,8 +1359,9 @@ class Sim:
             props.get("monitorConfig", {}).pop("profileMonitorStatus", None)
             props.get("dnsConfig", {}).pop("fqdn", None)
             p["endpoints"] = self.tm_endpoints_from_body(p, eps)
+            self.tm_monitor_all(p, old, restart=old is not None and self.tm_reenabled(old, p))
             st.profiles[key] = p
-            return Reply(201 if old is None else 200, self.tm_render(p, fresh=True))
+            return Reply(201 if old is None else 200, self.tm_render(p))
         if h.command == "PATCH":
             p = self.tm_profile_lookup(sub, rg, name)
             body = h.json_body()
@@ -1006,6 +1380,7 @@ class Sim:
             self.tm_validate_profile(newp["props"], name)
             if eps is not None:
                 newp["endpoints"] = self.tm_endpoints_from_body(newp, eps)
+            self.tm_monitor_all(newp, p, restart=self.tm_reenabled(p, newp))
             st.profiles[key] = newp
             return Reply(200, self.tm_render(newp))
         if h.command == "DELETE":
@@ -1015,6 +1390,11 @@ class Sim:
             return Reply(200)
         raise self.method_not_allowed(h)
 
+    @staticmethod
+    def tm_reenabled(old, new):
+        return old["props"].get("profileStatus", "Enabled") == "Disabled" and \
+            new["props"].get("profileStatus", "Enabled") != "Disabled"
+
     def tm_endpoint(self, h, v, sub, rg, pname, etype_raw, ename):
         etype = self.ETYPES[etype_raw.lower()]
         p = self.tm_profile_lookup(sub, rg, pname, parent=True)
@@ -1023,10 +1403,7 @@ class Sim:
         if h.command == "GET":
             if idx is None:
                 raise not_found("Microsoft.Network/trafficManagerProfiles/%s" % etype, ename, rg)
-            e = p["endpoints"][idx]
-            r = self.tm_ep_render(p, e)
-            e["seen"] = True
-            return Reply(200, r)
+            return Reply(200, self.tm_ep_render(p, p["endpoints"][idx]))
         if h.command in ("PUT", "PATCH"):
             body = h.json_body()
             bprops = dict(body.get("properties") or {})
@@ -1040,15 +1417,15 @@ class Sim:
                 props = bprops
             others = [e for i, e in enumerate(p["endpoints"]) if i != idx]
             self.tm_check_endpoint(p, etype, ename, props, others)
-            e = {"type": etype, "name": p["endpoints"][idx]["name"] if idx is not None else ename, "props": props,
-                 "seen": h.command == "PATCH" and p["endpoints"][idx].get("seen")}
+            e = {"type": etype, "name": p["endpoints"][idx]["name"] if idx is not None else ename, "props": props}
             self.tm_default_priority(e, others)
+            self.tm_monitor(p, e, p["endpoints"][idx] if idx is not None else None)
             if idx is None:
                 p["endpoints"].append(e)
             else:
                 p["endpoints"][idx] = e
             # Recorded: endpoint PUT answers 201 even when it replaces an existing endpoint.
-            return Reply(201 if h.command == "PUT" else 200, self.tm_ep_render(p, e, fresh=h.command == "PUT"))
+            return Reply(201 if h.command == "PUT" else 200, self.tm_ep_render(p, e))
         if h.command == "DELETE":
             if idx is None:
                 return Reply(204)
@@ -1313,8 +1690,12 @@ class Sim:
                 return Reply(200, {"ok": True})
             if p == "/_sim/log" and h.command == "GET":
                 return Reply(200, [dict(e) for e in st.log])
+            if p == "/_sim/probes" and h.command == "GET":
+                return Reply(200, [dict(e) for e in st.probes])
             if p == "/_sim/state" and h.command == "GET":
-                return Reply(200, self.state_dump())
+                r = Reply(200, self.state_dump())
+                self.health_sync()          # rendering instance views counts slow_start reads
+                return r
             body = h.json_body(control=True)
             if p == "/_sim/credentials" and h.command == "POST":
                 items = body if isinstance(body, list) else [body]
@@ -1333,6 +1714,12 @@ class Sim:
                         "secret": c.get("client_secret"), "federated_token": c.get("federated_token")}
                 return Reply(200, {"ok": True, "msi_system_client_id": st.msi_system_client_id})
             if p == "/_sim/config" and h.command == "POST":
+                if "time_scale" in body:
+                    k = body["time_scale"]
+                    if isinstance(k, bool) or not isinstance(k, (int, float)) or not k > 0:
+                        raise ArmError(400, "BadRequest", "time_scale must be a number > 0")
+                    st.config["time_scale"] = k
+                    st.clock.set_scale(k)
                 for k in ("token_lifetime", "page_size", "lro_polls", "retry_after"):
                     if k in body:
                         st.config[k] = int(body[k])
@@ -1362,19 +1749,57 @@ class Sim:
                 return Reply(200, self.state_dump())
             if p == "/_sim/faults" and h.command == "POST":
                 rules = body.get("rules") if isinstance(body, dict) else body
+                new = []
                 for r in rules or []:
                     r = dict(r)
-                    if r.get("action") not in ("status", "drop", "delay", "fail_provisioning", "container_exit", "slow_start"):
+                    if r.get("action") not in REQUEST_ACTIONS + GROUP_ACTIONS:
                         raise ArmError(400, "BadRequest", "unknown fault action %r" % r.get("action"))
-                    r["left"] = int(r.get("times", 1))
                     if r.get("path_regex"):
                         re.compile(r["path_regex"])
-                    st.faults.append(r)
+                    if r["action"] in GROUP_ACTIONS:
+                        self.check_group_rule(r)
+                        r["left"] = -1          # they hold until DELETE /_sim/faults
+                        r["t"] = st.clock.now()
+                    else:
+                        r["left"] = int(r.get("times", 1))
+                    new.append(r)
+                st.faults.extend(new)
+                self.health_sync()
                 return Reply(200, {"rules": len(st.faults)})
             if p == "/_sim/faults" and h.command == "DELETE":
                 st.faults = []
+                self.health_sync()
                 return Reply(200, {"rules": 0})
         return Reply(404, {"error": {"code": "NotFound", "message": "unknown control endpoint %s %s" % (h.command, h.path)}})
+
+    @staticmethod
+    def check_group_rule(r):
+        def bad(msg):
+            raise ArmError(400, "BadRequest", "fault %s: %s" % (r["action"], msg))
+        if r.get("group") is None and r.get("group_regex") is None:
+            bad("needs \"group\" (a container group name) or \"group_regex\"")
+        if r.get("group") is not None and not isinstance(r["group"], str):
+            bad("\"group\" must be a string")
+        if r.get("group_regex") is not None:
+            try:
+                re.compile(r["group_regex"])
+            except (re.error, TypeError) as e:
+                bad("bad group_regex: %s" % e)
+
+        def num(k, minimum, default=None, integer=False, strict=False):
+            v = r.get(k, default)
+            if v is None:
+                bad("needs \"%s\"" % k)
+            if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)) or \
+                    v < minimum or (strict and v == minimum):
+                bad("\"%s\" must be a%s number %s %s" % (k, "n integer" if integer else "",
+                                                          ">" if strict else ">=", minimum))
+        if r["action"] == "exit_after":
+            num("seconds", 0)
+            num("exit_code", 0, 1, integer=True)
+            num("backoff_seconds", 0, 10, strict=True)
+        if r["action"] == "unhealthy_at_step":
+            num("step", 1, integer=True)
 
     def state_dump(self):
         st = self.st
@@ -1393,7 +1818,26 @@ class Sim:
             "operations": [{"id": o["id"], "kind": o["kind"], "status": o["status"], "polls": o["polls"],
                             "error": o["error"]} for o in st.ops.values()],
             "faults": [{k: val for k, val in r.items()} for r in st.faults],
+            "sim_time": st.clock.now(),
+            "probe_port": self.probe_port,
+            # The health of every container group FQDN and endpoint target, as the probe server
+            # answers it now; steps: the most weights an endpoint targeting it was given.
+            "targets": [self.target_dump(f) for f in sorted(self.known_targets())],
         }
+
+    def known_targets(self):
+        out = {self.fqdn_of(c) for c in self.st.cgs.values()} - {None}
+        for p in self.st.profiles.values():
+            for e in p["endpoints"]:
+                t = (e.get("mon") or {}).get("target")
+                if t and self.is_aci_fqdn(t):
+                    out.add(t)
+        return out
+
+    def target_dump(self, f):
+        c, ok, why = self.target_health(f)
+        return {"fqdn": f, "group": c["name"] if c else None, "healthy": ok, "reason": why,
+                "steps": self.st.fqdn_steps.get(f, 0)}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1491,7 +1935,7 @@ class Handler(BaseHTTPRequestHandler):
             st.log.append(entry)
             rule = None
             for r in st.faults:
-                if r["action"] not in ("fail_provisioning", "container_exit", "slow_start") and r["left"] != 0 and self.rule_matches(r):
+                if r["action"] in ("status", "drop", "delay") and r["left"] != 0 and self.rule_matches(r):
                     r["left"] -= 1
                     rule = r
                     break
@@ -1581,6 +2025,60 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = handle_any
 
 
+class ProbeHandler(BaseHTTPRequestHandler):
+    """The containers' HTTP side: any method and path, dispatched on the Host header (<fqdn> or
+    <fqdn>:<port>, case-insensitive): 200 "ok <group>" when the container group with that FQDN is
+    healthy (the predicate Traffic Manager monitoring uses), 503 when it is not, 404 for a host no
+    group has. Logged in GET /_sim/probes."""
+    protocol_version = "HTTP/1.1"
+    server_version = "armsim-probe/1.0"
+    disable_nagle_algorithm = True
+    sim = None
+
+    def log_message(self, fmt, *args):
+        if os.environ.get("ARMSIM_VERBOSE"):
+            sys.stderr.write("armsim probe: " + fmt % args + "\n")
+
+    def handle_any(self):
+        sim = self.sim
+        st = sim.st
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 0:
+            self.rfile.read(n)
+        host = self.headers.get("Host") or ""
+        f = host.strip()
+        m = re.match(r"^(.*?)(:\d+)?$", f)
+        f = sim.norm_host(m.group(1) if m else f)
+        with st.lock:
+            sim.health_sync()
+            c, ok, why = sim.target_health(f)
+            if c is None:
+                status, text = 404, "no container group has the host name %r" % f
+            elif ok:
+                status, text = 200, "ok %s" % c["name"]
+            else:
+                status, text = 503, "unavailable %s: %s" % (c["name"], why)
+            st.probes.append({"method": self.command, "host": host, "path": self.path, "status": status,
+                              "group": c["name"] if c else None, "time": now_iso(),
+                              "sim_time": st.clock.now()})
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
+
+
+def write_port_file(path, port):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
@@ -1589,20 +2087,30 @@ def main():
     ap.add_argument("--lro-polls", type=int, default=2)
     ap.add_argument("--token-lifetime", type=int, default=3599)
     ap.add_argument("--retry-after", type=int, default=0, help="Retry-After seconds on LRO responses")
+    ap.add_argument("--time-scale", type=float, default=1.0,
+                    help="monitor intervals and fault durations run this many times faster")
+    ap.add_argument("--probe-port", type=int, default=0, help="the probe server's port (0: a free one)")
+    ap.add_argument("--probe-port-file")
     a = ap.parse_args()
-    Handler.sim = Sim({"page_size": max(1, a.page_size), "lro_polls": a.lro_polls,
-                       "token_lifetime": a.token_lifetime, "retry_after": a.retry_after})
+    if not a.time_scale > 0:
+        ap.error("--time-scale must be > 0")
+    sim = Sim({"page_size": max(1, a.page_size), "lro_polls": a.lro_polls,
+               "token_lifetime": a.token_lifetime, "retry_after": a.retry_after,
+               "time_scale": a.time_scale if a.time_scale != int(a.time_scale) else int(a.time_scale)})
+    Handler.sim = ProbeHandler.sim = sim
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.request_queue_size = 64  # clients open several connections at once
+    probe = ThreadingHTTPServer(("127.0.0.1", a.probe_port), ProbeHandler)
+    sim.probe_port = probe.server_address[1]
+    threading.Thread(target=probe.serve_forever, name="probe", daemon=True).start()
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     port = srv.server_address[1]
+    if a.probe_port_file:
+        write_port_file(a.probe_port_file, sim.probe_port)
     if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, a.port_file)
-    sys.stderr.write("armsim: listening on 127.0.0.1:%d\n" % port)
+        write_port_file(a.port_file, port)
+    sys.stderr.write("armsim: listening on 127.0.0.1:%d, probe server on 127.0.0.1:%d\n" % (port, sim.probe_port))
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

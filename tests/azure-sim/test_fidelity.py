@@ -379,7 +379,9 @@ class SdkTrafficManager(SimTest):
         c.endpoints.delete(RG, "berth-tm", "AzureEndpoints", "pip")
         p = c.profiles.get(RG, "berth-tm")
         self.assertEqual([x.name for x in p.endpoints], ["aci-westus"])
-        self.assertEqual(p.monitor_config.profile_monitor_status, "Online")
+        # the target is a (simulated) container group FQDN: probed every 30 s, none done yet
+        self.assertEqual(p.monitor_config.profile_monitor_status, "CheckingEndpoints")
+        self.assertEqual(p.endpoints[0].endpoint_monitor_status, "CheckingEndpoint")
         p = c.profiles.update(RG, "berth-tm", tmm.Profile(tags={"berth.owner": "demo", "x": "y"}))
         self.assertEqual(p.tags, {"berth.owner": "demo", "x": "y"})
         self.assertEqual([x.name for x in c.profiles.list_by_resource_group(RG)], ["berth-tm"])
@@ -858,6 +860,356 @@ class Secrets(SimTest):
         cg = ctl("state")["container_groups"][0]
         self.assertEqual(cg["properties"]["provisioningState"], "Succeeded")
         self.assertEqual(cg["stored"]["properties"]["volumes"][0]["azureFile"]["storageAccountKey"], KEY1)
+
+
+# ------------------------------------------------------ Traffic Manager monitoring, health faults
+
+def wait_for(fn, timeout=15.0, what="the condition"):
+    """Polls fn() until it returns something true (then returns it) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+        time.sleep(0.01)
+
+
+def probe(host, path="/", method="GET"):
+    """One request to the simulator's probe server with this Host header: (status, body)."""
+    conn = HTTPConnection("127.0.0.1", ctl("state")["probe_port"], timeout=10)
+    try:
+        conn.request(method, path, headers={"Host": host})
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+def fqdn(label):
+    return "%s.westus.azurecontainer.io" % label
+
+
+class Monitoring(SimTest):
+    SCALE = 100          # a 30 s monitor interval passes in 0.3 s
+
+    def setUp(self):
+        super().setUp()
+        ctl("config", {"time_scale": self.SCALE})
+        self.aci = sdk(ContainerInstanceManagementClient)
+        self.tm = sdk(TrafficManagerManagementClient)
+
+    def group(self, name, label=None, restart_policy="Always"):
+        g = aci_group(label or name)
+        g.restart_policy = restart_policy
+        return self.aci.container_groups.begin_create_or_update(RG, name, g).result()
+
+    def profile(self, name="berth-roll", interval=30, tolerated=3, status="Enabled"):
+        return self.tm.profiles.create_or_update(RG, name, tmm.Profile(
+            location="global", profile_status=status, traffic_routing_method="Weighted",
+            dns_config=tmm.DnsConfig(relative_name=name + "-dns", ttl=30),
+            monitor_config=tmm.MonitorConfig(protocol="HTTP", port=80, path="/", interval_in_seconds=interval,
+                                             tolerated_number_of_failures=tolerated)))
+
+    def endpoint(self, name, target, weight=100, profile="berth-roll", **kw):
+        return self.tm.endpoints.create_or_update(RG, profile, "ExternalEndpoints", name, tmm.Endpoint(
+            target=target, endpoint_status=kw.pop("endpoint_status", "Enabled"), weight=weight, **kw))
+
+    def status(self, name, profile="berth-roll"):
+        return self.tm.endpoints.get(RG, profile, "ExternalEndpoints", name).endpoint_monitor_status
+
+    def wait_status(self, name, want, profile="berth-roll", timeout=15.0):
+        seen = []
+
+        def check():
+            st = self.status(name, profile)
+            if not seen or seen[-1] != st:
+                seen.append(st)
+            return st == want
+        wait_for(check, timeout, "endpoint %s to be %s" % (name, want))
+        return seen
+
+
+class TrafficManagerMonitoring(Monitoring):
+    def test_checking_then_online_then_degraded_after_the_detection_time_and_back(self):
+        self.group("web-8be04d1")
+        p = self.profile()
+        self.assertEqual(p.monitor_config.profile_monitor_status, "Inactive")
+        e = self.endpoint("rev-8be04d1", fqdn("web-8be04d1"))
+        self.assertEqual(e.endpoint_monitor_status, "CheckingEndpoint")        # the PUT answer
+        self.assertEqual(self.status("rev-8be04d1"), "CheckingEndpoint")       # 30 s not yet passed
+        self.assertEqual(self.tm.profiles.get(RG, "berth-roll").monitor_config.profile_monitor_status,
+                         "CheckingEndpoints")
+        self.assertEqual(self.wait_status("rev-8be04d1", "Online"), ["CheckingEndpoint", "Online"])
+        p = self.tm.profiles.get(RG, "berth-roll")
+        self.assertEqual((p.monitor_config.profile_monitor_status, p.endpoints[0].endpoint_monitor_status),
+                         (tmm.ProfileMonitorStatus.ONLINE, tmm.EndpointMonitorStatus.ONLINE))
+        # The revision turns unhealthy: Degraded once toleratedNumberOfFailures+1 (4) probes in a
+        # row failed, i.e. between 3 and 4 intervals (0.9 s .. 1.2 s here) later, never sooner.
+        t0 = time.monotonic()
+        ctl("faults", {"rules": [{"action": "probe_fails", "group": "web-8be04d1"}]})
+        self.assertEqual(self.wait_status("rev-8be04d1", "Degraded"), ["Online", "Degraded"])
+        self.assertGreaterEqual(time.monotonic() - t0, 3 * 30 / self.SCALE)
+        e = self.tm.endpoints.get(RG, "berth-roll", "ExternalEndpoints", "rev-8be04d1")
+        # an extensible (modelAsString) enum: the SDK keeps the string, equal to the enum member
+        self.assertEqual(e.endpoint_monitor_status, tmm.EndpointMonitorStatus.DEGRADED)
+        self.assertIn(e.endpoint_monitor_status, [m.value for m in tmm.EndpointMonitorStatus])
+        p = self.tm.profiles.get(RG, "berth-roll")
+        self.assertEqual(p.monitor_config.profile_monitor_status, tmm.ProfileMonitorStatus.DEGRADED)
+        self.assertEqual([x.endpoints[0].endpoint_monitor_status for x in self.tm.profiles.list_by_resource_group(RG)],
+                         ["Degraded"])
+        # healthy again: Online at the next successful probe
+        http("DELETE", "/_sim/faults", validate=False)
+        self.wait_status("rev-8be04d1", "Online")
+
+    def test_profile_is_degraded_when_any_endpoint_is(self):
+        self.group("web-stable")
+        self.group("web-canary")
+        self.profile(tolerated=0)
+        self.endpoint("stable", fqdn("web-stable"), weight=900)
+        self.endpoint("canary", fqdn("web-canary"), weight=100)
+        self.wait_status("stable", "Online")
+        self.wait_status("canary", "Online")
+        ctl("faults", {"rules": [{"action": "probe_fails", "group_regex": "^web-(?!stable$)"}]})
+        self.wait_status("canary", "Degraded")
+        p = self.tm.profiles.get(RG, "berth-roll")
+        self.assertEqual({e.name: e.endpoint_monitor_status for e in p.endpoints},
+                         {"stable": "Online", "canary": "Degraded"})
+        self.assertEqual(p.monitor_config.profile_monitor_status, "Degraded")
+
+    def test_a_target_without_a_group_is_never_online(self):
+        self.profile(tolerated=1)
+        self.endpoint("ghost", fqdn("web-nothere"))
+        self.assertEqual(self.wait_status("ghost", "Degraded"), ["CheckingEndpoint", "Degraded"])
+        # the group appears: Online at the next probe
+        self.group("web-nothere")
+        self.wait_status("ghost", "Online")
+
+    def test_a_group_still_provisioning_is_not_online(self):
+        ctl("config", {"lro_polls": 1000})
+        r = arm("PUT", rgpath("Microsoft.ContainerInstance/containerGroups/web-slow"),
+                aci_group("web-slow").serialize(), api_version="2026-05-01")
+        self.assertEqual(r.status, 201)
+        self.profile(tolerated=0)
+        self.endpoint("slow", fqdn("web-slow"))
+        self.assertEqual(self.wait_status("slow", "Degraded"), ["CheckingEndpoint", "Degraded"])
+
+    def test_disabled_inactive_and_monitoring_restarts_when_enabled_again(self):
+        self.group("web-1")
+        self.profile()
+        self.endpoint("e1", fqdn("web-1"))
+        self.wait_status("e1", "Online")
+        e = self.tm.endpoints.update(RG, "berth-roll", "ExternalEndpoints", "e1", tmm.Endpoint(endpoint_status="Disabled"))
+        self.assertEqual(e.endpoint_monitor_status, "Disabled")
+        self.assertEqual(self.tm.profiles.get(RG, "berth-roll").monitor_config.profile_monitor_status, "Inactive")
+        e = self.tm.endpoints.update(RG, "berth-roll", "ExternalEndpoints", "e1", tmm.Endpoint(endpoint_status="Enabled"))
+        self.assertEqual(e.endpoint_monitor_status, "CheckingEndpoint")
+        self.wait_status("e1", "Online")
+        p = self.tm.profiles.update(RG, "berth-roll", tmm.Profile(profile_status="Disabled"))
+        self.assertEqual((p.monitor_config.profile_monitor_status, p.endpoints[0].endpoint_monitor_status),
+                         ("Disabled", "Inactive"))
+        p = self.tm.profiles.update(RG, "berth-roll", tmm.Profile(profile_status="Enabled"))
+        self.assertEqual((p.monitor_config.profile_monitor_status, p.endpoints[0].endpoint_monitor_status),
+                         ("CheckingEndpoints", "CheckingEndpoint"))
+        self.wait_status("e1", "Online")
+
+    def test_a_weight_change_keeps_the_monitor_state(self):
+        self.group("web-w")
+        self.profile()
+        self.endpoint("w", fqdn("web-w"), weight=100)
+        self.wait_status("w", "Online")
+        e = self.endpoint("w", fqdn("web-w"), weight=500)        # PUT over it (answers 201)
+        self.assertEqual((RECORDED[-1][2], e.weight, e.endpoint_monitor_status), (201, 500, "Online"))
+        e = self.tm.endpoints.update(RG, "berth-roll", "ExternalEndpoints", "w", tmm.Endpoint(weight=1000))
+        self.assertEqual(e.endpoint_monitor_status, "Online")
+        # a new target restarts monitoring
+        self.group("web-w2")
+        e = self.endpoint("w", fqdn("web-w2"), weight=1000)
+        self.assertEqual(e.endpoint_monitor_status, "CheckingEndpoint")
+
+    def test_an_external_target_is_online_once_read_back(self):
+        self.profile()
+        e = self.endpoint("ext", "www.example.com")
+        self.assertEqual(e.endpoint_monitor_status, "CheckingEndpoint")
+        self.assertEqual(self.status("ext"), "Online")
+        ctl("config", {"time_scale": 1})
+        p = self.tm.profiles.create_or_update(RG, "berth-ext", tmm.Profile(
+            location="global", traffic_routing_method="Weighted", dns_config=tmm.DnsConfig(relative_name="berth-ext"),
+            monitor_config=tmm.MonitorConfig(protocol="HTTP", port=80), endpoints=[tmm.Endpoint(
+                name="x", type="Microsoft.Network/trafficManagerProfiles/externalEndpoints", target="x.example.org")]))
+        self.assertEqual((p.endpoints[0].endpoint_monitor_status, p.monitor_config.profile_monitor_status),
+                         ("CheckingEndpoint", "CheckingEndpoints"))
+        self.assertEqual(self.tm.profiles.get(RG, "berth-ext").monitor_config.profile_monitor_status, "Online")
+
+    def test_interval_and_tolerated_failures_set_the_detection_time(self):
+        ctl("config", {"time_scale": 20})       # a 10 s interval: 0.5 s
+        self.group("web-fast")
+        self.profile(interval=10, tolerated=0)
+        self.endpoint("f", fqdn("web-fast"))
+        self.wait_status("f", "Online")
+        t0 = time.monotonic()
+        ctl("faults", {"rules": [{"action": "probe_fails", "group": "WEB-FAST"}]})
+        self.wait_status("f", "Degraded")
+        # one failed probe is enough: within an interval (0.5 s), far from the 6 s that interval 30
+        # and 3 tolerated failures would take (a loose bound: the machine may be busy)
+        self.assertLess(time.monotonic() - t0, 4.0)
+
+    def test_time_scale_is_validated_and_reported(self):
+        self.assertEqual(ctl("config", {})["time_scale"], self.SCALE)
+        for bad in (0, -1, "fast", True):
+            r = http("POST", "/_sim/config", {"time_scale": bad}, validate=False)
+            self.assertEqual(r.status, 400, bad)
+        t1 = ctl("state")["sim_time"]
+        time.sleep(0.05)
+        self.assertGreaterEqual(ctl("state")["sim_time"] - t1, 0.05 * self.SCALE)
+
+
+class HealthFaults(Monitoring):
+    SCALE = 50                   # exit_after 5 s runs 0.1 s; the 10 s back-off 0.2 s
+
+    def test_exit_after_restarts_the_containers_in_a_crash_loop(self):
+        ctl("faults", {"rules": [{"action": "exit_after", "group": "web-crash", "seconds": 5, "exit_code": 1}]})
+        g = self.group("web-crash")
+        self.assertEqual(g.containers[0].instance_view.current_state.state, "Running")
+        t0 = time.monotonic()
+        seen = set()
+
+        def crashed_often():
+            g = self.aci.container_groups.get(RG, "web-crash")
+            iv = g.containers[0].instance_view
+            seen.add(iv.current_state.state)
+            return iv if iv.restart_count >= 3 and seen >= {"Running", "Terminated", "Waiting"} else None
+        iv = wait_for(crashed_often, what="restarts and all three states")
+        # a restart per 15 s (5 s running + 10 s back-off) at most
+        self.assertLessEqual(iv.restart_count, (time.monotonic() - t0) * self.SCALE / 15 + 1)
+        self.assertEqual(iv.previous_state.state, "Terminated")
+        self.assertEqual((iv.previous_state.exit_code, iv.previous_state.detail_status), (1, "Error"))
+        self.assertLess(iv.previous_state.start_time, iv.previous_state.finish_time)
+        ev = {e.name: e for e in iv.events}
+        self.assertEqual(ev["Started"].count, iv.restart_count + 1)
+        self.assertEqual(ev["BackOff"].type, "Warning")
+        self.assertIn(ev["BackOff"].count, (iv.restart_count, iv.restart_count + 1))
+        # the group stays Running (restart policy Always); while terminated the probe answers 503
+        self.assertEqual(self.aci.container_groups.get(RG, "web-crash").instance_view.state, "Running")
+        statuses = set()
+        wait_for(lambda: statuses.add(probe(fqdn("web-crash"))[0]) or statuses >= {200, 503},
+                 what="the probe to answer both 200 and 503")
+        waiting = wait_for(lambda: [c for c in [self.aci.container_groups.get(RG, "web-crash").containers[0]]
+                                    if c.instance_view.current_state.state == "Waiting"])
+        self.assertEqual(waiting[0].instance_view.current_state.detail_status,
+                         "CrashLoopBackOff: Back-off restarting failed")
+        self.assertEqual(waiting[0].instance_view.previous_state.state, "Terminated")
+
+    def test_exit_after_ends_when_the_faults_are_deleted(self):
+        ctl("faults", {"rules": [{"action": "exit_after", "group_regex": "^web-", "seconds": 1}]})
+        self.group("web-c2")
+        wait_for(lambda: self.aci.container_groups.get(RG, "web-c2").containers[0].instance_view.restart_count >= 1)
+        http("DELETE", "/_sim/faults", validate=False)
+        time.sleep(11 / self.SCALE)              # the back-off under way ends
+        n = self.aci.container_groups.get(RG, "web-c2").containers[0].instance_view.restart_count
+        time.sleep(30 / self.SCALE)
+        iv = self.aci.container_groups.get(RG, "web-c2").containers[0].instance_view
+        self.assertEqual((iv.restart_count, iv.current_state.state), (n, "Running"))
+        self.assertEqual(probe(fqdn("web-c2"))[0], 200)
+
+    def test_exit_after_with_restart_policy_never_terminates_the_group(self):
+        ctl("faults", {"rules": [{"action": "exit_after", "group": "web-once", "seconds": 2, "exit_code": 3}]})
+        self.group("web-once", restart_policy="Never")
+        g = wait_for(lambda: (lambda g: g if g.instance_view.state == "Failed" else None)(
+            self.aci.container_groups.get(RG, "web-once")))
+        iv = g.containers[0].instance_view
+        self.assertEqual((iv.restart_count, iv.current_state.state, iv.current_state.exit_code), (0, "Terminated", 3))
+        self.assertEqual(g.provisioning_state, "Succeeded")
+        self.assertEqual(probe(fqdn("web-once"))[0], 503)
+
+    def test_exit_after_degrades_the_endpoint_when_the_back_off_outlasts_the_probes(self):
+        ctl("faults", {"rules": [{"action": "exit_after", "group": "web-down", "seconds": 1, "backoff_seconds": 300}]})
+        self.group("web-down")
+        self.profile(interval=10, tolerated=1)
+        self.endpoint("down", fqdn("web-down"))
+        self.assertEqual(self.wait_status("down", "Degraded"), ["CheckingEndpoint", "Degraded"])
+
+    def test_unhealthy_at_step_counts_the_weights_given_to_the_target(self):
+        ctl("faults", {"rules": [{"action": "unhealthy_at_step", "group_regex": "^web-(?!stable$)", "step": 2}]})
+        self.group("web-stable")
+        self.group("web-7f3a9c2")
+        self.profile(tolerated=0)
+        self.endpoint("stable", fqdn("web-stable"), weight=900)
+        self.endpoint("canary", fqdn("web-7f3a9c2"), weight=100)          # weight 1
+        self.wait_status("canary", "Online")
+        self.endpoint("canary", fqdn("web-7f3a9c2"), weight=100)          # the same weight again: not a step
+        self.assertEqual(probe(fqdn("web-7f3a9c2"))[0], 200)
+        tgt = {t["fqdn"]: t for t in ctl("state")["targets"]}
+        self.assertEqual((tgt[fqdn("web-7f3a9c2")]["steps"], tgt[fqdn("web-7f3a9c2")]["healthy"]), (1, True))
+        self.tm.endpoints.update(RG, "berth-roll", "ExternalEndpoints", "canary", tmm.Endpoint(weight=500))  # 2
+        self.assertEqual(probe(fqdn("web-7f3a9c2"))[0], 503)
+        self.wait_status("canary", "Degraded")
+        tgt = {t["fqdn"]: t for t in ctl("state")["targets"]}
+        self.assertEqual((tgt[fqdn("web-7f3a9c2")]["steps"], tgt[fqdn("web-7f3a9c2")]["healthy"]), (2, False))
+        # the stable revision took weights 900 then 100, but the rule excludes it
+        self.endpoint("stable", fqdn("web-stable"), weight=100)
+        self.assertEqual(probe(fqdn("web-stable"))[0], 200)
+        self.assertEqual(self.status("stable"), "Online")
+
+    def test_group_faults_are_validated(self):
+        for rule in ({"action": "probe_fails"},
+                     {"action": "probe_fails", "group_regex": "("},
+                     {"action": "exit_after", "group": "g"},
+                     {"action": "exit_after", "group": "g", "seconds": -1},
+                     {"action": "exit_after", "group": "g", "seconds": 1, "backoff_seconds": 0},
+                     {"action": "unhealthy_at_step", "group": "g"},
+                     {"action": "unhealthy_at_step", "group": "g", "step": 0}):
+            r = http("POST", "/_sim/faults", {"rules": [rule]}, validate=False)
+            self.assertEqual(r.status, 400, rule)
+        self.assertEqual(ctl("state")["faults"], [])
+        ctl("faults", {"rules": [{"action": "probe_fails", "group": "g", "times": 1}]})
+        # times does not apply: the rule holds (and no ARM request is touched by it)
+        self.group("g")
+        self.group("g")
+        self.assertEqual([r["left"] for r in ctl("state")["faults"]], [-1])
+
+
+class ProbeServer(Monitoring):
+    def test_answers_by_host_header(self):
+        ctl("config", {"lro_polls": 2})
+        r = arm("PUT", rgpath("Microsoft.ContainerInstance/containerGroups/web-p1"), aci_group("web-p1").serialize(),
+                api_version="2026-05-01")
+        self.assertEqual(r.status, 201)
+        st, body = probe(fqdn("web-p1"))
+        self.assertEqual(st, 503)                                   # still provisioning
+        self.assertIn("web-p1", body)
+        self.group("web-p1")                                        # provisioned
+        self.assertEqual(probe(fqdn("web-p1")), (200, "ok web-p1"))
+        self.assertEqual(probe("WEB-P1.WestUS.AzureContainer.io:80", "/healthz?x=1")[0], 200)
+        self.assertEqual(probe(fqdn("web-p1") + ".:8080")[0], 200)
+        self.assertEqual(probe(fqdn("web-p1"), method="HEAD"), (200, ""))
+        self.assertEqual(probe("web-p1.eastus.azurecontainer.io")[0], 404)    # label + location
+        self.assertEqual(probe("www.example.com")[0], 404)
+        ctl("faults", {"rules": [{"action": "probe_fails", "group": "web-p1"}]})
+        self.assertEqual(probe(fqdn("web-p1"))[0], 503)
+        http("DELETE", "/_sim/faults", validate=False)
+        self.assertEqual(probe(fqdn("web-p1"))[0], 200)
+        self.aci.container_groups.begin_delete(RG, "web-p1").result()
+        self.assertEqual(probe(fqdn("web-p1"))[0], 404)
+        log = ctl("probes")
+        self.assertEqual([e["status"] for e in log], [503, 200, 200, 200, 200, 404, 404, 503, 200, 404])
+        self.assertEqual((log[2]["host"], log[2]["path"], log[2]["method"], log[2]["group"]),
+                         ("WEB-P1.WestUS.AzureContainer.io:80", "/healthz?x=1", "GET", "web-p1"))
+        self.assertTrue(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", log[0]["time"]))
+        self.assertNotIn("probes", [e["path"] for e in ctl("log")])          # not in the ARM log
+        ctl("reset", {})
+        self.assertEqual(ctl("probes"), [])
+
+    def test_port_is_in_state_and_targets_explain_the_health(self):
+        st = ctl("state")
+        self.assertIsInstance(st["probe_port"], int)
+        self.group("web-t")
+        ctl("faults", {"rules": [{"action": "probe_fails", "group": "web-t"}]})
+        t = ctl("state")["targets"]
+        self.assertEqual(t, [{"fqdn": fqdn("web-t"), "group": "web-t", "healthy": False,
+                              "reason": "fault probe_fails", "steps": 0}])
 
 
 def main():
