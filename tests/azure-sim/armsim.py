@@ -30,6 +30,10 @@ Behaviour worth knowing when writing tests against it:
 - A failed LRO (fault "fail_provisioning") reports status Failed + error on the Azure-AsyncOperation
   URL, answers the Location URL with HTTP 400 (or the rule's "status") and the ARM error body, and
   leaves the resource with provisioningState Failed.
+- Fault "hold_writes" {"after": K}: ARM writes (PUT, PATCH, DELETE, POST under /subscriptions/)
+  after the first K since the rule was set are held, unanswered, until the rule is deleted, and
+  then dropped unprocessed (the write never happened); GET /_sim/state shows "held" on the rule.
+  Crash tests kill the client while it waits on a held write.
 - Fault rules match method (optional) and path_regex (re.search on the decoded path, no query);
   "times" defaults to 1, -1 means always; the first matching rule wins. Faults apply to every
   non-/_sim request, token and IMDS requests included. A dropped request is logged with status null.
@@ -285,7 +289,7 @@ class State:
         return self.seq
 
 
-REQUEST_ACTIONS = ("status", "drop", "delay", "fail_provisioning", "container_exit", "slow_start")
+REQUEST_ACTIONS = ("status", "drop", "delay", "fail_provisioning", "container_exit", "slow_start", "hold_writes")
 GROUP_ACTIONS = ("probe_fails", "exit_after", "unhealthy_at_step")   # match a group, not a request
 
 
@@ -1749,6 +1753,8 @@ class Sim:
                 return Reply(200, self.state_dump())
             if p == "/_sim/faults" and h.command == "POST":
                 rules = body.get("rules") if isinstance(body, dict) else body
+                if not isinstance(rules, list):
+                    raise ArmError(400, "BadRequest", 'faults: expected {"rules": [...]} or a list of rules')
                 new = []
                 for r in rules or []:
                     r = dict(r)
@@ -1935,10 +1941,32 @@ class Handler(BaseHTTPRequestHandler):
             st.log.append(entry)
             rule = None
             for r in st.faults:
+                if (r["action"] == "hold_writes" and self.command in ("PUT", "PATCH", "DELETE", "POST")
+                        and self.path.lower().startswith("/subscriptions/")):
+                    r["seen"] = r.get("seen", 0) + 1
+                    if r["seen"] > int(r.get("after", 0)):
+                        r["held"] = r.get("held", 0) + 1
+                        rule = r
+                        break
                 if r["action"] in ("status", "drop", "delay") and r["left"] != 0 and self.rule_matches(r):
                     r["left"] -= 1
                     rule = r
                     break
+        if rule is not None and rule["action"] == "hold_writes":
+            # Held until the rule goes (DELETE /_sim/faults), then dropped unprocessed: the write
+            # never reached Azure. Tests kill the client meanwhile.
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with st.lock:
+                    if not any(r is rule for r in st.faults):
+                        break
+                time.sleep(0.01)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         if rule is not None:
             if rule["action"] == "drop":
                 self.close_connection = True

@@ -45,3 +45,22 @@ sim_get() { curl -fsS "$SIM$1"; }
 sim_state() {
 	sim_get /_sim/state | /usr/bin/python3 -c "import json, sys; st = json.load(sys.stdin); print($1)"
 }
+
+# assert_requests_match_spec: every request body berth sent to the simulator so far (its
+# /_sim/log) validates against the OpenAPI specs in /work/shared/api/azure (check_requests.py).
+assert_requests_match_spec() {
+	local log
+	log=$(mktemp)
+	sim_get /_sim/log >"$log"
+	assert_exit 0 /usr/bin/python3 "$(dirname "$T_FILE")/../azure-sim/check_requests.py" "$log"
+	assert_contains "$T_OUT" " 0 failed" "check_requests.py"
+	assert_not_contains "$T_OUT" "check_requests: 0 bodies checked" "no request body was checked"
+	t_log "$T_OUT"
+	rm -f "$log"
+}
+
+# assert_no_client_secret: nothing berth printed last ($T_OUT, $T_ERR) shows the client secret.
+assert_no_client_secret() {
+	assert_not_contains "$T_OUT$T_ERR" "$AZURE_CLIENT_SECRET" "the client secret leaked"
+	assert_not_contains "$T_OUT$T_ERR" "s3cret-Sp" "the client secret leaked"
+}

@@ -20,25 +20,6 @@ capacity() {
 	sim_state "next(s['sku']['capacity'] for s in st['scale_sets'] if s['name'] == '$1')"
 }
 
-# assert_requests_match_spec: every request body berth sent to the simulator so far (its
-# /_sim/log) validates against the OpenAPI specs in /work/shared/api/azure (check_requests.py).
-assert_requests_match_spec() {
-	local log
-	log=$(mktemp)
-	sim_get /_sim/log >"$log"
-	assert_exit 0 /usr/bin/python3 "$(dirname "$T_FILE")/../azure-sim/check_requests.py" "$log"
-	assert_contains "$T_OUT" " 0 failed" "check_requests.py"
-	assert_not_contains "$T_OUT" "check_requests: 0 bodies checked" "no request body was checked"
-	t_log "$T_OUT"
-	rm -f "$log"
-}
-
-# assert_no_client_secret: nothing berth printed last ($T_OUT, $T_ERR) shows the client secret.
-assert_no_client_secret() {
-	assert_not_contains "$T_OUT$T_ERR" "$AZURE_CLIENT_SECRET" "the client secret leaked"
-	assert_not_contains "$T_OUT$T_ERR" "s3cret-Sp" "the client secret leaked"
-}
-
 test_shares_and_capacity_from_empty_then_nothing_to_do() {
 	local owner dir
 	owner=$(unique_owner) dir=$(mktemp -d)

@@ -87,7 +87,13 @@ for r in json.load(sys.stdin):
 
 # traffic: the live endpoints of profile shop as "NAME=WEIGHT", sorted; and the revision groups.
 traffic() {
-	sim_state "' '.join(sorted('%s=%s' % (e['name'], e.get('properties', e.get('props', {})).get('weight')) for p in st['traffic_managers'] for e in p['endpoints']))"
+	sim_state "' '.join(sorted('%s=%s' % (e['name'], e['properties']['weight']) for p in st['traffic_manager_profiles'] for e in p['properties']['endpoints']))"
+}
+# traffic_is PAIR...: the live endpoints are exactly these NAME=WEIGHT pairs.
+traffic_is() {
+	local want
+	want=$(/usr/bin/python3 -c 'import sys; print(" ".join(sorted(sys.argv[1:])))' "$@")
+	[ "$(traffic)" = "$want" ]
 }
 groups() {
 	sim_state "' '.join(sorted(g['name'] for g in st['container_groups']))"
@@ -145,7 +151,7 @@ test_unhealthy_new_revision_rolls_back_at_each_step() {
 		r1=$(ro_first "$owner" "$dir")
 		ro_spec "$owner" "$dir" busybox:1.37
 		r2=$(desired_rev "$dir")
-		sim_post /_sim/faults "{\"action\":\"unhealthy_at_step\",\"group\":\"web-$r2\",\"step\":$k}"
+		sim_post /_sim/faults "{\"rules\":[{\"action\":\"unhealthy_at_step\",\"group\":\"web-$r2\",\"step\":$k}]}"
 		assert_exit 1 "$BERTH" apply --auto-approve --no-color "$dir"
 		assert_contains "$T_OUT" "rollout web failed at step $k/3"
 		assert_contains "$T_OUT" "rolled back, traffic is on $r1"
@@ -177,7 +183,7 @@ test_container_exit_rolls_back() {
 	ro_spec "$owner" "$dir" busybox:1.37
 	r2=$(desired_rev "$dir")
 	# The container exits 30 s (simulated) after it started; ACI restarts it (policy Always).
-	sim_post /_sim/faults "{\"action\":\"exit_after\",\"group\":\"web-$r2\",\"seconds\":30,\"exit_code\":3}"
+	sim_post /_sim/faults "{\"rules\":[{\"action\":\"exit_after\",\"group\":\"web-$r2\",\"seconds\":30,\"exit_code\":3}]}"
 	assert_exit 1 "$BERTH" apply --auto-approve --no-color "$dir"
 	assert_contains "$T_OUT" "rollout web failed at step"
 	assert_contains "$T_OUT" "revision $r2"
@@ -197,7 +203,7 @@ test_probe_failure_rolls_back_through_the_real_probe() {
 	r1=$(desired_rev "$dir")
 	ro_spec "$owner" "$dir" busybox:1.37 "$RO_HEALTH"
 	r2=$(desired_rev "$dir")
-	sim_post /_sim/faults "{\"action\":\"probe_fails\",\"group\":\"web-$r2\"}"
+	sim_post /_sim/faults "{\"rules\":[{\"action\":\"probe_fails\",\"group\":\"web-$r2\"}]}"
 	RO_TIMEOUT=3m ro_spec "$owner" "$dir" busybox:1.37 "$RO_HEALTH"
 	assert_exit 1 "$BERTH" apply --auto-approve --no-color "$dir"
 	assert_contains "$T_OUT" "probe answered 503, expected 200"
@@ -217,7 +223,7 @@ test_timeout_rolls_back() {
 	RO_TIMEOUT=2m ro_spec "$owner" "$dir" busybox:1.37
 	r2=$(desired_rev "$dir")
 	# Its containers never come up within the timeout (an image that takes forever to pull).
-	sim_post /_sim/faults "{\"action\":\"slow_start\",\"path_regex\":\"web-$r2\",\"reads\":100000}"
+	sim_post /_sim/faults "{\"rules\":[{\"action\":\"slow_start\",\"path_regex\":\"web-$r2\",\"reads\":100000}]}"
 	assert_exit 1 "$BERTH" apply --auto-approve --no-color "$dir"
 	assert_contains "$T_OUT" "containers not running within the timeout"
 	assert_eq "web-$r1=1000" "$(traffic)" "traffic stays on the stable revision"
@@ -227,6 +233,16 @@ test_timeout_rolls_back() {
 # status_of DIR EXPR: a Python expression over berth rollout status --json's first rollout `r`.
 status_of() {
 	"$BERTH" rollout status --json "$1" | /usr/bin/python3 -c "import json,sys; r = json.load(sys.stdin)[0]; print($2)"
+}
+
+# status_is DIR EXPR VALUE: EXPR over the status (status_of) prints VALUE (for wait_until).
+status_is() {
+	[ "$(status_of "$1" "$2")" = "$3" ]
+}
+
+# writes_at_least N: at least N writes are in the simulator's log (for wait_until).
+writes_at_least() {
+	[ "$(writes | wc -l)" -ge "$1" ]
 }
 
 test_promote_and_abort() {
@@ -240,13 +256,13 @@ test_promote_and_abort() {
 	r2=$(desired_rev "$dir")
 	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/apply.out" 2>&1 &
 	pid=$!
-	wait_until 20 "step 1 is healthy and pausing" test "$(status_of "$dir" "r.get('healthy')")" = True
+	wait_until 20 "step 1 is healthy and pausing" status_is "$dir" "r.get('healthy')" True
 	assert_exit 0 "$BERTH" rollout status "$dir"
 	assert_contains "$T_OUT" "rolling out $r2: step 1 of 3 (10%)"
 	assert_contains "$T_OUT" "left in the pause"
 	assert_contains "$T_OUT" "revision $r2: group running, weight 100, monitor Online"
 	assert_exit 0 "$BERTH" rollout promote web "$dir"
-	wait_until 30 "the promoted rollout finishes" test "$(status_of "$dir" "r['phase']")" = succeeded
+	wait_until 30 "the promoted rollout finishes" status_is "$dir" "r['phase']" succeeded
 	wait "$pid" || t_fail "the apply that was promoted failed: $(cat "$T_DIR/apply.out")"
 	assert_contains "$(cat "$T_DIR/apply.out")" "promoted: pause skipped"
 	assert_eq "web-$r2=1000" "$(traffic)" "promoted to the end"
@@ -256,7 +272,7 @@ test_promote_and_abort() {
 	r3=$(desired_rev "$dir")
 	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/apply2.out" 2>&1 &
 	pid=$!
-	wait_until 20 "step 1 of r3 is healthy" test "$(status_of "$dir" "r.get('healthy') and r.get('revision')")" = "$r3"
+	wait_until 20 "step 1 of r3 is healthy" status_is "$dir" "r.get('healthy') and r.get('revision')" "$r3"
 	assert_exit 0 "$BERTH" rollout abort web "$dir"
 	assert_contains "$T_OUT" "rolled back"
 	assert_eq "web-$r2=1000" "$(traffic)" "aborted: all traffic back on r2"
@@ -280,7 +296,7 @@ test_change_mid_rollout_abandons_then_starts_the_newest() {
 	r2=$(desired_rev "$dir")
 	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/apply.out" 2>&1 &
 	pid=$!
-	wait_until 20 "r2 has 10%" test "$(traffic)" = "web-$r1=900 web-$r2=100"
+	wait_until 20 "r2 has 10%" traffic_is "web-$r1=900" "web-$r2=100"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null || true
 	ro_spec "$owner" "$dir" busybox:1.38
@@ -297,7 +313,13 @@ test_change_mid_rollout_abandons_then_starts_the_newest() {
 	assert_eq "web-$r3" "$(groups)"
 }
 
-# After kill -9 at the k-th write of a rollout, apply again: it finishes from where it was.
+# writes_held: a write is being held by the simulator's hold_writes rule (for wait_until).
+writes_held() {
+	[ "$(sim_state "sum(r.get('held', 0) for r in st['faults'])")" -gt 0 ]
+}
+
+# kill -9 after the k-th write of a rollout (the simulator holds the next one unanswered, then
+# drops it), for every k; then apply again: it must finish from where it was.
 test_kill_9_at_every_write_resumes() {
 	local owner dir r1 r2 pid total k resumed=0
 	owner=$(unique_owner) dir=$(mktemp -d)
@@ -313,23 +335,26 @@ test_kill_9_at_every_write_resumes() {
 	t_log "a rollout is $total writes"
 	[ "$total" -ge 15 ] || t_fail "expected at least 15 writes in a rollout, got $total"
 	sim_stop
-	for k in $(seq 1 $((total - 1))); do
+	for k in $(seq 0 $((total - 1))); do
 		owner=$(unique_owner) dir=$(mktemp -d)
 		ro_boot
 		r1=$(ro_first "$owner" "$dir")
 		ro_spec "$owner" "$dir" busybox:1.37
 		r2=$(desired_rev "$dir")
 		base=$(writes | wc -l)
-		"$BERTH" apply --auto-approve --no-color "$dir" >/dev/null 2>&1 &
+		sim_post /_sim/faults "{\"rules\":[{\"action\":\"hold_writes\",\"after\":$k}]}"
+		"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/killed.out" 2>&1 &
 		pid=$!
-		wait_until 30 "write $k of the rollout" test "$(($(writes | wc -l) - base))" -ge "$k"
+		wait_until 30 "write $((k + 1)) of the rollout is held" writes_held
 		kill -9 "$pid"
 		wait "$pid" 2>/dev/null || true
+		curl -fsS -X DELETE "$SIM/_sim/faults" >/dev/null
 		local at
 		at=$(writes | tail -n +$((base + 1)) | tail -1)
+		assert_eq "$k" "$(($(writes | wc -l) - base))" "killed after exactly $k writes"
 		assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
-		assert_eq "web-$r2=1000" "$(traffic)" "killed after write $k ($at): traffic at the end"
-		assert_eq "web-$r2" "$(groups)" "killed after write $k ($at): revisions at the end"
+		assert_eq "web-$r2=1000" "$(traffic)" "killed after write $k (${at:-none}): traffic at the end"
+		assert_eq "web-$r2" "$(groups)" "killed after write $k (${at:-none}): revisions at the end"
 		# Never back to 0%: once r2 had a weight, it never lost its endpoint or went down.
 		local seq
 		seq=$(writes | tail -n +$((base + 1)) | grep -E "^web-$r2=|^unroute web-$r2" | tr '\n' ' ')
@@ -338,12 +363,12 @@ import sys
 ws = [int(w.split("=")[1]) for w in sys.argv[1].split() if "=" in w]
 assert "unroute" not in sys.argv[1], "the new revision lost its endpoint: " + sys.argv[1]
 assert ws == sorted(ws), "its weight went down: " + sys.argv[1]
-' "$seq" || t_fail "killed after write $k ($at): $seq"
+' "$seq" || t_fail "killed after write $k (${at:-none}): $seq"
 		resumed=$((resumed + 1))
 		sim_stop
 	done
-	t_log "kill -9 at every write of a rollout: $resumed/$((total - 1)) resumed and finished"
-	assert_eq $((total - 1)) "$resumed" "resumed rollouts"
+	t_log "kill -9 at every write of a rollout: $resumed/$total resumed and finished"
+	assert_eq "$total" "$resumed" "resumed rollouts"
 }
 
 test_run_advances_rollouts_and_exports_metrics() {
@@ -360,8 +385,8 @@ test_run_advances_rollouts_and_exports_metrics() {
 	wait_until 20 "run listens" curl -fsS "http://127.0.0.1:$port/healthz"
 	wait_until 30 "berth run reports the rollout in progress" \
 		sh -c "curl -fsS http://127.0.0.1:$port/metrics | grep -q 'berth_rollout_weight{group=\"web\",revision=\"$r2\"} 100'"
-	curl -fsS "http://127.0.0.1:$port/metrics" | grep -q 'berth_rollout_step{group="web"} 1' || t_fail "step gauge"
-	wait_until 60 "berth run finishes the rollout" test "$(traffic)" = "web-$r2=1000"
+	assert_contains "$(curl -fsS "http://127.0.0.1:$port/metrics")" 'berth_rollout_step{group="web"} 1' "the step gauge"
+	wait_until 60 "berth run finishes the rollout" traffic_is "web-$r2=1000" || { cat "$T_DIR/run.log" >&2; false; }
 	wait_until 60 "the rollout counted as succeeded" \
 		sh -c "curl -fsS http://127.0.0.1:$port/metrics | grep -q 'berth_rollouts_total{result=\"succeeded\"} 1'"
 	local st

@@ -106,6 +106,41 @@ static int get_profile(arm *a, const struct spec_model *m, const char *name, jso
 	return rc;
 }
 
+/* Replaces the list item of the group named name in groups by a GET of it (a list may leave out
+ * the instance view, which health reads); a group gone meanwhile leaves the list. */
+static int read_whole(arm *a, const struct spec_model *m, json_t *groups, const char *name, berth_error *err)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(groups, i, it) {
+		const char *n = json_string_value(json_object_get(it, "name"));
+		if (!n || strcasecmp(n, name))
+			continue;
+		char *path = azure_resource_path(m, ACI_TYPE, name), *msg = NULL;
+		arm_response r;
+		int rc = arm_request(a, "GET", path, ARM_API_CONTAINER_INSTANCE, NULL, &r, &msg);
+		free(path);
+		if (rc == 0)
+			json_array_set(groups, i, r.body);
+		else if (r.status == 404)
+			json_array_remove(groups, i), rc = 0, free(msg);
+		else
+			rc = azure_error(a, rc, &r, msg, err);
+		arm_response_free(&r);
+		return rc;
+	}
+	return 0;
+}
+
+/* The revision a profile's tag says is rolling out for g, or NULL. */
+static const char *in_flight(const spec_container_group *g, json_t *profile, rollout_tag *t)
+{
+	if (!profile || !rollout_tag_parse(tag_of(profile, ROLLOUT_TAG), t) || strcasecmp(t->group, g->name) ||
+	    t->phase != ROLLOUT_PROGRESSING)
+		return NULL;
+	return t->rev;
+}
+
 int aci_rollout_observe(const berth_env *env, const struct spec_model *m, aci_observed *o, berth_error *err)
 {
 	o->profiles = json_object();
@@ -117,8 +152,18 @@ int aci_rollout_observe(const berth_env *env, const struct spec_model *m, aci_ob
 		int rc = get_profile(env->arm, m, g->rollout.traffic_manager, &p, err);
 		if (rc != 0)
 			return rc;
-		if (p)
-			json_object_set_new(o->profiles, g->rollout.traffic_manager, p);
+		if (!p)
+			continue;
+		json_object_set_new(o->profiles, g->rollout.traffic_manager, p);
+		rollout_tag t;
+		const char *rev = in_flight(g, p, &t);
+		if (rev) {
+			char *name = revision_name(g, rev);
+			rc = read_whole(env->arm, m, o->groups, name, err);
+			free(name);
+			if (rc != 0)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -322,7 +367,8 @@ typedef struct driver {
 	char failure[sizeof(((rollout_tag *)0)->reason)];
 	int failed_step;
 	bool until_rolled_back; /* an abort: stop once the rollback is over */
-	bool saw_rollback;      /* someone else (an abort, another replica) rolled this revision back */
+	bool saw_rollback;      /* this revision was seen in flight: if it ends failed, someone else (an
+				 * abort, another replica) rolled it back while this run drove it */
 	char last_why[256];
 } driver;
 
@@ -343,31 +389,11 @@ static int observe_live(driver *d, live *l, berth_error *err)
 	free(path);
 	if (rc != 0)
 		return azure_error(a, rc, NULL, msg, err);
-	/* A list may leave out the instance view: the revision being rolled out is read whole. */
+	/* The revision being rolled out (or about to be) is read whole. */
 	rollout_tag t;
-	const char *want = rollout_tag_parse(tag_of(d->profile, ROLLOUT_TAG), &t) && t.phase == ROLLOUT_PROGRESSING
-				   ? t.rev : d->desired;
-	char *name = revision_name(d->g, want);
-	size_t i;
-	json_t *it;
-	json_array_foreach(groups, i, it) {
-		if (strcasecmp(json_string_value(json_object_get(it, "name")) ? json_string_value(json_object_get(it, "name")) : "",
-			       name))
-			continue;
-		char *gp = azure_resource_path(d->m, ACI_TYPE, name);
-		arm_response r;
-		msg = NULL;
-		rc = arm_request(a, "GET", gp, ARM_API_CONTAINER_INSTANCE, NULL, &r, &msg);
-		free(gp);
-		if (rc == 0)
-			json_array_set(groups, i, r.body);
-		else if (r.status == 404)
-			json_array_remove(groups, i), rc = 0, free(msg);
-		else
-			rc = azure_error(a, rc, &r, msg, err);
-		arm_response_free(&r);
-		break;
-	}
+	const char *rev = in_flight(d->g, d->profile, &t);
+	char *name = revision_name(d->g, rev ? rev : d->desired);
+	rc = read_whole(a, d->m, groups, name, err);
 	free(name);
 	if (rc == 0)
 		build_live(d->m, d->g, groups, d->profile, d->desired, berth_wall(d->env->clock), l);
@@ -496,8 +522,11 @@ static int round_once(driver *d, bool wait, bool *done, berth_error *err)
 	if (rc != 0)
 		return rc;
 	l.v.probe = probe(d, &l);
-	if (l.v.has_tag && l.v.tag.phase == ROLLOUT_ROLLING_BACK && !strcmp(l.v.tag.rev, d->desired) && !d->rolled_back) {
+	if (l.v.has_tag && (l.v.tag.phase == ROLLOUT_ROLLING_BACK || l.v.tag.phase == ROLLOUT_PROGRESSING) &&
+	    !strcmp(l.v.tag.rev, d->desired))
 		d->saw_rollback = true;
+	if (d->saw_rollback && !d->rolled_back && l.v.has_tag && l.v.tag.phase == ROLLOUT_FAILED &&
+	    !strcmp(l.v.tag.rev, d->desired)) {
 		d->failed_step = l.v.tag.step;
 		snprintf(d->failure, sizeof(d->failure), "%s", l.v.tag.reason);
 	}
