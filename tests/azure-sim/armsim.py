@@ -103,7 +103,7 @@ Behaviour worth knowing when writing tests against it:
 - Storage accounts and scale sets exist only when seeded; seeding creates their resource group.
   Seed keys: storage_accounts[].large_file_shares (default false: shareQuota 1..5120),
   scale_sets[].computer_name_prefix (default: the scale set name), scale_sets[].tags.
-- GET /_sim/log: {method, path, query (dict), status, client_request_id, correlation_request_id,
+- GET /_sim/log: {method, path, query (dict), status, time (arrival, Unix seconds), client_request_id, correlation_request_id,
   body} per non-/_sim request in arrival order, secrets replaced by "***". GET /_sim/state returns
   the stored resources; container_groups[].stored is the body the client sent, secrets included,
   so tests can check what was delivered.
@@ -1934,7 +1934,7 @@ class Handler(BaseHTTPRequestHandler):
 
         self.request_id = str(uuid.uuid4())
         self.correlation_id = self.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
-        entry = {"method": self.command, "path": self.path, "query": self.query, "status": None,
+        entry = {"method": self.command, "path": self.path, "query": self.query, "status": None, "time": time.time(),
                  "client_request_id": self.headers.get("x-ms-client-request-id"),
                  "correlation_request_id": self.correlation_id, "body": self.log_body()}
         with st.lock:
