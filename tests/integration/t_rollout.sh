@@ -417,3 +417,38 @@ test_secure_values_are_never_printed_and_change_the_revision() {
 	assert_not_contains "$T_OUT$T_ERR" "t0ps3cret" "a secure value in the status"
 	assert_not_contains "$(sim_get /_sim/log)" "t0ps3cret" "the simulator's log redacts it too"
 }
+
+# A group that had no rollout gets one: its first revision takes the traffic before the plain
+# group and its hand-written endpoint go.
+test_plain_group_becomes_rolled_out() {
+	local owner dir r1
+	owner=$(unique_owner) dir=$(mktemp -d)
+	ro_boot
+	ro_spec "$owner" "$dir" busybox:1.36
+	# The same group without a rollout, behind a hand-written endpoint.
+	/usr/bin/python3 - "$dir/berth.yaml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = re.sub(r"      rollout:\n(        .*\n|          .*\n)+", "", s)
+s = s.rstrip("\n") + "\n      endpoints:\n        web: {container_group: web, weight: 1000}\n"
+open(p, "w").write(s)
+PY
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_eq "web=1000" "$(traffic)" "the plain group behind its endpoint"
+	ro_spec "$owner" "$dir" busybox:1.36
+	r1=$(desired_rev "$dir")
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" "# container group web will be destroyed (replaced by revisions)"
+	assert_contains "$T_OUT" "# rollout web will be created (first revision $r1, all traffic)"
+	local before
+	before=$(writes | wc -l)
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_eq "web-$r1=1000" "$(traffic)" "the revision's endpoint only"
+	assert_eq "web-$r1" "$(groups)" "the revision only"
+	# Its endpoint was there before the old one went.
+	local got
+	got=$(writes | tail -n +$((before + 1)) | grep -v '^tag' | tr '\n' ' ')
+	[[ $got == "create web-$r1 web-$r1=1000 "* ]] || t_fail "the revision must serve first: $got"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+}
