@@ -80,7 +80,7 @@ asan-check: asan
 
 # Each target (spec loader, saved-plan reader, webhook verifier) is fuzzed for FUZZ_TIME seconds.
 FUZZ_TIME ?= 20
-FUZZ_TARGETS ?= spec plan webhook
+FUZZ_TARGETS ?= spec plan webhook rollout
 fuzz:
 	@FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh $(FUZZ_TIME)
 

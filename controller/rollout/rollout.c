@@ -71,11 +71,13 @@ bool rollout_tag_parse(const char *s, rollout_tag *t)
 		} else if (!strcmp(k, "from")) {
 			copy_clean(t->from, sizeof(t->from), v);
 		} else if (!strcmp(k, "step")) {
-			t->step = atoi(v);
+			/* Anyone with access to the profile can edit its tags: clamp what is read. */
+			long step = strtol(v, NULL, 10);
+			t->step = step < -1 ? -1 : step > ROLLOUT_MAX_STEPS ? ROLLOUT_MAX_STEPS : (int)step;
 		} else if (!strcmp(k, "since")) {
-			t->since = atoll(v);
+			t->since = strtoll(v, NULL, 10);
 		} else if (!strcmp(k, "healthy")) {
-			t->healthy = atoll(v);
+			t->healthy = strtoll(v, NULL, 10);
 		} else if (!strcmp(k, "promote")) {
 			t->promote = !strcmp(v, "1");
 		} else if (!strcmp(k, "reason")) {

@@ -8,6 +8,9 @@
 #         from tests/fuzz/seeds/plan/, dictionary tests/fuzz/plan.dict.
 #   webhook  tests/fuzz/webhook_fuzz.c: the webhook verifier (controller/server/webhook.c),
 #         deliveries from tests/fuzz/seeds/webhook/ (format in the target), tests/fuzz/webhook.dict.
+#   rollout  tests/fuzz/rollout_fuzz.c: the rollout decision and its progress-tag parser
+#         (controller/rollout/rollout.c), live states from tests/fuzz/seeds/rollout/ (format in
+#         the target), tests/fuzz/rollout.dict.
 #
 # FUZZ_TARGETS="plan" (space-separated) runs only some of them. For each target:
 #  1. Builds build/fuzz/TARGET_fuzz with clang -fsanitize=fuzzer,address,undefined, when a source
@@ -68,6 +71,12 @@ target_def() {
 		pkgs="jansson libcrypto" libs=(build/libberth.a -lpthread)
 		seeds=(tests/fuzz/seeds/webhook/*)
 		dict=tests/fuzz/webhook.dict ;;
+	rollout)
+		srcs=(tests/fuzz/rollout_fuzz.c controller/rollout/rollout.c)
+		deps=(controller/rollout/rollout.h build/libberth.a)
+		pkgs="jansson libcrypto" libs=(build/libberth.a -lpthread)
+		seeds=(tests/fuzz/seeds/rollout/*)
+		dict=tests/fuzz/rollout.dict ;;
 	*) return 1 ;;
 	esac
 }
@@ -76,7 +85,7 @@ target_def() {
 run_target() {
 	local t=$1 srcs deps pkgs libs seeds dict
 	if ! target_def "$t"; then
-		echo "fuzz: $t: no such target (targets: spec plan webhook)"
+		echo "fuzz: $t: no such target (targets: spec plan webhook rollout)"
 		return 1
 	fi
 	local out=build/fuzz/$t bin=build/fuzz/${t}_fuzz
