@@ -209,7 +209,7 @@ void commit_status_free(commit_status *cs)
 {
 	if (!cs)
 		return;
-	outbox_free(cs->out, 5);
+	outbox_free(cs->out, 2);
 	forge_target_free(&cs->target);
 	OPENSSL_cleanse(cs->token, strlen(cs->token));
 	free(cs->token);

@@ -70,7 +70,7 @@ commit_status *commit_status_new(const commit_status_config *cfg, const char *re
 				 const run_log *log, berth_error *err);
 /* Queues the state of sha unless it is the one last posted for sha (a no-op on NULL). */
 void commit_status_post(commit_status *cs, const char *sha, commit_state state, const char *description);
-/* Sends what is queued (5 s at most), then frees. */
+/* Sends what is queued (2 s at most), then frees. */
 void commit_status_free(commit_status *cs);
 
 #endif

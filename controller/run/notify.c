@@ -171,7 +171,7 @@ void notify_free(notify *n)
 {
 	if (!n)
 		return;
-	outbox_free(n->out, 5);
+	outbox_free(n->out, 2);
 	pthread_mutex_destroy(&n->mu);
 	json_decref(n->failed);
 	free(n->revision);

@@ -66,7 +66,7 @@ typedef struct notify_outcome {
 } notify_outcome;
 /* apply_succeeded, apply_failed or drift_corrected, or nothing (an unchanged, applied revision). */
 void notify_reconcile(notify *n, const notify_outcome *o);
-/* Sends what is queued (5 s at most), then frees. */
+/* Sends what is queued (2 s at most), then frees. */
 void notify_free(notify *n);
 
 /* The pure parts, for tests. The JSON body (malloc'd, compact, keys sorted). */
