@@ -37,7 +37,10 @@ static char *text_of(const notify_event *ev)
 	for (char *c = what; *c; c++)
 		if (*c == '_')
 			*c = ' ';
-	char *t = ev->revision ? xasprintf("berth: %s at %.7s: %s", what, ev->revision, ev->summary ? ev->summary : "")
+	/* A commit is shown as git shows it short; a directory's digest whole. */
+	int shown = ev->revision && strlen(ev->revision) == 40 && strspn(ev->revision, "0123456789abcdef") == 40 ? 7 : -1;
+	char *t = ev->revision ? xasprintf("berth: %s at %.*s: %s", what, shown < 0 ? (int)strlen(ev->revision) : shown,
+					   ev->revision, ev->summary ? ev->summary : "")
 			       : xasprintf("berth: %s: %s", what, ev->summary ? ev->summary : "");
 	free(what);
 	for (size_t i = 0; i < ev->n_errors; i++) {

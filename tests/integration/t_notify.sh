@@ -4,13 +4,12 @@
 # failed, drift corrected), retries after 500s, dead and hanging receivers that never slow a
 # reconcile (drops counted), and the commit status of each forge checked as the forge documents it.
 
-# shellcheck source=git_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/git_lib.sh"
+# shellcheck source=receiver_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/receiver_lib.sh"
 
 IMG=berth-test/busybox:latest
 NSECRET=nt-s3cret-Do-Not-Print
 TOKEN=forge-T0ken-Do-Not-Print
-RECEIVER=$(dirname "${BASH_SOURCE[0]}")/fake_receiver.py
 
 spec_text() {
 	printf 'version: 1\nname: %s\nswarm:\n  services:\n    %s-svc:\n      image: %s\n      command: [sleep, "3600"]\n      environment: {MODE: %s}\n      deploy: {replicas: 0}\n' \
@@ -38,16 +37,6 @@ commit_spec() {
 }
 head_sha() { git -C "$WORK" rev-parse HEAD; }
 
-# receiver_start [ARGS...]: fake_receiver.py in the background; $RPORT, $RLOG (its requests).
-receiver_start() {
-	RLOG=$(mktemp) RPORTFILE=$(mktemp -u)
-	/usr/bin/python3 "$RECEIVER" "$RLOG" "$RPORTFILE" "$@" &
-	local pid=$!
-	git__on_exit "kill $pid 2>/dev/null || true"
-	wait_until 10 "the receiver listens" test -s "$RPORTFILE"
-	RPORT=$(cat "$RPORTFILE")
-}
-
 # run_start ARGS...: berth run in the background on a free port; $PID, $PORT, $LOG.
 run_start() {
 	PORT=$(free_port) LOG=$(mktemp)
@@ -61,11 +50,6 @@ run_stop() {
 	wait "$PID" 2>/dev/null || true
 }
 metric() { curl -fsS "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-
-# events: the event names received so far, one per line.
-events() { /usr/bin/python3 -c 'import json,sys
-for l in open(sys.argv[1]): print(json.loads(json.loads(l)["body"])["event"])' "$RLOG"; }
-has_event() { events | grep -qx "$1"; }
 
 test_events_are_signed_and_carry_the_outcome() {
 	local owner
