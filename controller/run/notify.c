@@ -193,8 +193,8 @@ void notify_reconcile(notify *n, const notify_outcome *o)
 	else if (!k[0] && !k[1] && !k[2] && !k[3])
 		summary = xstrdup("no changes: the live state already matches");
 	else
-		summary = xasprintf("%zu added, %zu changed, %zu replaced, %zu destroyed (%zu steps done)", k[PLAN_CREATE],
-				    k[PLAN_UPDATE], k[PLAN_REPLACE], k[PLAN_DELETE], o->done);
+		summary = xasprintf("%zu added, %zu changed, %zu replaced, %zu destroyed (%zu step%s done)", k[PLAN_CREATE],
+				    k[PLAN_UPDATE], k[PLAN_REPLACE], k[PLAN_DELETE], o->done, o->done == 1 ? "" : "s");
 	/* The errors: the spec's problems, else the failed steps' errors, else the reconcile's. */
 	json_t *errs = json_array();
 	pthread_mutex_lock(&n->mu);
