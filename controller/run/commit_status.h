@@ -68,7 +68,8 @@ typedef struct commit_status commit_status;
  * berth_commit_statuses_dropped_total. */
 commit_status *commit_status_new(const commit_status_config *cfg, const char *repo_url, berth_metrics *metrics,
 				 const run_log *log, berth_error *err);
-/* Queues the state of sha unless it is the one last posted for sha (a no-op on NULL). */
+/* Queues the state of sha (a no-op on NULL): pending only for a commit other than the last one
+ * posted, a result only when it differs from the last one posted. */
 void commit_status_post(commit_status *cs, const char *sha, commit_state state, const char *description);
 /* Sends what is queued (2 s at most), then frees. */
 void commit_status_free(commit_status *cs);

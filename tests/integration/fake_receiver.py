@@ -15,6 +15,7 @@ Modes:
 The port it listens on (127.0.0.1) is written to PORTFILE once it accepts connections."""
 import argparse
 import json
+import os
 import re
 import threading
 import time
@@ -141,6 +142,5 @@ srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 srv.daemon_threads = True
 with open(args.portfile + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
-import os
 os.rename(args.portfile + ".tmp", args.portfile)
 srv.serve_forever()
