@@ -248,7 +248,8 @@ static void print_event(void *ctx, const berth_event *ev)
 	case BERTH_EV_STEP_FAILED: printf("%s %s %s: FAILED: %s\n", action, kind, name, why); break;
 	case BERTH_EV_STEP_SKIPPED: printf("%s %s %s: %s\n", action, kind, name, why); break;
 	case BERTH_EV_PLAN_READY:
-	case BERTH_EV_APPLIED: break;
+	case BERTH_EV_APPLIED:
+	case BERTH_EV_ROLLOUT: break;
 	}
 	fflush(stdout);
 	pthread_mutex_unlock(&out_mu);

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
+#include "cli/cli_notify.h"
 #include "cli/cli_run.h"
 #include "cli/cli_source.h"
 #include "core/util.h"
@@ -17,7 +18,8 @@
 static void run_usage(FILE *out)
 {
 	fputs("usage: berth run [--repo URL [--ref REF] [--path DIR] | PATH] [--interval DUR] [--listen ADDR:PORT]\n"
-	      "                 [--webhook-secret-file F] [--once] [--log-format text|json]\n\n"
+	      "                 [--webhook-secret-file F] [--once] [--log-format text|json]\n"
+	      "                 [--notify URL]... [--commit-status github|gitlab|gitea]\n\n"
 	      "Runs berth as a controller: every interval (and at once on a webhook for the watched ref) it\n"
 	      "fetches the spec and applies it, so a push changes the world and drift is corrected. A commit\n"
 	      "that fails is retried with backoff (at most 10 intervals); a new commit is tried at once.\n"
@@ -33,6 +35,7 @@ static void run_usage(FILE *out)
 	      "  -h, --help            show this help\n",
 	      out);
 	cli_source_usage(out);
+	cli_notify_usage(out);
 }
 
 static berth_cancel *stop_token;
@@ -65,11 +68,15 @@ int cmd_run(int argc, char **argv)
 		{"allow-mass-delete", no_argument, NULL, OPT_MASS},
 		{"help", no_argument, NULL, 'h'},
 	};
-	struct option opts[sizeof(own) / sizeof(own[0]) + CLI_SOURCE_OPTIONS_N + 1];
+	struct option opts[sizeof(own) / sizeof(own[0]) + CLI_SOURCE_OPTIONS_N + CLI_NOTIFY_OPTIONS_N + 1];
 	memcpy(opts, own, sizeof(own));
-	memcpy(opts + sizeof(own) / sizeof(own[0]), cli_source_options, (CLI_SOURCE_OPTIONS_N + 1) * sizeof(struct option));
+	memcpy(opts + sizeof(own) / sizeof(own[0]), cli_source_options, CLI_SOURCE_OPTIONS_N * sizeof(struct option));
+	memcpy(opts + sizeof(own) / sizeof(own[0]) + CLI_SOURCE_OPTIONS_N, cli_notify_options,
+	       (CLI_NOTIFY_OPTIONS_N + 1) * sizeof(struct option));
 	cli_source_opts so;
 	cli_source_defaults(&so);
+	cli_notify_opts no;
+	cli_notify_defaults(&no);
 	berth_run_config cfg = {.opts = {.parallelism = 8, .converge_timeout_s = 120}, .clock = cli_clock()};
 	cli_env_options(&cfg.opts);
 	const char *interval = env("BERTH_INTERVAL"), *secret_file = env("BERTH_WEBHOOK_SECRET_FILE");
@@ -79,7 +86,7 @@ int cmd_run(int argc, char **argv)
 	optind = 1;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (cli_source_option(&so, ch, optarg))
+		if (cli_source_option(&so, ch, optarg) || cli_notify_option(&no, ch, optarg))
 			continue;
 		switch (ch) {
 		case OPT_INTERVAL: interval = optarg; break;
@@ -107,8 +114,8 @@ int cmd_run(int argc, char **argv)
 			cfg.opts.converge_timeout_s = (double)ns / 1e9;
 			break;
 		}
-		case 'h': run_usage(stdout); return 0;
-		default: run_usage(stderr); return 2;
+		case 'h': run_usage(stdout); cli_notify_opts_free(&no); return 0;
+		default: run_usage(stderr); cli_notify_opts_free(&no); return 2;
 		}
 	}
 	if (argc - optind > 1 || (so.repo && argc - optind == 1)) {
@@ -135,7 +142,7 @@ int cmd_run(int argc, char **argv)
 	}
 	cfg.webhook_secret = secret;
 	int status = 2;
-	if (cli_source_config(&so, optind < argc ? argv[optind] : ".", &cfg.source) == 0) {
+	if (cli_notify_config(&no, &cfg) == 0 && cli_source_config(&so, optind < argc ? argv[optind] : ".", &cfg.source) == 0) {
 		cfg.stop = stop_token = berth_cancel_new();
 		cfg.abort = berth_cancel_new();
 		cli_catch_stop_signals(on_signal);
@@ -153,5 +160,6 @@ int cmd_run(int argc, char **argv)
 		free(secret);
 	}
 	cli_source_opts_free(&so);
+	cli_notify_opts_free(&no);
 	return status;
 }

@@ -17,7 +17,17 @@ typedef enum berth_event_kind {
 	BERTH_EV_STEP_FAILED,  /* error set */
 	BERTH_EV_STEP_SKIPPED, /* error set: why */
 	BERTH_EV_APPLIED,      /* the apply is over (plan set; the summary is in the result) */
+	BERTH_EV_ROLLOUT,      /* rollout set: a rollout moved to a new step or is rolling back (for
+				* notifications; the text of it also comes as STEP_PROGRESS/WARNING) */
 } berth_event_kind;
+
+typedef struct berth_rollout_event {
+	const char *group;    /* the container group */
+	const char *revision; /* the revision being rolled out */
+	int step, steps;      /* 1-based step of steps */
+	const char *reason;   /* rolling back: why (the gate that failed); else NULL */
+	const char *from;     /* rolling back: the revision traffic goes back to; else NULL */
+} berth_rollout_event;
 
 typedef struct berth_event {
 	berth_event_kind kind;
@@ -25,6 +35,7 @@ typedef struct berth_event {
 	const plan *plan;        /* PLAN_READY, APPLIED, and the step events */
 	const plan_step *step;   /* step events */
 	const berth_error *error; /* STEP_FAILED, STEP_SKIPPED */
+	const berth_rollout_event *rollout; /* ROLLOUT */
 } berth_event;
 
 typedef struct berth_events {

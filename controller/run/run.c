@@ -41,6 +41,8 @@ typedef struct {
 	double retry_at;
 	double requeue_at;        /* a step asked to come back (a rollout's pause ends); 0: none */
 	json_t *phases;           /* group -> the rollout phase last seen, to count finished ones */
+	notify *notify;           /* NULL: no --notify */
+	commit_status *cs;        /* NULL: no --commit-status */
 } run;
 
 static double wall_now(void)
@@ -311,6 +313,28 @@ static double backoff_delay(const run *r)
 	return d > 10 * interval ? 10 * interval : d;
 }
 
+/* The engine's events: the log, and the notifications (rollouts, failed steps). */
+static void run_event(void *ctx, const berth_event *ev)
+{
+	run *r = ctx;
+	run_log_event(&r->log, ev);
+	notify_engine_event(r->notify, ev);
+}
+
+/* A reconcile's outcome as a notification and a commit status. */
+static void announce(run *r, const char *revision, const outcome *oc, bool first, double start)
+{
+	bool ok = !strcmp(oc->result, "success");
+	notify_outcome no = {.revision = revision, .ok = ok, .first = first, .changed = oc->changed, .error = oc->error,
+			     .diagnostics = oc->diagnostics, .done = oc->summary.done, .time = start};
+	memcpy(no.steps, oc->steps, sizeof(no.steps));
+	notify_reconcile(r->notify, &no);
+	char *applied = xasprintf("applied (%zu added, %zu changed, %zu replaced, %zu destroyed)", oc->steps[PLAN_CREATE],
+				  oc->steps[PLAN_UPDATE], oc->steps[PLAN_REPLACE], oc->steps[PLAN_DELETE]);
+	commit_status_post(r->cs, revision, ok ? COMMIT_SUCCESS : COMMIT_FAILURE, ok ? applied : oc->error);
+	free(applied);
+}
+
 /* One fetch and, unless the commit failed before and its backoff runs, one reconcile. */
 static bool pass(run *r, berth_engine *e, berth_source *src)
 {
@@ -340,7 +364,10 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		}
 		run_log_line(&r->log, "info", "reconciling", "revision", rev.revision, "signer", rev.signer,
 			     (const char *)NULL);
+		notify_set_revision(r->notify, rev.revision);
+		commit_status_post(r->cs, rev.revision, COMMIT_PENDING, "berth is applying this commit");
 		reconcile(r, e, &rev, &oc);
+		bool first = false;
 		double rate = berth_clock_rate(r->cfg->clock);
 		r->requeue_at = oc.requeue_after > 0 ? wall_now() + oc.requeue_after / rate : 0;
 		if (oc.rollouts) {
@@ -359,6 +386,7 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 			pthread_mutex_unlock(&r->mu);
 			if (same && oc.changed)
 				berth_metrics_add(r->metrics, "berth_drift_corrections_total", NULL, 1);
+			first = !same;
 			berth_metrics_set(r->metrics, "berth_last_success_timestamp_seconds", NULL, floor(wall_now()));
 			free(r->failed_rev);
 			r->failed_rev = NULL;
@@ -372,6 +400,7 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 			r->failures++;
 			r->retry_at = wall_now() + backoff_delay(r);
 		}
+		announce(r, rev.revision, &oc, first, start);
 	}
 	double took = wall_now() - start;
 	if (!skipped) {
@@ -463,6 +492,7 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 	pthread_mutex_init(&r.mu, NULL);
 	r.metrics = berth_metrics_new();
 	declare_metrics(r.metrics);
+	r.notify = notify_new(&cfg->notify, r.metrics, &r.log);
 	r.wake = berth_cancel_new();
 	r.done = berth_cancel_new();
 	r.repo_shown = cfg->source.repo ? berth_url_redact(cfg->source.repo) : NULL;
@@ -472,6 +502,11 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 	berth_engine *e = NULL;
 	pthread_t watchdog;
 	bool watching = false;
+	if (cfg->commit_status.forge &&
+	    !(r.cs = commit_status_new(&cfg->commit_status, cfg->source.repo, r.metrics, &r.log, err))) {
+		status = 2;
+		goto out;
+	}
 	if (berth_source_open(&cfg->source, &src, err) != 0) {
 		status = 2;
 		goto out;
@@ -493,7 +528,7 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 		snprintf(port, sizeof(port), "%d", berth_server_port(server));
 		run_log_line(&r.log, "info", "listening", "listen", cfg->listen, "port", port, (const char *)NULL);
 	}
-	berth_engine_config ec = {.cancel = cfg->abort, .drain = cfg->stop, .events = {.fn = run_log_event, .ctx = &r.log},
+	berth_engine_config ec = {.cancel = cfg->abort, .drain = cfg->stop, .events = {.fn = run_event, .ctx = &r},
 				  .clock = cfg->clock};
 	e = berth_engine_new(&ec);
 	watching = pthread_create(&watchdog, NULL, stop_watchdog, &r) == 0;
@@ -528,6 +563,8 @@ out:
 		pthread_join(watchdog, NULL);
 	berth_server_stop(server);
 	berth_engine_free(e);
+	notify_free(r.notify);
+	commit_status_free(r.cs);
 	berth_source_free(src);
 	berth_metrics_free(r.metrics);
 	berth_cancel_free(r.wake);

@@ -14,6 +14,8 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/provider.h"
+#include "run/commit_status.h"
+#include "run/notify.h"
 #include "source/source.h"
 
 typedef struct berth_run_config {
@@ -30,6 +32,8 @@ typedef struct berth_run_config {
 	berth_cancel *abort;
 	double stop_grace_s; /* 0: 10 */
 	const berth_clock *clock; /* the engine's (rollout pauses); NULL: the real clock */
+	notify_config notify;                /* --notify: events POSTed to URLs */
+	commit_status_config commit_status;  /* --commit-status: results posted on the commits */
 } berth_run_config;
 
 /* Runs until stopped (or, with once, for one reconcile). Returns 0: stopped cleanly, or once

@@ -103,6 +103,7 @@ void run_log_event(void *ctx, const berth_event *ev)
 	case BERTH_EV_PLAN_READY:
 		logf_fields(l, "info", "event", "planned", "plan: %zu steps", plan_count(ev->plan));
 		break;
-	case BERTH_EV_APPLIED: break;
+	case BERTH_EV_APPLIED:
+	case BERTH_EV_ROLLOUT: break;
 	}
 }

@@ -6,6 +6,8 @@
 
 # shellcheck source=tests/integration/azure_lib.sh
 source "$(dirname "$T_FILE")/azure_lib.sh"
+# shellcheck source=tests/integration/receiver_lib.sh
+source "$(dirname "$T_FILE")/receiver_lib.sh"
 
 SCALE=100
 export BERTH_TIME_SCALE=$SCALE
@@ -395,6 +397,55 @@ test_run_advances_rollouts_and_exports_metrics() {
 	kill "$pid"
 	wait "$pid" || true
 	assert_not_contains "$(cat "$T_DIR/run.log")" "s3cret-Sp" "the client secret leaked"
+}
+
+# berth run --notify: a rollout_step notification per step, then a rollback's (run/notify.h).
+test_run_notifies_rollout_steps_and_rollbacks() {
+	local owner dir r1 r2 r3 pid port
+	owner=$(unique_owner) dir=$(mktemp -d)
+	ro_boot
+	r1=$(ro_first "$owner" "$dir")
+	ro_spec "$owner" "$dir" busybox:1.37
+	r2=$(desired_rev "$dir")
+	receiver_start
+	port=$(free_port)
+	"$BERTH" run --interval 1h --listen "127.0.0.1:$port" --notify "http://127.0.0.1:$RPORT/n" "$dir" >"$T_DIR/run.log" 2>&1 &
+	pid=$!
+	git__on_exit "kill -9 $pid 2>/dev/null || true"
+	wait_until 60 "berth run finishes the rollout" traffic_is "web-$r2=1000"
+	wait_until 10 "three rollout_step notifications" bash -c "[ \$(grep -c rollout_step '$RLOG') -ge 3 ]"
+	kill "$pid"
+	wait "$pid" || true
+	# the next revision fails its health at step 2: rolled back to r2
+	ro_spec "$owner" "$dir" busybox:1.38
+	r3=$(desired_rev "$dir")
+	sim_post /_sim/faults "{\"rules\":[{\"action\":\"unhealthy_at_step\",\"group\":\"web-$r3\",\"step\":2}]}"
+	"$BERTH" run --interval 1h --listen "127.0.0.1:$port" --notify "http://127.0.0.1:$RPORT/n" "$dir" >>"$T_DIR/run.log" 2>&1 &
+	pid=$!
+	git__on_exit "kill -9 $pid 2>/dev/null || true"
+	wait_until 60 "a rollout_rolled_back notification" has_event rollout_rolled_back
+	wait_until 30 "then apply_failed" has_event apply_failed
+	kill "$pid"
+	wait "$pid" || true
+	event_bodies | /usr/bin/python3 -c '
+import json, sys
+r1, r2, r3 = sys.argv[1:]
+evs = [json.loads(l) for l in sys.stdin]
+steps = [e["rollout"] for e in evs if e["event"] == "rollout_step"]
+assert [(s["group"], s["revision"], s["step"], s["steps"]) for s in steps[:3]] == [("web", r2, k, 3) for k in (1, 2, 3)], steps
+assert all(e["summary"] == "rollout web: step %d/3" % e["rollout"]["step"] for e in evs if e["event"] == "rollout_step")
+assert [(s["revision"], s["step"]) for s in steps[3:]] == [(r3, 1), (r3, 2)], steps  # r3 failed in step 2
+back = [e for e in evs if e["event"] == "rollout_rolled_back"]
+assert len(back) == 1, back
+b = back[0]["rollout"]
+assert (b["revision"], b["step"], b["from"]) == (r3, 2, r2), b
+assert b["reason"] and back[0]["errors"] == [b["reason"]], back
+assert back[0]["text"].startswith("berth: rollout rolled back at %s: rollout web: " % back[0]["revision"]), back[0]["text"]
+failed = [e for e in evs if e["event"] == "apply_failed"][-1]
+assert failed["summary"] == "0 done, 1 failed, 0 skipped", failed
+assert len(failed["errors"]) == 1 and failed["errors"][0].startswith("update rollout web: rollout web failed at step 2/3: "), failed
+print(len(evs), "notifications:", [e["event"] for e in evs])
+' "$r1" "$r2" "$r3"
 }
 
 test_secure_values_are_never_printed_and_change_the_revision() {

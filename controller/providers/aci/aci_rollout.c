@@ -514,6 +514,18 @@ static int probe(driver *d, const live *l)
 	return 0;
 }
 
+/* A structured event when a tag write starts a new step or a rollback (for notifications). */
+static void announce(driver *d, const rollout_view *v, const rollout_tag *t, bool failed_now)
+{
+	bool new_step = t->phase == ROLLOUT_PROGRESSING && t->step >= 0 &&
+			(!v->has_tag || v->tag.phase != ROLLOUT_PROGRESSING || v->tag.step != t->step || strcmp(v->tag.rev, t->rev));
+	if (!new_step && !failed_now)
+		return;
+	berth_rollout_event re = {.group = d->g->name, .revision = t->rev, .step = t->step + 1, .steps = d->cfg.n_steps,
+				  .reason = failed_now ? t->reason : NULL, .from = failed_now ? t->from : NULL};
+	berth_emit(d->env->events, &(berth_event){.kind = BERTH_EV_ROLLOUT, .plan = d->env->plan, .step = d->step, .rollout = &re});
+}
+
 /* One observe-decide-act round; *done once nothing is left for now. */
 static int round_once(driver *d, bool wait, bool *done, berth_error *err)
 {
@@ -575,7 +587,10 @@ static int round_once(driver *d, bool wait, bool *done, berth_error *err)
 				    d->g->name, a.tag.reason, a.tag.from);
 		}
 		progress(d, &l, a.why);
-		return write_tag(d, &a.tag, err);
+		rc = write_tag(d, &a.tag, err);
+		if (rc == 0)
+			announce(d, &l.v, &a.tag, a.failed_now);
+		return rc;
 	case RO_CREATE:
 		progress(d, &l, a.why);
 		return create_revision(d, a.rev, err);
