@@ -1,7 +1,7 @@
 /* The status page (page.h): HTML drawn from the /status JSON, one section per thing it shows.
  * Written to a memory stream; every string from the status goes through put_text/put_attr
  * (escaped), and numbers through printf. No script: the page reloads itself by a meta refresh,
- * and the bars are divs whose width is the weight's share. */
+ * and a weight's bar is a <meter> of its share of the profile's (or the rollout's) total. */
 #include "server/page.h"
 
 #include <jansson.h>
@@ -17,16 +17,15 @@ static const char style[] =
 	"h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin:1.4em 0 .4em;border-bottom:1px solid #ccc}"
 	"table{border-collapse:collapse;margin:.3em 0}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #e4e4e4;vertical-align:top}"
 	"th{background:#eee}code{font:12px monospace}"
-	".ok,.success,.done,.running,.succeeded,.Online,.ready,.active{color:#176f2c}"
-	".failure,.failed,.rejected,.Degraded,.down,.rolling_back{color:#b00020;font-weight:bold}"
-	".bar{display:inline-block;width:200px;height:12px;background:#ddd;vertical-align:middle}"
-	".bar span{display:block;height:100%;background:#2b6cb0}"
+	".ok,.st-success,.st-done,.st-running,.st-succeeded,.st-Online,.st-ready,.st-Enabled{color:#176f2c}"
+	".bad,.st-failure,.st-failed,.st-rejected,.st-Degraded,.st-down,.st-rolling_back,.st-not_ready{color:#b00020;font-weight:bold}"
+	"meter{width:200px;height:14px;vertical-align:middle}"
 	".err{background:#fde8e8;border-left:4px solid #b00020;padding:4px 8px;margin:4px 0;white-space:pre-wrap}"
 	".map{display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap}"
 	".node{border:1px solid #999;background:#fff;min-width:160px;padding:4px}"
 	".node h3{font-size:1em;margin:0 0 4px;padding:2px 4px;background:#334;color:#fff}"
 	".task{border:1px solid #aaa;border-radius:3px;margin:3px 0;padding:2px 4px;background:#e6f4ea}"
-	".task.bad{background:#fde8e8}.task.wait{background:#fff6d6}"
+	".task.fail{background:#fde8e8}.task.wait{background:#fff6d6}"
 	".muted{color:#777}";
 
 /* ---- escaping ---- */
@@ -85,16 +84,18 @@ static void put_value(FILE *f, json_t *v)
 		fputs("<span class=\"muted\">-</span>", f);
 }
 
-/* <span class="STATE">STATE</span>: the state as its own class colours it (a class is escaped
- * like any attribute: a hostile state only gets a class that matches nothing). */
+/* <span class="st-STATE">STATE</span>: the state's class colours it; in the class, anything but
+ * a letter or a digit becomes '_', so that no state ("not ready", a hostile one) can take a
+ * class of the page's own. */
 static void put_state(FILE *f, const char *state)
 {
 	if (!state) {
 		fputs("<span class=\"muted\">-</span>", f);
 		return;
 	}
-	fputs("<span class=\"", f);
-	put_text(f, state);
+	fputs("<span class=\"st-", f);
+	for (const char *c = state; *c; c++)
+		fputc((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? *c : '_', f);
 	fputs("\">", f);
 	put_text(f, state);
 	fputs("</span>", f);
@@ -107,7 +108,7 @@ static void put_bar(FILE *f, long long part, long long whole)
 		pct = 0;
 	if (pct > 100)
 		pct = 100;
-	fprintf(f, "<span class=\"bar\" title=\"%d%%\"><span style=\"width:%d%%\"></span></span> %d%%", pct, pct, pct);
+	fprintf(f, "<meter min=\"0\" max=\"100\" value=\"%d\" title=\"%d%%\">%d%%</meter> %d%%", pct, pct, pct, pct);
 }
 
 static void put_time(FILE *f, long long t)
@@ -325,7 +326,7 @@ static void services_section(FILE *f, json_t *res)
 		fputs("</code></td><td>", f);
 		put_text(f, str(s, "mode"));
 		long long run = num(s, "running"), want = num(s, "desired");
-		fprintf(f, "</td><td><span class=\"%s\">%lld / %lld</span>", run >= want ? "ok" : "failed", run, want);
+		fprintf(f, "</td><td><span class=\"%s\">%lld / %lld</span>", run >= want ? "ok" : "bad", run, want);
 		if (!json_is_true(json_object_get(s, "exists")))
 			fputs(" <span class=\"muted\">(not created)</span>", f);
 		fputs("</td></tr>\n", f);
@@ -338,7 +339,7 @@ static void put_task(FILE *f, const char *service, json_t *t)
 	const char *state = str(t, "state");
 	const char *cls = !state ? "wait"
 			  : !strcmp(state, "running") ? ""
-			  : !strcmp(state, "failed") || !strcmp(state, "rejected") ? " bad"
+			  : !strcmp(state, "failed") || !strcmp(state, "rejected") ? " fail"
 										    : " wait";
 	fprintf(f, "<div class=\"task%s\"><b>", cls);
 	put_text(f, service);
@@ -462,7 +463,10 @@ static void scale_sets_section(FILE *f, json_t *res)
 			foreach_kind(res, "swarm_node", j, n) if (host && str(n, "hostname") && !strcmp(str(n, "hostname"), host))
 				state = str(n, "state");
 			fputs(" (", f);
-			put_state(f, state ? state : "not a node");
+			if (state)
+				put_state(f, state);
+			else
+				fputs("<span class=\"muted\">not a swarm node</span>", f);
 			fputs(")<br>", f);
 		}
 		fputs("</td></tr>\n", f);
@@ -537,7 +541,7 @@ char *page_render(const char *status_json)
 		   "<h1>berth run</h1>\n",
 		PAGE_REFRESH_S, style);
 	if (!json_is_object(st)) {
-		fputs("<p class=\"failed\">the status could not be read</p>\n", f);
+		fputs("<p class=\"bad\">the status could not be read</p>\n", f);
 	} else {
 		json_t *res = json_object_get(st, "resources");
 		source_section(f, st);

@@ -79,25 +79,25 @@ static void test_sections(void **state)
 	assert_has(html, "service api&lt;/td&gt;&lt;script&gt;x()&lt;/script&gt;: 0/2 tasks running");
 	assert_has(html, "service web: 2/3 tasks running: task: non-zero exit (7)");
 	/* the reconciles, newest first as given, revisions shortened */
-	assert_has(html, "<tr><td>2026-12-03T14:00:00Z</td><td><code>0123456789ab</code></td><td><span class=\"failure\">failure</span></td><td>1.50 s</td>");
-	assert_has(html, "<code>dir:sha256:abc</code></td><td><span class=\"success\">success</span></td><td>0.25 s</td><td></td>");
+	assert_has(html, "<tr><td>2026-12-03T14:00:00Z</td><td><code>0123456789ab</code></td><td><span class=\"st-failure\">failure</span></td><td>1.50 s</td>");
+	assert_has(html, "<code>dir:sha256:abc</code></td><td><span class=\"st-success\">success</span></td><td>0.25 s</td><td></td>");
 	/* the plan */
-	assert_has(html, "<tr><td>create</td><td>service</td><td>web</td><td>not present</td><td><span class=\"done\">done</span></td></tr>");
+	assert_has(html, "<tr><td>create</td><td>service</td><td>web</td><td>not present</td><td><span class=\"st-done\">done</span></td></tr>");
 	/* services, running / desired */
-	assert_has(html, "<td class=\"service\">web</td><td><code>berth-demo/busybox:latest</code></td><td>replicated</td><td><span class=\"failed\">2 / 3</span>");
+	assert_has(html, "<td class=\"service\">web</td><td><code>berth-demo/busybox:latest</code></td><td>replicated</td><td><span class=\"bad\">2 / 3</span>");
 	assert_has(html, "<span class=\"ok\">0 / 0</span> <span class=\"muted\">(not created)</span>");
 	/* the node map: a column per node, a task without a node in its own */
-	assert_has(html, "<div class=\"node\"><h3>node-a</h3><small>manager (leader), active, <span class=\"ready\">ready</span></small><div class=\"task\"><b>web</b>.1<br>");
-	assert_has(html, "<h3>node-b</h3><small>worker, drain, <span class=\"down\">down</span></small>");
-	assert_has(html, "<div class=\"task bad\"><b>web</b>.3<br><span class=\"failed\">failed</span><br><small>task: non-zero exit (7)</small></div>");
+	assert_has(html, "<div class=\"node\"><h3>node-a</h3><small>manager (leader), active, <span class=\"st-ready\">ready</span></small><div class=\"task\"><b>web</b>.1<br>");
+	assert_has(html, "<h3>node-b</h3><small>worker, drain, <span class=\"st-down\">down</span></small>");
+	assert_has(html, "<div class=\"task fail\"><b>web</b>.3<br><span class=\"st-failed\">failed</span><br><small>task: non-zero exit (7)</small></div>");
 	assert_has(html, "<h3>(unassigned)</h3><div class=\"task wait\"><b>api&lt;/td&gt;");
 	/* Traffic Manager: weights and their bars */
-	assert_has(html, "<td class=\"weight\">750</td><td><span class=\"bar\" title=\"75%\"><span style=\"width:75%\"></span></span> 75%");
-	assert_has(html, "<td class=\"weight\">250</td><td><span class=\"bar\" title=\"25%\"><span style=\"width:25%\"></span></span>");
+	assert_has(html, "<td class=\"weight\">750</td><td><meter min=\"0\" max=\"100\" value=\"75\" title=\"75%\">75%</meter> 75%");
+	assert_has(html, "<td class=\"weight\">250</td><td><meter min=\"0\" max=\"100\" value=\"25\" title=\"25%\">25%</meter>");
 	assert_has(html, "green&quot;onmouseover=&quot;alert(3)");
-	assert_has(html, "<span class=\"Degraded\">Degraded</span>");
+	assert_has(html, "<span class=\"st-Degraded\">Degraded</span>");
 	/* scale sets and their nodes */
-	assert_has(html, "<td>workers</td><td>2 / 3</td><td>0=node-a (<span class=\"ready\">ready</span>)<br>1=node-c (<span class=\"not a node\">not a node</span>)");
+	assert_has(html, "<td>workers</td><td>2 / 3</td><td>0=node-a (<span class=\"st-ready\">ready</span>)<br>1=node-c (<span class=\"muted\">not a swarm node</span>)");
 	/* the rollout: step and time left */
 	assert_has(html, "rolling out <code>r2</code>: step 2 of 4 (25%), 30 s in the step, <b>90 s left</b> in the pause");
 	/* nothing hostile survives; nothing comes from elsewhere; no script */
@@ -125,11 +125,15 @@ static void test_unreadable_and_empty(void **state)
 	}
 	/* A status with nothing yet (before the first reconcile): the sections say so. */
 	char *html = page_render("{\"ready\": false, \"source\": {\"repo\": null, \"ref\": null, \"path\": \"spec\"}}");
-	assert_has(html, "<span class=\"not ready\">not ready</span>");
+	assert_has(html, "<span class=\"st-not_ready\">not ready</span>");
 	assert_has(html, "<p class=\"muted\">none yet</p>");
 	assert_has(html, "<p class=\"muted\">no change since the start</p>");
 	assert_has(html, "<div id=\"failures\"><p class=\"muted\">none</p></div>");
 	assert_lacks(html, "Swarm services");
+	free(html);
+	/* A hostile state: escaped as text, letters and digits only in its class. */
+	html = page_render("{\"resources\": [{\"kind\": \"traffic_manager\", \"name\": \"p\", \"monitor\": \"a\\\" onclick=\\\"b <x>\"}]}");
+	assert_has(html, "monitor <span class=\"st-a__onclick__b__x_\">a&quot; onclick=&quot;b &lt;x&gt;</span>");
 	free(html);
 	/* Wrong types everywhere are ignored, not crashed on. */
 	html = page_render("{\"source\": 1, \"history\": {\"a\": 1}, \"resources\": [1, \"x\", {\"kind\": 3},"
