@@ -268,6 +268,7 @@ static void reconcile(run *r, berth_engine *e, const berth_revision *rev, outcom
 		return;
 	}
 	berth_reconcile_options o = {.mode = BERTH_MODE_APPLY, .opts = r->cfg->opts};
+	o.opts.status_detail = true; /* the status page's node map */
 	berth_result res;
 	berth_error err = {0};
 	int rc = berth_reconcile(e, spec_model(s), &o, &res, &err);

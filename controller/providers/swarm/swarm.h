@@ -46,8 +46,8 @@ typedef struct swarm_state {
 	 * when they were listed; NULL when tasks were not observed (then nothing is judged by them). */
 	json_t *tasks;
 	long long observed_ms;
-	/* GET /nodes, for the status page's node map only (never planned from); NULL when the
-	 * list failed (a worker engine cannot list nodes: that is not an error). */
+	/* GET /nodes (swarm_observe_nodes), for the status page's map only, never planned from;
+	 * NULL when not listed. */
 	json_t *nodes;
 } swarm_state;
 
@@ -79,6 +79,9 @@ char *swarm_fingerprint(const swarm_state *st);
  * service of the spec (desired and running replicas, its tasks with node and state) and one
  * {"kind": "swarm_node"} per node (hostname, role, availability, state). swarm_status.c. */
 char *swarm_status_json(const struct spec_model *m, const swarm_state *st);
+/* Lists the nodes into st->nodes (one request; best effort: a failure leaves them NULL, and the
+ * map then names nodes by ID). Only for a status: a plan needs no node. */
+void swarm_observe_nodes(docker *d, swarm_state *st);
 
 /* ---- desired state ---- */
 

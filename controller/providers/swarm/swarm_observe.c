@@ -1,5 +1,5 @@
-/* Observing the swarm: six list calls (services, networks, secrets, configs, the tasks of
- * berth-owned services, and the nodes for the status page), whatever the number of objects. Unowned objects are listed too, so that
+/* Observing the swarm: five list calls (services, networks, secrets, configs, and the tasks of
+ * berth-owned services), whatever the number of objects. Unowned objects are listed too, so that
  * a same-named object berth does not own is caught at plan time rather than failing the apply.
  *
  * Tasks are what tells a service that has converged from one whose spec is right but whose
@@ -144,15 +144,6 @@ int swarm_observe(docker *d, swarm_state *out, char **err)
 		json_decref(lists[k]);
 	swarm_state_set_tasks(out, tasks, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 	json_decref(tasks);
-	/* The nodes, for the status page's map: best effort, nothing is planned from them. */
-	json_t *nodes = NULL;
-	status = 0;
-	rerr = NULL;
-	if (docker_request(d, "GET", "/nodes", NULL, &status, &nodes, &rerr) == 0 && status == 200 && json_is_array(nodes))
-		out->nodes = nodes;
-	else
-		json_decref(nodes);
-	free(rerr);
 	out->requests = docker_requests(d) - before;
 	return 0;
 }

@@ -92,6 +92,8 @@ static int swarm_provider_observe(const berth_env *env, const struct spec_model 
 		free(o);
 		return berth_error_take(err, berth_cancel_fired(env->cancel) ? BERTH_ECANCELED : BERTH_EUNREACHABLE, msg);
 	}
+	if (env->opts && env->opts->status_detail)
+		swarm_observe_nodes(env->docker, &o->st);
 	if (env->opts && env->opts->resolve_image) {
 		o->digests = resolve_images(env, m);
 		o->n_digests = m->swarm.n_services;

@@ -1,6 +1,7 @@
 /* The swarm's part of the status page (swarm.h, swarm_status_json): each service of the spec
  * with its desired and running replicas and its tasks (node, state, error), and each node of the
- * swarm (hostname, role, availability, state), from what observe listed. Pure: no request.
+ * swarm (hostname, role, availability, state), from what observe listed (the nodes: the one
+ * request of swarm_observe_nodes, made only for a status). Rendering makes no request.
  *
  * Only what an operator sees in `docker service ps` and `docker node ls` leaves here: no
  * environment, no mount, no secret name's content. */
@@ -93,6 +94,20 @@ static json_t *node_status(json_t *n)
 	if (addr)
 		json_object_set_new(out, "addr", json_string(addr));
 	return out;
+}
+
+void swarm_observe_nodes(docker *d, swarm_state *st)
+{
+	long status = 0;
+	json_t *nodes = NULL;
+	char *err = NULL;
+	if (docker_request(d, "GET", "/nodes", NULL, &status, &nodes, &err) == 0 && status == 200 && json_is_array(nodes)) {
+		json_decref(st->nodes);
+		st->nodes = nodes;
+	} else {
+		json_decref(nodes);
+	}
+	free(err);
 }
 
 char *swarm_status_json(const struct spec_model *m, const swarm_state *st)
