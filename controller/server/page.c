@@ -17,8 +17,8 @@ static const char style[] =
 	"h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin:1.4em 0 .4em;border-bottom:1px solid #ccc}"
 	"table{border-collapse:collapse;margin:.3em 0}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #e4e4e4;vertical-align:top}"
 	"th{background:#eee}code{font:12px monospace}"
-	".ok,.st-success,.st-done,.st-running,.st-succeeded,.st-Online,.st-ready,.st-Enabled{color:#176f2c}"
-	".bad,.st-failure,.st-failed,.st-rejected,.st-Degraded,.st-down,.st-rolling_back,.st-not_ready{color:#b00020;font-weight:bold}"
+	".ok,.st-success,.st-done,.st-running,.st-Running,.st-Succeeded,.st-succeeded,.st-Online,.st-ready,.st-Enabled{color:#176f2c}"
+	".bad,.st-failure,.st-failed,.st-Failed,.st-rejected,.st-Degraded,.st-down,.st-rolling_back,.st-not_ready,.st-Terminated{color:#b00020;font-weight:bold}"
 	"meter{width:200px;height:14px;vertical-align:middle}"
 	".err{background:#fde8e8;border-left:4px solid #b00020;padding:4px 8px;margin:4px 0;white-space:pre-wrap}"
 	".map{display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap}"
@@ -474,12 +474,48 @@ static void scale_sets_section(FILE *f, json_t *res)
 	fputs("</table>\n", f);
 }
 
+static void groups_section(FILE *f, json_t *res)
+{
+	if (!count_kind(res, "container_group"))
+		return;
+	fputs("<h2>Container groups</h2>\n<table id=\"groups\"><tr><th>group</th><th>provisioning</th><th>state</th>"
+	      "<th>FQDN</th><th>containers</th></tr>\n", f);
+	size_t i, k;
+	json_t *g, *c;
+	foreach_kind(res, "container_group", i, g) {
+		fputs("<tr><td>", f);
+		put_text(f, str(g, "name"));
+		fputs("</td><td>", f);
+		if (json_is_true(json_object_get(g, "exists")))
+			put_state(f, str(g, "provisioning"));
+		else
+			fputs("<span class=\"muted\">not created</span>", f);
+		fputs("</td><td>", f);
+		put_state(f, str(g, "state"));
+		fputs("</td><td><code>", f);
+		put_text(f, str(g, "fqdn"));
+		fputs("</code></td><td>", f);
+		json_array_foreach(json_object_get(g, "containers"), k, c) {
+			put_text(f, str(c, "name"));
+			fputs(" <code>", f);
+			put_text(f, str(c, "image"));
+			fputs("</code> ", f);
+			put_state(f, str(c, "state"));
+			if (num(c, "restarts"))
+				fprintf(f, ", %lld restarts", num(c, "restarts"));
+			fputs("<br>", f);
+		}
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table>\n", f);
+}
+
 static void rollouts_section(FILE *f, json_t *st)
 {
 	json_t *ros = json_object_get(st, "rollouts");
 	if (!json_array_size(ros))
 		return;
-	fputs("<h2>Container groups and rollouts</h2>\n", f);
+	fputs("<h2>Rollouts</h2>\n", f);
 	size_t i, k;
 	json_t *ro, *rev;
 	json_array_foreach(ros, i, ro) {
@@ -552,6 +588,7 @@ char *page_render(const char *status_json)
 		node_map_section(f, res);
 		traffic_section(f, res);
 		scale_sets_section(f, res);
+		groups_section(f, res);
 		rollouts_section(f, st);
 	}
 	fprintf(f, "<p class=\"muted\">This page reloads every %d s; the same as JSON: <a href=\"/status\">/status</a>, "

@@ -3,7 +3,8 @@
  * shows the source and the commit, the failures, the last reconciles, the plan of the last
  * change, the swarm's services and a node × task map, the Traffic Manager profiles with their
  * endpoints' weights as bars, the scale sets and their instances (marked when they are swarm
- * nodes), and the rollouts with their step and time left.
+ * nodes), the container groups and their containers, and the rollouts with their step, time
+ * left and revisions.
  *
  * Every string from the status is HTML-escaped (page_escape); the status never holds a secret,
  * and the page shows nothing the status does not. */

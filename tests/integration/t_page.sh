@@ -188,6 +188,8 @@ test_page_in_chromium() {
 	assert_contains "$dom" "$(hostname)"
 	assert_contains "$dom" "<td>workers</td><td>2 / 2</td>"
 	assert_contains "$dom" "<span class=\"st-success\">success</span>"
+	assert_contains "$dom" '<table id="groups"><tbody><tr><th>group</th>'
+	assert_contains "$dom" "<tr><td>shop</td><td><span class=\"st-Succeeded\">Succeeded</span>"
 	assert_contains "$dom" "<td>create</td><td>service</td><td>$owner-web</td>"
 	assert_contains "$dom" "<td>create</td><td>container group</td><td>shop</td>"
 	# no secret anywhere: the swarm secret, the secure value, the service principal's secret,

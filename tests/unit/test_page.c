@@ -98,6 +98,9 @@ static void test_sections(void **state)
 	assert_has(html, "<span class=\"st-Degraded\">Degraded</span>");
 	/* scale sets and their nodes */
 	assert_has(html, "<td>workers</td><td>2 / 3</td><td>0=node-a (<span class=\"st-ready\">ready</span>)<br>1=node-c (<span class=\"muted\">not a swarm node</span>)");
+	/* container groups without a rollout */
+	assert_has(html, "<tr><td>api&lt;i&gt;</td><td><span class=\"st-Succeeded\">Succeeded</span></td><td><span class=\"st-Running\">Running</span></td>"
+			 "<td><code>api.westeurope.azurecontainer.io</code></td><td>app <code>nginx:1.25</code> <span class=\"st-Running\">Running</span>, 2 restarts<br>");
 	/* the rollout: step and time left */
 	assert_has(html, "rolling out <code>r2</code>: step 2 of 4 (25%), 30 s in the step, <b>90 s left</b> in the pause");
 	/* nothing hostile survives; nothing comes from elsewhere; no script */
