@@ -15,6 +15,7 @@ packages=(
 	mmdebstrap                               # make image: the Debian base images, when missing (scripts/build-image.sh)
 	git lighttpd lighttpd-mod-openssl openssl  # git source tests: git http-backend behind a private lighttpd (tests/integration/git_lib.sh)
 	gnupg gpgv                               # commit signatures: gpg makes test keys, gpgv checks (ssh-keygen -Y is openssh-client's)
+	chromium tidy                            # the status page: rendered in headless chromium, its HTML checked by tidy (tests/integration/t_page.sh)
 )
 
 missing=()

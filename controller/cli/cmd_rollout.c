@@ -133,6 +133,13 @@ int cmd_rollout(int argc, char **argv)
 		rc = berth_status(e, spec_model(cs.s), &text, &err);
 		if (rc == 0) {
 			json_t *all = json_loads(text, 0, NULL);
+			/* The status array also holds what the status page shows (services, nodes,
+			 * profiles, scale sets): only the rollouts are this command's. */
+			for (size_t i = json_array_size(all); i-- > 0;) {
+				const char *kind = json_string_value(json_object_get(json_array_get(all, i), "kind"));
+				if (!kind || strcmp(kind, "rollout"))
+					json_array_remove(all, i);
+			}
 			if (json) {
 				json_dumpf(all, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 				fputc('\n', stdout);

@@ -33,6 +33,9 @@ typedef struct berth_options {
 	/* curl CONNECT_TO entries ("HOST:PORT:CONNECT-HOST:CONNECT-PORT", comma-separated) for
 	 * rollout probes: tests point the FQDNs at the simulator while the Host header stays real. */
 	const char *probe_connect_to;
+	/* Observe also what only a status shows (the swarm's nodes, for the status page's map):
+	 * berth run and berth_status; a plan does without. */
+	bool status_detail;
 } berth_options;
 
 /* What the engine lends a provider for observe and apply (borrowed, valid during the call). */

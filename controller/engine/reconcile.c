@@ -254,7 +254,7 @@ static int observe_for(berth_engine *e, const struct spec_model *m, bool want_st
 
 int berth_status(berth_engine *e, const struct spec_model *m, char **json, berth_error *err)
 {
-	run r = {0};
+	run r = {.opts = {.status_detail = true}};
 	*json = NULL;
 	int rc = observe_for(e, m, true, &r, err);
 	if (rc == 0) {

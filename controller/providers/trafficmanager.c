@@ -385,6 +385,45 @@ static void tm_observed_free(void *observed)
 	json_decref(observed);
 }
 
+/* The status page's part: each profile of the spec with its monitor status and every endpoint
+ * it has live (the rollouts' too), with weight and monitor status. */
+static char *tm_status(const struct spec_model *m, const void *observed, double wall_now)
+{
+	(void)wall_now;
+	json_t *out = json_array();
+	for (size_t i = 0; i < m->azure.n_traffic_managers; i++) {
+		const spec_traffic_manager *tm = &m->azure.traffic_managers[i];
+		json_t *obs = azure_find_named((json_t *)observed, tm->name);
+		json_t *props = json_object_get(obs, "properties");
+		json_t *st = json_pack("{s:s, s:s, s:b}", "kind", "traffic_manager", "name", tm->name, "exists", obs != NULL);
+		json_t *v = json_object_get(json_object_get(props, "dnsConfig"), "fqdn");
+		if (json_is_string(v))
+			json_object_set(st, "fqdn", v);
+		v = json_object_get(json_object_get(props, "monitorConfig"), "profileMonitorStatus");
+		if (json_is_string(v))
+			json_object_set(st, "monitor", v);
+		json_t *eps = json_array();
+		size_t k;
+		json_t *e;
+		json_array_foreach(json_object_get(props, "endpoints"), k, e) {
+			json_t *ep = json_object_get(e, "properties");
+			json_t *one = json_object();
+			put_str(one, "name", json_object_get(e, "name"));
+			put_str(one, "target", json_object_get(ep, "target"));
+			put_str(one, "status", json_object_get(ep, "endpointStatus"));
+			put_str(one, "monitor", json_object_get(ep, "endpointMonitorStatus"));
+			json_t *w = json_object_get(ep, "weight");
+			json_object_set_new(one, "weight", json_integer(json_is_integer(w) ? json_integer_value(w) : 0));
+			json_array_append_new(eps, one);
+		}
+		json_object_set_new(st, "endpoints", eps);
+		json_array_append_new(out, st);
+	}
+	char *text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return text;
+}
+
 const berth_provider berth_provider_trafficmanager = {
 	.version = BERTH_PROVIDER_VERSION,
 	.name = "trafficmanager",
@@ -396,4 +435,5 @@ const berth_provider berth_provider_trafficmanager = {
 	.apply = tm_apply,
 	.observed_free = tm_observed_free,
 	.free_payload = azure_step_free,
+	.status = tm_status,
 };

@@ -179,6 +179,27 @@ static int vmss_apply(const berth_env *env, const struct spec_model *m, const pl
 	return rc;
 }
 
+/* The status page's part: each scale set's capacity, wanted and live, and its instances as
+ * "<instance id>=<computer name>" (the computer name is the swarm node's hostname). */
+static char *vmss_status(const struct spec_model *m, const void *observed, double wall_now)
+{
+	(void)wall_now;
+	const vmss_observed *o = observed;
+	json_t *out = json_array();
+	for (size_t i = 0; i < m->azure.n_scale_sets; i++) {
+		const spec_scale_set *ss = &m->azure.scale_sets[i];
+		json_t *obs = azure_find_named(o->scale_sets, ss->name);
+		json_t *inst = json_object_get(o->instances, ss->name);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:b, s:o}", "kind", "scale_set", "name", ss->name,
+						     "desired", (json_int_t)ss->capacity, "capacity",
+						     json_integer_value(json_object_get(json_object_get(obs, "sku"), "capacity")),
+						     "exists", obs != NULL, "instances", inst ? json_incref(inst) : json_array()));
+	}
+	char *text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return text;
+}
+
 const berth_provider berth_provider_vmss = {
 	.version = BERTH_PROVIDER_VERSION,
 	.name = "vmss",
@@ -189,5 +210,6 @@ const berth_provider berth_provider_vmss = {
 	.diff = vmss_diff,
 	.apply = vmss_apply,
 	.observed_free = vmss_observed_free,
+	.status = vmss_status,
 	.free_payload = azure_step_free,
 };

@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "core/util.h"
 #include "engine/berth.h"
+#include "run/run_history.h"
 #include "run/run_log.h"
 #include "server/server.h"
 
@@ -35,6 +36,7 @@ typedef struct {
 	bool has_plan;
 	char *repo_shown;
 	json_t *rollouts;         /* the providers' status array (rollouts), as last observed */
+	run_history hist;         /* for the status page: last reconciles, last change, resources */
 	/* the loop's own (one thread) */
 	char *failed_rev;
 	int failures;
@@ -107,6 +109,7 @@ static char *status_json(void *ctx)
 			      nullable(r->fetched), "applied_revision", nullable(r->applied), "ready", r->ready,
 			      "last_reconcile", last, "last_plan", last_plan, "last_apply", apply, "rollouts",
 			      r->rollouts ? json_incref(r->rollouts) : json_array());
+	run_history_json(&r->hist, j);
 	pthread_mutex_unlock(&r->mu);
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
@@ -267,9 +270,15 @@ static void reconcile(run *r, berth_engine *e, const berth_revision *rev, outcom
 		return;
 	}
 	berth_reconcile_options o = {.mode = BERTH_MODE_APPLY, .opts = r->cfg->opts};
+	o.opts.status_detail = true; /* the status page's node map */
 	berth_result res;
 	berth_error err = {0};
 	int rc = berth_reconcile(e, spec_model(s), &o, &res, &err);
+	char *now = iso_time(wall_now());
+	pthread_mutex_lock(&r->mu);
+	run_history_plan(&r->hist, now, rev->revision, res.plan);
+	pthread_mutex_unlock(&r->mu);
+	free(now);
 	bool rolled = false;
 	if (res.plan) {
 		oc->has_plan = true;
@@ -286,8 +295,9 @@ static void reconcile(run *r, berth_engine *e, const berth_revision *rev, outcom
 	}
 	oc->requeue_after = res.requeue_after;
 	char *status = res.status ? xstrdup(res.status) : NULL;
-	if (rolled && res.applied) {
-		/* What the rollout steps did, for /status and the metrics (three reads per rollout). */
+	if ((rolled || oc->changed) && res.applied) {
+		/* What the steps did, for /status, the page and the metrics (three reads per rollout,
+		 * the swarm's and the other providers' lists again). */
 		char *fresh = NULL;
 		berth_error serr = {0};
 		if (berth_status(e, spec_model(s), &fresh, &serr) == 0) {
@@ -352,6 +362,7 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		skipped = true; /* this commit failed: it waits out its backoff, nothing is applied */
 	} else {
 		pthread_mutex_lock(&r->mu);
+		run_history_commit(&r->hist, &rev);
 		bool fresh = !r->fetched || strcmp(r->fetched, rev.revision);
 		free(r->fetched);
 		r->fetched = xstrdup(rev.revision);
@@ -371,6 +382,9 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		double rate = berth_clock_rate(r->cfg->clock);
 		r->requeue_at = oc.requeue_after > 0 ? wall_now() + oc.requeue_after / rate : 0;
 		if (oc.rollouts) {
+			pthread_mutex_lock(&r->mu);
+			run_history_take_resources(&r->hist, oc.rollouts);
+			pthread_mutex_unlock(&r->mu);
 			count_rollouts(r, oc.rollouts);
 			pthread_mutex_lock(&r->mu);
 			json_decref(r->rollouts);
@@ -422,6 +436,7 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		pthread_mutex_lock(&r->mu);
 		free(r->last_time);
 		r->last_time = iso_time(start);
+		run_history_record(&r->hist, r->last_time, rev.revision, oc.result, took, oc.error);
 		r->last_duration = took;
 		r->last_result = oc.result;
 		free(r->last_error);
@@ -575,6 +590,7 @@ out:
 	free(r.last_error);
 	json_decref(r.last_diagnostics);
 	json_decref(r.rollouts);
+	run_history_free(&r.hist);
 	json_decref(r.phases);
 	free(r.failed_rev);
 	free(r.repo_shown);

@@ -30,6 +30,7 @@
 
 #include "core/clock.h"
 #include "core/util.h"
+#include "server/page.h"
 #include "server/webhook.h"
 
 #define MAX_BODY ((size_t)1 << 20)
@@ -280,6 +281,14 @@ static enum MHD_Result get_route(berth_server *s, struct MHD_Connection *c, cons
 		bool ready = !cfg->ready || cfg->ready(cfg->ctx);
 		return respond_text(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, ready ? "ok\n" : "not ready\n", NULL);
 	}
+	if (!strcmp(url, "/")) {
+		char *json = cfg->status_json ? cfg->status_json(cfg->ctx) : xstrdup("{}");
+		char *html = page_render(json);
+		free(json);
+		enum MHD_Result r = respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", html, strlen(html), NULL);
+		free(html);
+		return r;
+	}
 	if (!strcmp(url, "/status")) {
 		if (!cfg->status_json)
 			return respond(c, MHD_HTTP_OK, "application/json", "{}\n", 3, NULL);
@@ -299,7 +308,7 @@ static enum MHD_Result get_route(berth_server *s, struct MHD_Connection *c, cons
 
 static bool is_get_route(const char *url)
 {
-	return !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/status") || !strcmp(url, "/metrics");
+	return !strcmp(url, "/") || !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/status") || !strcmp(url, "/metrics");
 }
 
 /* The provider of "/hooks/NAME", or N_PROVIDERS. */

@@ -14,6 +14,7 @@
  *     means is decided by server/webhook.h.
  *   GET /healthz  200 while alive() says so, else 503
  *   GET /readyz   200 once ready() says so (the first sync finished), else 503
+ *   GET /         the status page, HTML drawn from status_json (server/page.h)
  *   GET /status   the loop's JSON (status_json; 500 if it returns NULL)
  *   GET /metrics  the metrics in Prometheus' text format
  * Anything else: 404; a wrong method: 405. */

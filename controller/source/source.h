@@ -39,6 +39,11 @@ typedef struct berth_revision {
 	char *repo;      /* the repository as shown (no userinfo); NULL for a directory */
 	char *ref;       /* as configured; NULL for a directory */
 	char *signer;    /* with verify_keys: who signed (key id or principal); else NULL */
+	/* git: the commit message's first line, its author's name and its time (Unix seconds), as
+	 * the commit has them (escaping is the reader's); NULL / 0 for a directory */
+	char *summary;
+	char *author;
+	long long time;
 } berth_revision;
 
 typedef struct berth_source berth_source;

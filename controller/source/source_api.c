@@ -80,5 +80,7 @@ void berth_revision_free(berth_revision *r)
 	free(r->repo);
 	free(r->ref);
 	free(r->signer);
+	free(r->summary);
+	free(r->author);
 	memset(r, 0, sizeof(*r));
 }

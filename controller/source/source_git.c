@@ -804,6 +804,11 @@ int source_git_fetch(berth_source *s, berth_revision *out, berth_error *err)
 	out->ref = xstrdup(s->ref);
 	out->signer = signer;
 	signer = NULL;
+	const char *summary = git_commit_summary(commit);
+	out->summary = summary ? xstrdup(summary) : NULL;
+	const git_signature *who = git_commit_author(commit);
+	out->author = who && who->name ? xstrdup(who->name) : NULL;
+	out->time = (long long)git_commit_time(commit);
 out:
 	berth_error_clear(&c.cb_err);
 	free(signer);

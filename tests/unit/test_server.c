@@ -287,8 +287,18 @@ static void test_routes(void **state)
 	assert_int_equal(r.len, 0);
 	resp_free(&r);
 
+	/* The status page, drawn from the same status (server/page.h; its content: test_page). */
+	assert_int_equal(get(f, "/", &r), 200);
+	assert_string_equal(r.type, "text/html; charset=utf-8");
+	assert_non_null(strstr(r.body, "<!DOCTYPE html>"));
+	assert_non_null(strstr(r.body, "<meta http-equiv=\"refresh\""));
+	resp_free(&r);
+	assert_int_equal(request(f->port, "POST", "/", NULL, "x", 1, false, &r), 405);
+	assert_string_equal(r.allow, "GET, HEAD");
+	resp_free(&r);
+
 	/* Not found; wrong methods, with what is allowed. */
-	const char *missing[] = {"/", "/nope", "/hooks", "/hooks/", "/hooks/bitbucket", "/hooks/github/x", "/healthz/", "/HEALTHZ"};
+	const char *missing[] = {"/index.html", "/nope", "/hooks", "/hooks/", "/hooks/bitbucket", "/hooks/github/x", "/healthz/", "/HEALTHZ"};
 	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
 		assert_int_equal(get(f, missing[i], &r), 404);
 		resp_free(&r);

@@ -361,9 +361,55 @@ static void aci_observed_free(void *observed)
 	free(o);
 }
 
+/* A container group without a rollout, for the status page: its states and containers (name,
+ * image, state, restarts; never an environment value). */
+static json_t *group_status(const spec_container_group *g, json_t *obs)
+{
+	json_t *props = json_object_get(obs, "properties");
+	json_t *st = json_pack("{s:s, s:s, s:b}", "kind", "container_group", "name", g->name, "exists", obs != NULL);
+	json_t *v = json_object_get(props, "provisioningState");
+	if (json_is_string(v))
+		json_object_set(st, "provisioning", v);
+	v = json_object_get(json_object_get(props, "instanceView"), "state");
+	if (json_is_string(v))
+		json_object_set(st, "state", v);
+	v = json_object_get(json_object_get(props, "ipAddress"), "fqdn");
+	if (json_is_string(v))
+		json_object_set(st, "fqdn", v);
+	json_t *cs = json_array();
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(props, "containers"), i, c) {
+		json_t *cp = json_object_get(c, "properties");
+		json_t *iv = json_object_get(cp, "instanceView");
+		const char *state = json_string_value(json_object_get(json_object_get(iv, "currentState"), "state"));
+		json_array_append_new(cs, json_pack("{s:s?, s:s?, s:s?, s:I}", "name", json_string_value(json_object_get(c, "name")),
+						    "image", json_string_value(json_object_get(cp, "image")), "state", state,
+						    "restarts", json_integer_value(json_object_get(iv, "restartCount"))));
+	}
+	json_object_set_new(st, "containers", cs);
+	return st;
+}
+
+/* The rollouts, then the groups without one. */
 static char *aci_status(const struct spec_model *m, const void *observed, double wall)
 {
-	return aci_rollout_status(m, observed, wall);
+	const aci_observed *o = observed;
+	char *text = aci_rollout_status(m, o, wall);
+	json_t *all = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (!json_is_array(all)) {
+		json_decref(all);
+		all = json_array();
+	}
+	for (size_t i = 0; i < m->azure.n_container_groups; i++) {
+		const spec_container_group *g = &m->azure.container_groups[i];
+		if (!g->rollout.present)
+			json_array_append_new(all, group_status(g, azure_find_named(o->groups, g->name)));
+	}
+	text = json_dumps(all, JSON_COMPACT);
+	json_decref(all);
+	return text;
 }
 
 const berth_provider berth_provider_aci = {

@@ -46,6 +46,9 @@ typedef struct swarm_state {
 	 * when they were listed; NULL when tasks were not observed (then nothing is judged by them). */
 	json_t *tasks;
 	long long observed_ms;
+	/* GET /nodes (swarm_observe_nodes), for the status page's map only, never planned from;
+	 * NULL when not listed. */
+	json_t *nodes;
 } swarm_state;
 
 /* Lists services, networks, secrets, configs and the tasks of berth-owned services: a constant
@@ -71,6 +74,14 @@ const swarm_object *swarm_find(const swarm_state *st, swarm_kind kind, const cha
 const char *swarm_kind_name(swarm_kind k);
 /* A digest of everything observed that a plan depends on (ids and versions), for stale-plan checks. */
 char *swarm_fingerprint(const swarm_state *st);
+
+/* What the status page shows (a JSON array text, malloc'd): one {"kind": "swarm_service"} per
+ * service of the spec (desired and running replicas, its tasks with node and state) and one
+ * {"kind": "swarm_node"} per node (hostname, role, availability, state). swarm_status.c. */
+char *swarm_status_json(const struct spec_model *m, const swarm_state *st);
+/* Lists the nodes into st->nodes (one request; best effort: a failure leaves them NULL, and the
+ * map then names nodes by ID). Only for a status: a plan needs no node. */
+void swarm_observe_nodes(docker *d, swarm_state *st);
 
 /* ---- desired state ---- */
 

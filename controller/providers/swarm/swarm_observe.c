@@ -160,6 +160,7 @@ void swarm_state_free(swarm_state *st)
 	free(st->objects);
 	json_decref(st->raw);
 	json_decref(st->tasks);
+	json_decref(st->nodes);
 	memset(st, 0, sizeof(*st));
 }
 

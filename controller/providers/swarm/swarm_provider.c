@@ -92,6 +92,8 @@ static int swarm_provider_observe(const berth_env *env, const struct spec_model 
 		free(o);
 		return berth_error_take(err, berth_cancel_fired(env->cancel) ? BERTH_ECANCELED : BERTH_EUNREACHABLE, msg);
 	}
+	if (env->opts && env->opts->status_detail)
+		swarm_observe_nodes(env->docker, &o->st);
 	if (env->opts && env->opts->resolve_image) {
 		o->digests = resolve_images(env, m);
 		o->n_digests = m->swarm.n_services;
@@ -224,6 +226,12 @@ static int swarm_provider_apply(const berth_env *env, const struct spec_model *m
 	return berth_error_take(err, rc, msg);
 }
 
+static char *swarm_provider_status(const struct spec_model *m, const void *observed, double wall_now)
+{
+	(void)wall_now;
+	return swarm_status_json(m, &((const swarm_observed *)observed)->st);
+}
+
 const berth_provider berth_provider_swarm = {
 	.version = BERTH_PROVIDER_VERSION,
 	.name = "swarm",
@@ -235,4 +243,5 @@ const berth_provider berth_provider_swarm = {
 	.apply = swarm_provider_apply,
 	.observed_free = swarm_observed_free,
 	.free_payload = swarm_step_free,
+	.status = swarm_provider_status,
 };
