@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/provider.h"
+#include "run/leader.h"
 #include "source/source.h"
 
 typedef struct berth_run_config {
@@ -30,6 +31,9 @@ typedef struct berth_run_config {
 	berth_cancel *abort;
 	double stop_grace_s; /* 0: 10 */
 	const berth_clock *clock; /* the engine's (rollout pauses); NULL: the real clock */
+	/* Replicas elect a leader on this blob lease: only the leader fetches, plans and applies
+	 * (run/leader.h); NULL: no election, this one always leads. */
+	const berth_leader_config *leader;
 } berth_run_config;
 
 /* Runs until stopped (or, with once, for one reconcile). Returns 0: stopped cleanly, or once
