@@ -223,6 +223,11 @@ static void *election(void *arg)
 				break;
 			/* a new lease id: the old one may still be known to the service as broken */
 			azure_uuid(l->lease_id);
+			pthread_mutex_lock(&l->mu);
+			free(l->leader);
+			l->leader = NULL;
+			pthread_mutex_unlock(&l->mu);
+			look(l); /* who leads now, if anyone */
 		}
 		(void)berth_sleep(NULL, l->period, l->stop);
 	}
