@@ -38,6 +38,12 @@ test_two_replicas_elect_one_leader_and_the_follower_names_it() {
 	/usr/bin/python3 "$LEADER_ROOT/tests/leader/blobctl.py" "$(lease_url)" "$AZ_KEYFILE" props >"$C_DIR/props"
 	assert_contains "$(cat "$C_DIR/props")" "\"berthleader\": \"$l\"" "the blob's metadata names the leader"
 	assert_contains "$(cat "$C_DIR/props")" '"lease_state": "leased"' "the blob is leased"
+	# the storage key is never shown
+	local n shown
+	for n in a b; do
+		shown=$(cat "$C_DIR/$n.log"; curl -fsS "http://127.0.0.1:$(replica_port "$n")/status"; curl -fsS "http://127.0.0.1:$(replica_port "$n")/metrics")
+		assert_not_contains "$shown" "${AZ_KEY:0:24}" "the storage account key leaked ($n)"
+	done
 }
 
 test_three_replicas_then_the_leader_killed_another_leads_in_time() {
