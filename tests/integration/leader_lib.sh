@@ -47,12 +47,13 @@ leader_setup() {
 }
 
 # replica_start NAME [LEASE_URL]: berth run as instance NAME; its port in PORT_NAME, pid in
-# PID_NAME, JSON log in $C_DIR/NAME.log.
+# PID_NAME, JSON log in $C_DIR/NAME.log. With NO_KEY=1, no account key (a SAS in the URL).
 replica_start() {
-	local name=$1 url=${2:-$(lease_url)} port
+	local name=$1 url=${2:-$(lease_url)} port key=(--leader-lease-key-file "$AZ_KEYFILE")
 	port=$(free_port)
+	[ -z "${NO_KEY:-}" ] || key=()
 	"$BERTH" run "$SPEC_DIR" --interval 1s --listen "127.0.0.1:$port" --log-format json \
-		--leader-lease "$url" --leader-lease-duration "${LEASE_S}s" --leader-lease-key-file "$AZ_KEYFILE" \
+		--leader-lease "$url" --leader-lease-duration "${LEASE_S}s" "${key[@]}" \
 		--instance-id "$name" >>"$C_DIR/$name.log" 2>&1 &
 	printf -v "PID_$name" '%s' $!
 	printf -v "PORT_$name" '%s' "$port"

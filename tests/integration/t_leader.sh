@@ -46,6 +46,31 @@ test_two_replicas_elect_one_leader_and_the_follower_names_it() {
 	done
 }
 
+test_a_sas_in_the_url_is_the_credential_and_never_shown() {
+	leader_setup "$(unique_owner)"
+	azurite_start
+	local sas
+	sas=$(/usr/bin/python3 "$LEADER_ROOT/tests/leader/blobctl.py" "$(lease_url)" "$AZ_KEYFILE" sas)
+	NO_KEY=1 replica_start a "$(lease_url)?$sas"
+	NO_KEY=1 replica_start b "$(lease_url)?$sas"
+	wait_until 20 "exactly one of a, b leads" one_leader_among a b
+	local l
+	l=$(leaders a b)
+	/usr/bin/python3 "$LEADER_ROOT/tests/leader/blobctl.py" "$(lease_url)" "$AZ_KEYFILE" props >"$C_DIR/props"
+	assert_contains "$(cat "$C_DIR/props")" "\"berthleader\": \"$l\"" "the leader recorded itself through the SAS"
+	local n shown sig
+	sig=$(printf '%s' "$sas" | sed 's/.*sig=//')
+	for n in a b; do
+		shown=$(cat "$C_DIR/$n.log"; curl -fsS "http://127.0.0.1:$(replica_port "$n")/status")
+		assert_not_contains "$shown" "$sig" "the SAS signature leaked ($n)"
+		assert_not_contains "$shown" "sig=" "the SAS leaked ($n)"
+	done
+	# a wrong signature is refused: no leader, and the error says so without the SAS
+	NO_KEY=1 replica_start c "$(lease_url)-other?${sas%%sig=*}sig=AAAA"
+	wait_until 10 "c reports the refusal" bash -c "grep -q 'HTTP 403' '$C_DIR/c.log'"
+	assert_not_contains "$(cat "$C_DIR/c.log")" "sig=" "the SAS leaked (c)"
+}
+
 test_three_replicas_then_the_leader_killed_another_leads_in_time() {
 	leader_setup "$(unique_owner)"
 	azurite_start

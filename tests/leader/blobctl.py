@@ -5,6 +5,8 @@ the tests do not check berth's signing with itself. Standard library only.
 
   blobctl.py URL KEYFILE break [PERIOD]   x-ms-lease-action: break; prints the HTTP status
   blobctl.py URL KEYFILE props            prints lease state, status and x-ms-meta-* as JSON
+  blobctl.py URL KEYFILE sas              prints an account SAS query (version 2021-12-02,
+                                          blob service, every resource type, rwdlac, a day)
 URL is path style (http://127.0.0.1:PORT/ACCOUNT/CONTAINER/BLOB, the emulator)."""
 import base64
 import email.utils
@@ -13,6 +15,7 @@ import hmac
 import http.client
 import json
 import sys
+import time
 import urllib.parse
 
 VERSION = "2021-12-02"
@@ -55,8 +58,17 @@ def main():
                "lease_status": r.getheader("x-ms-lease-status")}
         out.update({k.lower()[10:]: v for k, v in r.getheaders() if k.lower().startswith("x-ms-meta-")})
         print(json.dumps(out))
+    elif op == "sas":
+        # Account SAS, version 2020-12-06 and later: one field a line, in this order, and a
+        # final newline (the encryption scope, empty).
+        account = urllib.parse.urlsplit(url).path.lstrip("/").split("/", 1)[0]
+        expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+        f = {"sv": VERSION, "ss": "b", "srt": "sco", "sp": "rwdlac", "se": expiry, "spr": "https,http"}
+        sts = "\n".join([account, f["sp"], f["ss"], f["srt"], "", f["se"], "", f["spr"], f["sv"], "", ""])
+        f["sig"] = base64.b64encode(hmac.new(base64.b64decode(key), sts.encode(), hashlib.sha256).digest()).decode()
+        print(urllib.parse.urlencode(f))
     else:
-        sys.exit("blobctl: break or props")
+        sys.exit("blobctl: break, props or sas")
 
 
 if __name__ == "__main__":
