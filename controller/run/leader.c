@@ -229,7 +229,12 @@ static void *election(void *arg)
 			pthread_mutex_unlock(&l->mu);
 			look(l); /* who leads now, if anyone */
 		}
-		(void)berth_sleep(NULL, l->period, l->stop);
+		/* Held by someone not named yet (it records itself just after acquiring), or not
+		 * reachable: look again in a second rather than a renew period. */
+		pthread_mutex_lock(&l->mu);
+		bool known = l->leader != NULL;
+		pthread_mutex_unlock(&l->mu);
+		(void)berth_sleep(NULL, known || l->period < 1 ? l->period : 1, l->stop);
 	}
 	pthread_mutex_lock(&l->mu);
 	bool was = give_up_locked(l);

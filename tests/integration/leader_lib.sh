@@ -88,6 +88,14 @@ leaders() {
 	echo "${out[*]}"
 }
 
+# agree NAMES...: exactly one of them leads and every one of them names it.
+agree() {
+	local l n
+	one_leader_among "$@" || return 1
+	l=$(leaders "$@")
+	for n in "$@"; do names_leader "$n" "$l" || return 1; done
+}
+
 one_leader_among() { local l; l=$(leaders "$@"); [ -n "$l" ] && [ "${l// /}" = "$l" ]; }
 someone_else_leads() { local l; l=$(leaders "$@"); [ -n "$l" ]; }
 

@@ -18,7 +18,7 @@ test_two_replicas_elect_one_leader_and_the_follower_names_it() {
 	azurite_start
 	replica_start a
 	replica_start b
-	wait_until 20 "exactly one of a, b leads" one_leader_among a b
+	wait_until 20 "exactly one of a, b leads and both name it" agree a b
 	local l f
 	l=$(leaders a b)
 	if [ "$l" = a ]; then f=b; else f=a; fi
@@ -53,7 +53,7 @@ test_a_sas_in_the_url_is_the_credential_and_never_shown() {
 	sas=$(/usr/bin/python3 "$LEADER_ROOT/tests/leader/blobctl.py" "$(lease_url)" "$AZ_KEYFILE" sas)
 	NO_KEY=1 replica_start a "$(lease_url)?$sas"
 	NO_KEY=1 replica_start b "$(lease_url)?$sas"
-	wait_until 20 "exactly one of a, b leads" one_leader_among a b
+	wait_until 20 "exactly one of a, b leads and both name it" agree a b
 	local l
 	l=$(leaders a b)
 	/usr/bin/python3 "$LEADER_ROOT/tests/leader/blobctl.py" "$(lease_url)" "$AZ_KEYFILE" props >"$C_DIR/props"
@@ -77,11 +77,10 @@ test_three_replicas_then_the_leader_killed_another_leads_in_time() {
 	replica_start a
 	replica_start b
 	replica_start c
-	wait_until 20 "exactly one of a, b, c leads" one_leader_among a b c
+	wait_until 20 "exactly one of a, b, c leads and all name it" agree a b c
 	local l rest=() n t0 t1 took
 	l=$(leaders a b c)
 	for n in a b c; do [ "$n" = "$l" ] || rest+=("$n"); done
-	for n in "${rest[@]}"; do assert_eq "$l" "$(leader_field "$n" "l['leader']")" "$n names the leader"; done
 	t0=$(now_s)
 	replica_kill "$l" 9
 	wait_until $((LEASE_S + RENEW_S + 5)) "another replica leads" one_leader_among "${rest[@]}"
@@ -131,11 +130,9 @@ test_azurite_restarted_a_leader_again() {
 	azurite_stop
 	sleep 2 # Azurite stays down a moment (no condition to poll for: this is the outage)
 	azurite_start "$port"
-	wait_until $((LEASE_S + RENEW_S + 5)) "exactly one of a, b leads after the restart" one_leader_among a b
-	# both keep the same view of who leads
-	local l n
-	l=$(leaders a b)
-	for n in a b; do wait_until 10 "$n names $l" names_leader "$n" "$l"; done
+	# one leads again, and both name it (Azurite, killed -9, may have lost the lease: the
+	# leader's renew is refused and the election runs again)
+	wait_until $((2 * (LEASE_S + RENEW_S))) "exactly one of a, b leads after the restart and both name it" agree a b
 }
 
 test_network_cut_longer_than_the_lease_no_write_after_it_expired() {
