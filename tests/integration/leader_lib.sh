@@ -135,10 +135,24 @@ leader_cleanup() {
 	set +e
 	[ -z "${DRIFTER_PID:-}" ] || { kill "$DRIFTER_PID"; wait "$DRIFTER_PID"; } 2>/dev/null
 	[ -z "${PROXY_PID:-}" ] || { kill "$PROXY_PID"; wait "$PROXY_PID"; } 2>/dev/null
-	for n in "${REPLICAS[@]}"; do replica_kill "$n" 9; done
+	# SIGTERM, so that a sanitizer build reports leaks; -9 for any still there after 10 s
+	for n in "${REPLICAS[@]}"; do kill -TERM "$(replica_pid "$n")" 2>/dev/null; done
+	for n in "${REPLICAS[@]}"; do
+		timeout 10 tail --pid="$(replica_pid "$n")" -f /dev/null
+		replica_kill "$n" 9
+	done
 	azurite_stop
 	sim_stop
+	local bad=0
+	for n in "${REPLICAS[@]}"; do
+		if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$C_DIR/$n.log"; then
+			echo "FAILED: a sanitizer report in $n's log:" >&2
+			grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' "$C_DIR/$n.log" | head -40 >&2
+			bad=1
+		fi
+	done
 	# LEADER_KEEP=DIR: keep the replicas' logs of each case there
 	[ -z "${LEADER_KEEP:-}" ] || { mkdir -p "$LEADER_KEEP/$(cat "$T_DIR/name")"; cp "$C_DIR"/*.log "$LEADER_KEEP/$(cat "$T_DIR/name")/"; }
+	[ "$bad" = 0 ] || exit 1
 	return 0
 }
