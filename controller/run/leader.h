@@ -1,7 +1,8 @@
 /* Leader election for berth run replicas on an Azure blob lease (transport/blob.h). A thread of
  * its own acquires a finite lease (15..60 s) and, while it holds it, renews it every third of its
- * duration; replicas that do not hold it retry every renew period and name the holder, which
- * records its instance id (and when its lease runs out) in the blob's metadata.
+ * duration; replicas that do not hold it retry every renew period (every second while they cannot
+ * name the holder yet) and name the holder, which records its instance id (and when its lease runs
+ * out) in the blob's metadata.
  *
  * Safety: the lease is counted from when the request that got or renewed it was sent. A leader
  * may start a write step only while more than a margin (one renew period) of it is left
