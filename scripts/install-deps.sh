@@ -38,7 +38,7 @@ fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools=$root/build/tools
 if [ ! -x "$tools/node_modules/.bin/azurite-blob" ]; then
-	echo "install-deps: installing azurite (npm) into build/tools" >&2
+	echo "install-deps: installing azurite 3.35.0 (npm) into build/tools" >&2
 	mkdir -p "$tools"
-	npm install --silent --no-audit --no-fund --prefix "$tools" azurite@3 >&2
+	npm install --silent --no-audit --no-fund --prefix "$tools" azurite@3.35.0 >&2
 fi
