@@ -43,6 +43,7 @@ typedef struct {
 	json_t *phases;           /* group -> the rollout phase last seen, to count finished ones */
 	berth_leader *leader;     /* NULL: no election */
 	berth_cancel *lost;       /* with an election, the engine's cancel: fired when leadership ends */
+	pthread_mutex_t leader_mu; /* berth_leader's updates (not mu: the gate runs under the plan's lock) */
 } run;
 
 static double wall_now(void)
@@ -62,12 +63,6 @@ static char *iso_time(double t)
 }
 
 /* ---- what the server asks ---- */
-
-static json_t *nullable(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 
 static bool is_alive(void *ctx)
 {
@@ -90,6 +85,11 @@ static bool is_ready(void *ctx)
 	return ready;
 }
 
+static json_t *nullable(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
 /* ---- leadership ---- */
 
 static json_t *leader_json(run *r)
@@ -104,27 +104,31 @@ static json_t *leader_json(run *r)
 	return j;
 }
 
-static void set_leader_metric(run *r, bool leading)
+/* berth_leader from the state as it is now: read and written under leader_mu, and called after
+ * every change (the hooks run after it), so concurrent calls always leave the latest state. */
+static void set_leader_metric(run *r)
 {
+	pthread_mutex_lock(&r->leader_mu);
 	berth_leader_view v;
 	berth_leader_get(r->leader, &v);
 	char *l = berth_metrics_label("instance", v.instance);
-	berth_metrics_set(r->metrics, "berth_leader", l, leading ? 1 : 0);
+	berth_metrics_set(r->metrics, "berth_leader", l, v.is_leader ? 1 : 0);
 	free(l);
 	berth_leader_view_free(&v);
+	pthread_mutex_unlock(&r->leader_mu);
 }
 
 static void on_acquired(void *ctx)
 {
 	run *r = ctx;
-	set_leader_metric(r, true);
+	set_leader_metric(r);
 	berth_cancel_fire(r->wake);
 }
 
 static void on_lost(void *ctx)
 {
 	run *r = ctx;
-	set_leader_metric(r, false);
+	set_leader_metric(r);
 	berth_cancel_fire(r->lost); /* the step in flight stops within one poll */
 	berth_cancel_fire(r->wake);
 }
@@ -533,6 +537,7 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 {
 	run r = {.cfg = cfg, .log = {.out = stderr, .json = cfg->json_logs}};
 	pthread_mutex_init(&r.mu, NULL);
+	pthread_mutex_init(&r.leader_mu, NULL);
 	r.metrics = berth_metrics_new();
 	declare_metrics(r.metrics);
 	r.wake = berth_cancel_new();
@@ -574,7 +579,7 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 			status = 2;
 			goto out;
 		}
-		set_leader_metric(&r, false);
+		set_leader_metric(&r);
 		ec.cancel = r.lost;
 		ec.before_step = before_step;
 		ec.before_step_ctx = &r;
@@ -638,5 +643,6 @@ out:
 	free(r.failed_rev);
 	free(r.repo_shown);
 	pthread_mutex_destroy(&r.mu);
+	pthread_mutex_destroy(&r.leader_mu);
 	return status;
 }
