@@ -22,11 +22,24 @@ missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Azurite (the leader-lease tests) runs on node: Debian's, unless the machine has its own.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 
-echo "install-deps: installing ${missing[*]}" >&2
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# Azurite, the Blob service emulator of tests/integration/t_leader.sh and bench/leader_bench.sh,
+# from the npm registry into the project's build/tools (never global).
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools=$root/build/tools
+if [ ! -x "$tools/node_modules/.bin/azurite-blob" ]; then
+	echo "install-deps: installing azurite 3.35.0 (npm) into build/tools" >&2
+	mkdir -p "$tools"
+	npm install --silent --no-audit --no-fund --prefix "$tools" azurite@3.35.0 >&2
+fi

@@ -19,7 +19,8 @@ static void run_usage(FILE *out)
 {
 	fputs("usage: berth run [--repo URL [--ref REF] [--path DIR] | PATH] [--interval DUR] [--listen ADDR:PORT]\n"
 	      "                 [--webhook-secret-file F] [--once] [--log-format text|json]\n"
-	      "                 [--notify URL]... [--commit-status github|gitlab|gitea]\n\n"
+	      "                 [--notify URL]... [--commit-status github|gitlab|gitea]\n"
+	      "                 [--leader-lease URL [--leader-lease-duration DUR] [--instance-id ID]]\n\n"
 	      "Runs berth as a controller: every interval (and at once on a webhook for the watched ref) it\n"
 	      "fetches the spec and applies it, so a push changes the world and drift is corrected. A commit\n"
 	      "that fails is retried with backoff (at most 10 intervals); a new commit is tried at once.\n"
@@ -32,6 +33,15 @@ static void run_usage(FILE *out)
 	      "  --parallelism N       independent steps at once (default 8)\n"
 	      "  --timeout DURATION    how long a service may take to converge (default 2m)\n"
 	      "  --allow-mass-delete   allow plans that delete more than 5 objects and 25% of what berth owns\n"
+	      "  --leader-lease URL    replicas elect a leader on this Azure blob lease; only it applies\n"
+	      "                        (https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB[?SAS]); also\n"
+	      "                        BERTH_LEADER_LEASE\n"
+	      "  --leader-lease-duration DUR  the lease, 15s to 60s (default 30s), renewed every third;\n"
+	      "                        also BERTH_LEADER_LEASE_DURATION\n"
+	      "  --leader-lease-key-file F  the storage account key (else the SAS, else the Azure\n"
+	      "                        credential chain); also BERTH_LEADER_LEASE_KEY_FILE\n"
+	      "  --instance-id ID      this replica's name in the lease (default HOSTNAME-PID); also\n"
+	      "                        BERTH_INSTANCE_ID\n"
 	      "  -h, --help            show this help\n",
 	      out);
 	cli_source_usage(out);
@@ -53,7 +63,8 @@ static const char *env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-enum { OPT_INTERVAL = 256, OPT_LISTEN, OPT_SECRET, OPT_ONCE, OPT_LOGFMT, OPT_PAR, OPT_TIMEOUT, OPT_MASS };
+enum { OPT_INTERVAL = 256, OPT_LISTEN, OPT_SECRET, OPT_ONCE, OPT_LOGFMT, OPT_PAR, OPT_TIMEOUT, OPT_MASS, OPT_LEASE, OPT_LEASE_DUR,
+       OPT_LEASE_KEY, OPT_INSTANCE };
 
 int cmd_run(int argc, char **argv)
 {
@@ -66,6 +77,10 @@ int cmd_run(int argc, char **argv)
 		{"parallelism", required_argument, NULL, OPT_PAR},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"allow-mass-delete", no_argument, NULL, OPT_MASS},
+		{"leader-lease", required_argument, NULL, OPT_LEASE},
+		{"leader-lease-duration", required_argument, NULL, OPT_LEASE_DUR},
+		{"leader-lease-key-file", required_argument, NULL, OPT_LEASE_KEY},
+		{"instance-id", required_argument, NULL, OPT_INSTANCE},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option opts[sizeof(own) / sizeof(own[0]) + CLI_SOURCE_OPTIONS_N + CLI_NOTIFY_OPTIONS_N + 1];
@@ -81,6 +96,8 @@ int cmd_run(int argc, char **argv)
 	cli_env_options(&cfg.opts);
 	const char *interval = env("BERTH_INTERVAL"), *secret_file = env("BERTH_WEBHOOK_SECRET_FILE");
 	const char *logfmt = env("BERTH_LOG_FORMAT");
+	berth_leader_config leader = {.url = env("BERTH_LEADER_LEASE"), .instance_id = env("BERTH_INSTANCE_ID")};
+	const char *lease_dur = env("BERTH_LEADER_LEASE_DURATION"), *lease_key_file = env("BERTH_LEADER_LEASE_KEY_FILE");
 	cfg.listen = env("BERTH_LISTEN");
 	cfg.once = env("BERTH_ONCE") && strcmp(env("BERTH_ONCE"), "0") && strcmp(env("BERTH_ONCE"), "false");
 	optind = 1;
@@ -95,6 +112,10 @@ int cmd_run(int argc, char **argv)
 		case OPT_ONCE: cfg.once = true; break;
 		case OPT_LOGFMT: logfmt = optarg; break;
 		case OPT_MASS: cfg.opts.allow_mass_delete = true; break;
+		case OPT_LEASE: leader.url = optarg; break;
+		case OPT_LEASE_DUR: lease_dur = optarg; break;
+		case OPT_LEASE_KEY: lease_key_file = optarg; break;
+		case OPT_INSTANCE: leader.instance_id = optarg; break;
 		case OPT_PAR: {
 			char *end = NULL;
 			long n = strtol(optarg, &end, 10);
@@ -141,6 +162,24 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	cfg.webhook_secret = secret;
+	char *lease_key = NULL;
+	if (leader.url) {
+		int64_t ns = 30000000000LL;
+		if (lease_dur && (!spec_parse_duration(lease_dur, &ns) || ns < 15000000000LL || ns > 60000000000LL ||
+				  ns % 1000000000LL)) {
+			fprintf(stderr, "berth run: --leader-lease-duration takes whole seconds from 15s to 60s\n");
+			free(secret);
+			return 2;
+		}
+		leader.duration_s = (double)(ns / 1000000000LL);
+		if (lease_key_file && !(lease_key = cli_read_first_line(lease_key_file))) {
+			fprintf(stderr, "berth run: cannot read the storage account key file %s\n", lease_key_file);
+			free(secret);
+			return 2;
+		}
+		leader.account_key = lease_key;
+		cfg.leader = &leader;
+	}
 	int status = 2;
 	if (cli_notify_config(&no, &cfg) == 0 && cli_source_config(&so, optind < argc ? argv[optind] : ".", &cfg.source) == 0) {
 		cfg.stop = stop_token = berth_cancel_new();
@@ -158,6 +197,10 @@ int cmd_run(int argc, char **argv)
 	if (secret) {
 		OPENSSL_cleanse(secret, strlen(secret));
 		free(secret);
+	}
+	if (lease_key) {
+		OPENSSL_cleanse(lease_key, strlen(lease_key));
+		free(lease_key);
 	}
 	cli_source_opts_free(&so);
 	cli_notify_opts_free(&no);

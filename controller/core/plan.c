@@ -356,6 +356,11 @@ static plan_step *next_ready(executor *ex)
 		bool ready = true;
 		for (size_t d = 0; d < s->n_deps && ready; d++)
 			ready = ex->p->steps[s->deps[d]].status == STEP_DONE;
+		if (ready && ex->o->before_step && !ex->o->before_step(ex->o->before_step_ctx)) {
+			ex->canceled = true;
+			skip_all_pending(ex);
+			return NULL;
+		}
 		if (ready)
 			return s;
 	}

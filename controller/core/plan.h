@@ -130,6 +130,10 @@ typedef struct plan_exec_options {
 	berth_cancel *cancel; /* once fired no step starts; running steps see it through their waits */
 	berth_cancel *drain;  /* once fired no step starts, but running steps finish (a controller
 			       * stopping); may be NULL */
+	/* Asked before each step starts (under the plan's lock: quick, no I/O); false: nothing more
+	 * starts, as if drained (a leader whose lease is short). NULL: always true. */
+	bool (*before_step)(void *ctx);
+	void *before_step_ctx;
 	plan_apply_fn apply;
 	plan_step_fn on_step; /* may be NULL */
 	void *ctx;            /* for apply and on_step */

@@ -26,6 +26,10 @@ typedef struct berth_engine_config {
 	berth_cancel *cancel;     /* borrowed; NULL: the engine has its own (berth_engine_cancel) */
 	berth_cancel *drain;      /* borrowed, may be NULL: once fired no further step starts, the one
 				   * in flight finishes (berth run stopping) */
+	/* Asked before every step starts (quick, thread-safe); false: no further step starts, as
+	 * with drain (berth run: a leader whose lease is running short). NULL: always true. */
+	bool (*before_step)(void *ctx);
+	void *before_step_ctx;
 	berth_events events;
 	/* ARM settings other than the endpoints, which come from the spec (timeouts, budgets, hooks
 	 * for tests); NULL: defaults, with the log going to events and waits through clock. */

@@ -39,6 +39,8 @@ berth_engine *berth_engine_new(const berth_engine_config *cfg)
 	if (cfg) {
 		e->events = cfg->events;
 		e->drain = cfg->drain;
+		e->before_step = cfg->before_step;
+		e->before_step_ctx = cfg->before_step_ctx;
 	}
 	if (cfg && cfg->arm)
 		e->arm_cfg = *cfg->arm;

@@ -10,6 +10,8 @@ struct berth_engine {
 	berth_cancel *cancel;
 	berth_cancel *own_cancel; /* when the config gave none */
 	berth_cancel *drain;
+	bool (*before_step)(void *ctx);
+	void *before_step_ctx;
 	berth_events events;
 	arm_config arm_cfg; /* without endpoints; hooks filled in */
 	bool arm_hooks_given;

@@ -210,6 +210,8 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 		plan_exec_options xo = {.parallelism = opts.parallelism > 0 ? opts.parallelism : 8,
 					.cancel = e->cancel,
 					.drain = e->drain,
+					.before_step = e->before_step,
+					.before_step_ctx = e->before_step_ctx,
 					.apply = apply_step,
 					.on_step = on_step,
 					.ctx = &r};

@@ -45,6 +45,9 @@ typedef struct {
 	json_t *phases;           /* group -> the rollout phase last seen, to count finished ones */
 	notify *notify;           /* NULL: no --notify */
 	commit_status *cs;        /* NULL: no --commit-status */
+	berth_leader *leader;     /* NULL: no election */
+	berth_cancel *lost;       /* with an election, the engine's cancel: fired when leadership ends */
+	pthread_mutex_t leader_mu; /* berth_leader's updates (not mu: the gate runs under the plan's lock) */
 } run;
 
 static double wall_now(void)
@@ -77,12 +80,77 @@ static bool is_ready(void *ctx)
 	pthread_mutex_lock(&r->mu);
 	bool ready = r->ready;
 	pthread_mutex_unlock(&r->mu);
+	if (ready && r->leader) { /* a follower is alive but not ready: it applies nothing */
+		berth_leader_view v;
+		berth_leader_get(r->leader, &v);
+		ready = v.is_leader;
+		berth_leader_view_free(&v);
+	}
 	return ready;
 }
 
 static json_t *nullable(const char *s)
 {
 	return s ? json_string(s) : json_null();
+}
+
+/* ---- leadership ---- */
+
+static json_t *leader_json(run *r)
+{
+	berth_leader_view v;
+	berth_leader_get(r->leader, &v);
+	json_t *j = json_pack("{s:b, s:s, s:o, s:o, s:f}", "is_leader", v.is_leader, "instance", v.instance, "leader",
+			      nullable(v.leader), "lease_expires_in_s",
+			      v.expires_in_s >= 0 ? json_real(round(v.expires_in_s * 10) / 10) : json_null(),
+			      "lease_duration_s", v.duration_s);
+	berth_leader_view_free(&v);
+	return j;
+}
+
+/* berth_leader from the state as it is now: read and written under leader_mu, and called after
+ * every change (the hooks run after it), so concurrent calls always leave the latest state. */
+static void set_leader_metric(run *r)
+{
+	pthread_mutex_lock(&r->leader_mu);
+	berth_leader_view v;
+	berth_leader_get(r->leader, &v);
+	char *l = berth_metrics_label("instance", v.instance);
+	berth_metrics_set(r->metrics, "berth_leader", l, v.is_leader ? 1 : 0);
+	free(l);
+	berth_leader_view_free(&v);
+	pthread_mutex_unlock(&r->leader_mu);
+}
+
+static void on_acquired(void *ctx)
+{
+	run *r = ctx;
+	set_leader_metric(r);
+	berth_cancel_fire(r->wake);
+}
+
+static void on_lost(void *ctx)
+{
+	run *r = ctx;
+	set_leader_metric(r);
+	berth_cancel_fire(r->lost); /* the step in flight stops within one poll */
+	berth_cancel_fire(r->wake);
+}
+
+static bool before_step(void *ctx)
+{
+	return berth_leader_may_write(((run *)ctx)->leader);
+}
+
+static bool leading(run *r)
+{
+	if (!r->leader)
+		return true;
+	berth_leader_view v;
+	berth_leader_get(r->leader, &v);
+	bool yes = v.is_leader;
+	berth_leader_view_free(&v);
+	return yes;
 }
 
 static char *status_json(void *ctx)
@@ -111,6 +179,8 @@ static char *status_json(void *ctx)
 			      r->rollouts ? json_incref(r->rollouts) : json_array());
 	run_history_json(&r->hist, j);
 	pthread_mutex_unlock(&r->mu);
+	if (r->leader)
+		json_object_set_new(j, "leader", leader_json(r));
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
 	return text;
@@ -148,6 +218,8 @@ static void declare_metrics(berth_metrics *m)
 	berth_metrics_declare(m, "berth_rollout_weight", BERTH_GAUGE,
 			      "Traffic Manager weight of each revision of a rolled-out group.", NULL, 0);
 	berth_metrics_declare(m, "berth_rollouts_total", BERTH_COUNTER, "Rollouts that ended, by result.", NULL, 0);
+	berth_metrics_declare(m, "berth_leader", BERTH_GAUGE, "1 while this instance holds the leader lease, else 0.",
+			      NULL, 0);
 }
 
 /* Rollout gauges from the status, and a count for each rollout seen to end. */
@@ -405,6 +477,8 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 			free(r->failed_rev);
 			r->failed_rev = NULL;
 			r->failures = 0;
+		} else if (r->leader && berth_cancel_fired(r->lost)) {
+			/* leadership ended mid-apply: not the commit's fault, the next leader goes on */
 		} else {
 			if (!r->failed_rev || strcmp(r->failed_rev, rev.revision)) {
 				free(r->failed_rev);
@@ -496,8 +570,10 @@ static void *stop_watchdog(void *arg)
 	snprintf(secs, sizeof(secs), "%.0f", grace);
 	run_log_line(&r->log, "info", "stopping: no further step starts; the one in flight may finish (again to exit at once)",
 		     "grace_seconds", secs, (const char *)NULL);
-	if (berth_sleep(NULL, grace, r->done))
+	if (berth_sleep(NULL, grace, r->done)) {
 		berth_cancel_fire(r->cfg->abort);
+		berth_cancel_fire(r->lost);
+	}
 	return NULL;
 }
 
@@ -505,6 +581,7 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 {
 	run r = {.cfg = cfg, .log = {.out = stderr, .json = cfg->json_logs}};
 	pthread_mutex_init(&r.mu, NULL);
+	pthread_mutex_init(&r.leader_mu, NULL);
 	r.metrics = berth_metrics_new();
 	declare_metrics(r.metrics);
 	r.notify = notify_new(&cfg->notify, r.metrics, &r.log);
@@ -545,6 +622,18 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 	}
 	berth_engine_config ec = {.cancel = cfg->abort, .drain = cfg->stop, .events = {.fn = run_event, .ctx = &r},
 				  .clock = cfg->clock};
+	if (cfg->leader) {
+		r.lost = berth_cancel_new();
+		berth_leader_hooks hooks = {.on_acquired = on_acquired, .on_lost = on_lost, .ctx = &r, .log = &r.log};
+		if (berth_leader_start(cfg->leader, &hooks, &r.leader, err) != 0) {
+			status = 2;
+			goto out;
+		}
+		set_leader_metric(&r);
+		ec.cancel = r.lost;
+		ec.before_step = before_step;
+		ec.before_step_ctx = &r;
+	}
 	e = berth_engine_new(&ec);
 	watching = pthread_create(&watchdog, NULL, stop_watchdog, &r) == 0;
 	if (!watching)
@@ -555,6 +644,16 @@ int berth_run(const berth_run_config *cfg, berth_error *err)
 		     cfg->source.repo ? (cfg->source.ref ? cfg->source.ref : "main") : NULL, (const char *)NULL);
 	while (!berth_cancel_fired(cfg->stop)) {
 		berth_cancel_reset(r.wake); /* a wake-up from now on queues exactly one more pass */
+		if (!leading(&r)) {
+			/* a follower: serves its endpoints, waits to lead (on_acquired wakes it) */
+			pthread_mutex_lock(&r.mu);
+			r.ready = true;
+			pthread_mutex_unlock(&r.mu);
+			wait_for_work(&r, wall_now() + interval);
+			continue;
+		}
+		if (r.leader)
+			berth_cancel_reset(r.lost); /* nobody waits on it between passes */
 		bool ok = pass(&r, e, src);
 		pthread_mutex_lock(&r.mu);
 		r.ready = true;
@@ -576,6 +675,7 @@ out:
 	berth_cancel_fire(r.done);
 	if (watching)
 		pthread_join(watchdog, NULL);
+	berth_leader_stop(r.leader); /* releases the lease: a follower leads at once */
 	berth_server_stop(server);
 	berth_engine_free(e);
 	notify_free(r.notify);
@@ -584,6 +684,7 @@ out:
 	berth_metrics_free(r.metrics);
 	berth_cancel_free(r.wake);
 	berth_cancel_free(r.done);
+	berth_cancel_free(r.lost);
 	free(r.fetched);
 	free(r.applied);
 	free(r.last_time);
@@ -595,5 +696,6 @@ out:
 	free(r.failed_rev);
 	free(r.repo_shown);
 	pthread_mutex_destroy(&r.mu);
+	pthread_mutex_destroy(&r.leader_mu);
 	return status;
 }

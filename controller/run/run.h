@@ -16,6 +16,7 @@
 #include "core/provider.h"
 #include "run/commit_status.h"
 #include "run/notify.h"
+#include "run/leader.h"
 #include "source/source.h"
 
 typedef struct berth_run_config {
@@ -34,6 +35,9 @@ typedef struct berth_run_config {
 	const berth_clock *clock; /* the engine's (rollout pauses); NULL: the real clock */
 	notify_config notify;                /* --notify: events POSTed to URLs */
 	commit_status_config commit_status;  /* --commit-status: results posted on the commits */
+	/* Replicas elect a leader on this blob lease: only the leader fetches, plans and applies
+	 * (run/leader.h); NULL: no election, this one always leads. */
+	const berth_leader_config *leader;
 } berth_run_config;
 
 /* Runs until stopped (or, with once, for one reconcile). Returns 0: stopped cleanly, or once

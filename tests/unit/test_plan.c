@@ -347,6 +347,43 @@ static int fail_named_b(void *ctx, const plan_step *s, void *payload, berth_erro
 	return strcmp(plan_step_name(s), "b") ? 0 : berth_error_set(err, BERTH_EFAILED, "b fails");
 }
 
+/* The before_step gate says no after the first step (a leader whose lease runs short): that step
+ * finishes, nothing else starts, as with a drain; the gate is asked before each start. */
+typedef struct {
+	int asked, allow;
+} gate_rec;
+
+static bool gate(void *ctx)
+{
+	gate_rec *g = ctx;
+	return g->asked++ < g->allow;
+}
+
+static void test_before_step_gate_stops_further_steps(void **state)
+{
+	(void)state;
+	plan *p = plan_new();
+	for (int i = 0; i < 3; i++)
+		plan_add_step(p, PLAN_CREATE, "service", "s", NULL, NULL);
+	recorder r = {.fail_id = (size_t)-1};
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
+	gate_rec g = {.allow = 1};
+	plan_exec_options o = {.parallelism = 1, .before_step = gate, .before_step_ctx = &g, .apply = record_apply, .ctx = &r};
+	plan_summary sum;
+	assert_int_equal(plan_execute(p, &o, &sum), BERTH_ECANCELED);
+	assert_int_equal(r.started, 1);
+	assert_int_equal(g.asked, 2);
+	assert_int_equal(sum.done, 1);
+	assert_int_equal(sum.skipped, 2);
+	char why[128];
+	assert_int_equal(status_of(p, 2, why, sizeof(why)), STEP_SKIPPED);
+	assert_string_equal(why, "skipped: cancelled");
+	pthread_mutex_destroy(&r.mu);
+	pthread_cond_destroy(&r.cv);
+	plan_free(p);
+}
+
 static void test_step_events(void **state)
 {
 	(void)state;
@@ -438,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_stops_starting_steps),
 		cmocka_unit_test(test_plan_runs_once),
 		cmocka_unit_test(test_drain_lets_the_running_step_finish),
+		cmocka_unit_test(test_before_step_gate_stops_further_steps),
 		cmocka_unit_test(test_step_events),
 		cmocka_unit_test(test_snapshots_while_running),
 	};
