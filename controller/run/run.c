@@ -81,6 +81,20 @@ static json_t *nullable(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* The providers' status items of one kind (NULL: those without a kind, the rollouts). */
+static json_t *of_kind(json_t *items, const char *kind)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		const char *k = json_string_value(json_object_get(it, "kind"));
+		if (kind ? k && !strcmp(k, kind) : !k)
+			json_array_append(out, it);
+	}
+	return out;
+}
+
 static char *status_json(void *ctx)
 {
 	run *r = ctx;
@@ -101,10 +115,10 @@ static char *status_json(void *ctx)
 						(json_int_t)r->last_summary.failed, "skipped",
 						(json_int_t)r->last_summary.skipped)
 				    : json_null();
-	json_t *j = json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o}", "source", src, "fetched_revision",
+	json_t *j = json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}", "source", src, "fetched_revision",
 			      nullable(r->fetched), "applied_revision", nullable(r->applied), "ready", r->ready,
 			      "last_reconcile", last, "last_plan", last_plan, "last_apply", apply, "rollouts",
-			      r->rollouts ? json_incref(r->rollouts) : json_array());
+			      of_kind(r->rollouts, NULL), "autoscale", of_kind(r->rollouts, "autoscale"));
 	pthread_mutex_unlock(&r->mu);
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
@@ -143,6 +157,39 @@ static void declare_metrics(berth_metrics *m)
 	berth_metrics_declare(m, "berth_rollout_weight", BERTH_GAUGE,
 			      "Traffic Manager weight of each revision of a rolled-out group.", NULL, 0);
 	berth_metrics_declare(m, "berth_rollouts_total", BERTH_COUNTER, "Rollouts that ended, by result.", NULL, 0);
+	berth_metrics_declare(m, "berth_autoscale_desired_replicas", BERTH_GAUGE,
+			      "The replicas the autoscaler last decided for a service.", NULL, 0);
+	berth_metrics_declare(m, "berth_autoscale_decisions_total", BERTH_COUNTER,
+			      "Autoscale evaluations of a service, by direction (up, down, hold).", NULL, 0);
+}
+
+/* Each autoscale decision of a pass: its gauge, its count, and a log line when it changes replicas. */
+static void count_autoscale(run *r, json_t *items)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		const char *kind = json_string_value(json_object_get(it, "kind"));
+		const char *svc = json_string_value(json_object_get(it, "service"));
+		const char *dir = json_string_value(json_object_get(it, "direction"));
+		if (!kind || strcmp(kind, "autoscale") || !svc || !dir)
+			continue;
+		char *sl = berth_metrics_label("service", svc), *dl = berth_metrics_label("direction", dir);
+		char *both = xasprintf("%s,%s", sl, dl);
+		berth_metrics_set(r->metrics, "berth_autoscale_desired_replicas", sl,
+				  (double)json_integer_value(json_object_get(it, "replicas")));
+		berth_metrics_add(r->metrics, "berth_autoscale_decisions_total", both, 1);
+		if (strcmp(dir, "hold")) {
+			char from[32], to[32];
+			snprintf(from, sizeof(from), "%lld", (long long)json_integer_value(json_object_get(it, "current")));
+			snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(json_object_get(it, "replicas")));
+			run_log_line(&r->log, "info", "autoscale", "service", svc, "direction", dir, "from", from, "to", to,
+				     "reason", json_string_value(json_object_get(it, "reason")), (const char *)NULL);
+		}
+		free(both);
+		free(sl);
+		free(dl);
+	}
 }
 
 /* Rollout gauges from the status, and a count for each rollout seen to end. */
@@ -345,6 +392,7 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		r->requeue_at = oc.requeue_after > 0 ? wall_now() + oc.requeue_after / rate : 0;
 		if (oc.rollouts) {
 			count_rollouts(r, oc.rollouts);
+			count_autoscale(r, oc.rollouts);
 			pthread_mutex_lock(&r->mu);
 			json_decref(r->rollouts);
 			r->rollouts = oc.rollouts;

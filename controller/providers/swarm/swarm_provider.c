@@ -92,6 +92,7 @@ static int swarm_provider_observe(const berth_env *env, const struct spec_model 
 		free(o);
 		return berth_error_take(err, berth_cancel_fired(env->cancel) ? BERTH_ECANCELED : BERTH_EUNREACHABLE, msg);
 	}
+	swarm_observe_usage(env->docker, m, &o->st);
 	if (env->opts && env->opts->resolve_image) {
 		o->digests = resolve_images(env, m);
 		o->n_digests = m->swarm.n_services;
@@ -177,6 +178,13 @@ static int swarm_provider_diff(const struct spec_model *m, const void *observed,
 	return 0;
 }
 
+/* What the autoscaler decided for each autoscaled service, for /status and the metrics. */
+static char *swarm_provider_status(const struct spec_model *m, const void *observed, double wall_now)
+{
+	(void)wall_now; /* the decision is at the observation's time, as the plan's */
+	return swarm_autoscale_status(m, &((const swarm_observed *)observed)->st);
+}
+
 typedef struct {
 	const berth_env *env;
 	const struct spec_model *m;
@@ -233,6 +241,7 @@ const berth_provider berth_provider_swarm = {
 	.fingerprint = swarm_provider_fingerprint,
 	.diff = swarm_provider_diff,
 	.apply = swarm_provider_apply,
+	.status = swarm_provider_status,
 	.observed_free = swarm_observed_free,
 	.free_payload = swarm_step_free,
 };
