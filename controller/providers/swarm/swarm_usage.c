@@ -4,6 +4,7 @@
  * services), and the Prometheus sources' totals (swarm_prom.c). The engine of a node is the one
  * berth talks to for its own node ("local", the default: a manager's engine serves only its own
  * containers' stats), or the node's tcp:// endpoint from swarm.engines (with swarm.tls). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "providers/swarm/swarm_prom.h"
 
 #define STATS_TIMEOUT_MS 10000 /* the engine takes a second or two to have a previous reading */
+#define STATS_PARALLEL 32      /* stats calls at once (the Docker client's handles are pooled) */
 
 static double num_at(json_t *o, const char *k)
 {
@@ -129,7 +131,21 @@ static void add_usage(swarm_state *st, size_t *cap, swarm_usage u)
 	st->usage[st->n_usage++] = u;
 }
 
-static void task_usage(swarm_state *st, size_t *cap, engines *e, const swarm_object *svc)
+/* One stats call to make: which engine, which container, whose usage it fills. */
+typedef struct {
+	docker *d;
+	char *path;
+	size_t usage;
+	json_t *answer;
+} stats_job;
+
+typedef struct {
+	stats_job *v;
+	size_t n, cap, next;
+	pthread_mutex_t mu;
+} stats_jobs;
+
+static void task_usage(swarm_state *st, size_t *cap, engines *e, const swarm_object *svc, stats_jobs *jobs)
 {
 	size_t i;
 	json_t *t;
@@ -147,21 +163,56 @@ static void task_usage(swarm_state *st, size_t *cap, engines *e, const swarm_obj
 			docker *nd = engine_for(e, json_string_value(json_object_get(t, "NodeID")));
 			u.running = u.ready = true;
 			if (nd) {
-				char *path = xasprintf("/containers/%s/stats?stream=false", cid);
-				json_t *stats = get(nd, path);
-				st->usage_requests++;
-				bool has_memory = false;
-				if (stats) {
-					u.has_value = true;
-					/* Running, but no previous reading yet: a task that is starting. */
-					u.ready = swarm_stats_usage(stats, &u.cpus, &u.memory, &has_memory);
+				if (jobs->n == jobs->cap) {
+					jobs->cap = jobs->cap ? 2 * jobs->cap : 16;
+					jobs->v = xrealloc(jobs->v, jobs->cap * sizeof(*jobs->v));
 				}
-				json_decref(stats);
-				free(path);
+				jobs->v[jobs->n++] = (stats_job){.d = nd, .path = xasprintf("/containers/%s/stats?stream=false", cid),
+								 .usage = st->n_usage};
 			}
 		}
 		add_usage(st, cap, u);
 	}
+}
+
+/* The engine answers a stats call once it has a second reading, a second or so later: the calls
+ * run side by side, so an evaluation takes about that long whatever the number of tasks. */
+static void *stats_worker(void *arg)
+{
+	stats_jobs *jobs = arg;
+	for (;;) {
+		pthread_mutex_lock(&jobs->mu);
+		size_t k = jobs->next < jobs->n ? jobs->next++ : jobs->n;
+		pthread_mutex_unlock(&jobs->mu);
+		if (k == jobs->n)
+			return NULL;
+		jobs->v[k].answer = get(jobs->v[k].d, jobs->v[k].path);
+	}
+}
+
+static void run_jobs(swarm_state *st, stats_jobs *jobs)
+{
+	pthread_t th[STATS_PARALLEL];
+	size_t n = jobs->n < STATS_PARALLEL ? jobs->n : STATS_PARALLEL, started = 0;
+	for (size_t i = 0; i < n; i++)
+		started += pthread_create(&th[started], NULL, stats_worker, jobs) == 0;
+	if (!started)
+		stats_worker(jobs);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (size_t k = 0; k < jobs->n; k++) {
+		swarm_usage *u = &st->usage[jobs->v[k].usage];
+		bool has_memory = false;
+		if (jobs->v[k].answer) {
+			u->has_value = true;
+			/* Running, but no previous reading yet: a task that is starting. */
+			u->ready = swarm_stats_usage(jobs->v[k].answer, &u->cpus, &u->memory, &has_memory);
+		}
+		st->usage_requests++;
+		json_decref(jobs->v[k].answer);
+		free(jobs->v[k].path);
+	}
+	free(jobs->v);
 }
 
 void swarm_observe_usage(docker *d, const struct spec_model *m, swarm_state *st)
@@ -177,13 +228,15 @@ void swarm_observe_usage(docker *d, const struct spec_model *m, swarm_state *st)
 		json_t *keep = json_array();
 		open_engines(d, sw, &e, keep);
 		size_t cap = 0;
+		stats_jobs jobs = {.mu = PTHREAD_MUTEX_INITIALIZER};
 		for (size_t i = 0; i < sw->n_services; i++) {
 			const spec_service *s = &sw->services[i];
 			const swarm_object *obs = swarm_find(st, SWARM_SERVICE, s->name);
 			if (obs && s->deploy.autoscale.present &&
 			    (s->deploy.autoscale.cpu_percent > 0 || s->deploy.autoscale.memory_percent > 0))
-				task_usage(st, &cap, &e, obs);
+				task_usage(st, &cap, &e, obs, &jobs);
 		}
+		run_jobs(st, &jobs);
 		for (size_t i = 0; i < e.n; i++)
 			if (e.v[i].owned)
 				docker_close(e.v[i].d);
