@@ -30,6 +30,11 @@ static bool within(double ratio, double tolerance)
 
 static int64_t ceil_i(double x)
 {
+	/* Far beyond any max: the clamp decides, and the cast stays defined. */
+	if (!(x < 1e12))
+		return (int64_t)1e12;
+	if (x < 0)
+		return 0;
 	/* ceil of a product that should be whole (2 x 140/70) must not become 5 by rounding noise. */
 	double r = nearbyint(x);
 	return (int64_t)(fabs(x - r) < 1e-9 ? r : ceil(x));

@@ -169,3 +169,28 @@ assert not [x for x in s["rollouts"] if x.get("kind")], s["rollouts"]' "$svc"
 	kill -TERM "$RUN_PID"
 	wait "$RUN_PID" 2>/dev/null || true
 }
+
+# swarm.engines names the node's engine; one that cannot be reached makes its tasks missing
+# metrics: no decision, and the plan says so.
+test_unreachable_node_engine_is_a_missing_metric() {
+	local owner dir host port
+	owner=$(unique_owner) dir=$(mktemp -d)
+	host=$(docker info --format '{{.Name}}') port=$(free_port)
+	cat >"$dir/berth.yaml" <<YAML
+version: 1
+name: $owner
+swarm:
+  engines:
+    $host: tcp://127.0.0.1:$port
+  services:
+    $owner-idle:
+      image: $IMG
+      command: [sleep, "3600"]
+      deploy:
+        resources: {limits: {cpus: "0.1"}}
+        autoscale: {min: 1, max: 3, cpu_percent: 50}
+YAML
+	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
+	assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
+	assert_contains "$T_OUT" "Note: service $owner-idle: autoscale keeps 1 replicas: no metrics (cpu: no task has a sample yet (0 starting, 1 without a value)): stays 1"
+}

@@ -234,6 +234,36 @@ static void test_diff_no_metrics_holds_and_a_new_service_starts_at_min(void **st
 	spec_free(s);
 }
 
+static void test_diff_memory_of_the_reservation_and_a_task_without_figures(void **state)
+{
+	(void)state;
+	/* The reservation is the base when there is one (as Kubernetes' requests), not the limit. */
+	spec *s = load("version: 1\nname: demo\nswarm:\n  services:\n    web:\n      image: nginx\n"
+		       "      deploy:\n        resources: {limits: {memory: 400m}, reservations: {memory: 100m}}\n"
+		       "        autoscale: {max: 10, memory_percent: 80}\n");
+	swarm_state st;
+	observed(s, &st, 2, NULL, 1000000);
+	add_task(&st, 0);
+	add_task(&st, 0);
+	st.usage[0].has_memory = true;
+	st.usage[0].memory = 160.0 * 1024 * 1024; /* 160% of 100m */
+	st.usage[1].has_memory = false;           /* counted as missing: 0% when scaling out */
+	plan *p = diff(s, &st);
+	assert_int_equal(plan_count(p), 0);
+	assert_non_null(strstr(plan_note(p, 0), "memory 160% of target 80% over 1 tasks, 80% over 2 with 1 without a value "
+						  "counted as 0%: no clear change, stays 2"));
+	plan_free(p);
+	st.usage[1].has_memory = true;
+	st.usage[1].memory = 160.0 * 1024 * 1024;
+	p = diff(s, &st);
+	assert_int_equal(plan_count(p), 1);
+	assert_string_equal(plan_step_reason(plan_step_at(p, 0)),
+			    "autoscale up: memory 160% of target 80% over 2 tasks: ceil(2 x 160/80) = 4");
+	plan_free(p);
+	swarm_state_free(&st);
+	spec_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_diff_scales_out_with_its_reason_and_labels),
 		cmocka_unit_test(test_diff_hold_is_a_note_and_the_cooldown_survives_a_restart),
 		cmocka_unit_test(test_diff_no_metrics_holds_and_a_new_service_starts_at_min),
+		cmocka_unit_test(test_diff_memory_of_the_reservation_and_a_task_without_figures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

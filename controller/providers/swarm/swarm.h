@@ -61,6 +61,7 @@ typedef struct swarm_usage {
 	bool running;   /* its container runs (memory counts from then on) */
 	bool ready;     /* running, with a full stats period (a previous CPU reading to diff against) */
 	bool has_value; /* its stats could be read (else its node's engine is not reachable, or it failed) */
+	bool has_memory; /* they had memory figures */
 	double cpus;    /* CPUs in use: 1.0 is one core busy */
 	double memory;  /* bytes in use, less the inactive page cache, as `docker stats` shows */
 } swarm_usage;

@@ -54,7 +54,7 @@ void swarm_autoscale_decide(const spec_service *s, const swarm_state *st, const 
 		cpu[k] = (autoscale_sample){.ready = u->ready, .has_value = u->has_value,
 					    .value = cpu_base > 0 ? u->cpus / cpu_base * 100 : 0};
 		/* Memory needs no previous reading: a task counts as soon as it runs. */
-		mem[k] = (autoscale_sample){.ready = u->running, .has_value = u->has_value,
+		mem[k] = (autoscale_sample){.ready = u->running, .has_value = u->has_memory,
 					    .value = mem_base > 0 ? u->memory / mem_base * 100 : 0};
 		k++;
 	}

@@ -4,6 +4,7 @@
  * services), and the Prometheus sources' totals (swarm_prom.c). The engine of a node is the one
  * berth talks to for its own node ("local", the default: a manager's engine serves only its own
  * containers' stats), or the node's tcp:// endpoint from swarm.engines (with swarm.tls). */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,11 @@ bool swarm_stats_usage(json_t *stats, double *cpus, double *memory, bool *has_me
 		return false;
 	double delta = total - pre_total;
 	*cpus = delta > 0 ? delta / (system - pre_system) * online : 0;
+	if (!isfinite(*cpus) || !isfinite(*memory)) {
+		*cpus = *memory = 0; /* numbers no engine sends: no figure rather than an absurd one */
+		*has_memory = false;
+		return false;
+	}
 	return true;
 }
 
@@ -202,11 +208,10 @@ static void run_jobs(swarm_state *st, stats_jobs *jobs)
 		pthread_join(th[i], NULL);
 	for (size_t k = 0; k < jobs->n; k++) {
 		swarm_usage *u = &st->usage[jobs->v[k].usage];
-		bool has_memory = false;
 		if (jobs->v[k].answer) {
 			u->has_value = true;
 			/* Running, but no previous reading yet: a task that is starting. */
-			u->ready = swarm_stats_usage(jobs->v[k].answer, &u->cpus, &u->memory, &has_memory);
+			u->ready = swarm_stats_usage(jobs->v[k].answer, &u->cpus, &u->memory, &u->has_memory);
 		}
 		st->usage_requests++;
 		json_decref(jobs->v[k].answer);
