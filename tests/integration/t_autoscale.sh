@@ -164,8 +164,7 @@ assert not [x for x in s["rollouts"] if x.get("kind")], s["rollouts"]' "$svc"
 	local ups
 	ups=$(metric "berth_autoscale_decisions_total{service=\"$svc\",direction=\"up\"}")
 	assert_eq 1 "$ups" "one decision up"
-	assert_contains "$(cat "$log")" "autoscale"
-	assert_contains "$(cat "$log")" "ceil(90/50) = 2"
+	assert_contains "$(cat "$log")" "info autoscale service=$svc direction=up from=1 to=2 reason=prometheus 90 per task (90 over 1 tasks) of target 50: ceil(90/50) = 2"
 	kill -TERM "$RUN_PID"
 	wait "$RUN_PID" 2>/dev/null || true
 }
