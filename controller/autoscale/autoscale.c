@@ -40,6 +40,11 @@ static int64_t ceil_i(double x)
 	return (int64_t)(fabs(x - r) < 1e-9 ? r : ceil(x));
 }
 
+static const char *tasks(long long n)
+{
+	return n == 1 ? "task" : "tasks";
+}
+
 static const char *unit(const autoscale_metric *m)
 {
 	return m->is_total ? "" : "%";
@@ -61,14 +66,14 @@ static int64_t recommend(const autoscale_input *in, const autoscale_metric *m, c
 		double per_task = m->total / (double)in->current;
 		double ratio = per_task / m->target;
 		if (within(ratio, in->tolerance)) {
-			say(why, size, "%s %.4g per task (%.4g over %lld tasks) of target %.4g: within tolerance %.4g%%, stays %lld",
-			    m->name, per_task, m->total, (long long)in->current, m->target, in->tolerance * 100,
+			say(why, size, "%s %.4g per task (%.4g over %lld %s) of target %.4g: within tolerance %.4g%%, stays %lld",
+			    m->name, per_task, m->total, (long long)in->current, tasks(in->current), m->target, in->tolerance * 100,
 			    (long long)in->current);
 			return in->current;
 		}
 		int64_t r = ceil_i(m->total / m->target);
-		say(why, size, "%s %.4g per task (%.4g over %lld tasks) of target %.4g: ceil(%.4g/%.4g) = %lld", m->name,
-		    per_task, m->total, (long long)in->current, m->target, m->total, m->target, (long long)r);
+		say(why, size, "%s %.4g per task (%.4g over %lld %s) of target %.4g: ceil(%.4g/%.4g) = %lld", m->name,
+		    per_task, m->total, (long long)in->current, tasks(in->current), m->target, m->total, m->target, (long long)r);
 		return r;
 	}
 	double sum = 0;
@@ -94,13 +99,13 @@ static int64_t recommend(const autoscale_input *in, const autoscale_metric *m, c
 	bool up_with_starting = n_starting && ratio > 1.0;
 	if (!up_with_starting && !n_missing) {
 		if (within(ratio, in->tolerance)) {
-			say(why, size, "%s %.4g%s of target %.4g%s over %zu tasks: within tolerance %.4g%%, stays %lld", m->name,
-			    usage, unit(m), m->target, unit(m), n_ready, in->tolerance * 100, (long long)in->current);
+			say(why, size, "%s %.4g%s of target %.4g%s over %zu %s: within tolerance %.4g%%, stays %lld", m->name,
+			    usage, unit(m), m->target, unit(m), n_ready, tasks((long long)n_ready), in->tolerance * 100, (long long)in->current);
 			return in->current;
 		}
 		int64_t r = ceil_i((double)n_ready * usage / m->target);
-		say(why, size, "%s %.4g%s of target %.4g%s over %zu tasks: ceil(%zu x %.4g/%.4g) = %lld", m->name, usage,
-		    unit(m), m->target, unit(m), n_ready, n_ready, usage, m->target, (long long)r);
+		say(why, size, "%s %.4g%s of target %.4g%s over %zu %s: ceil(%zu x %.4g/%.4g) = %lld", m->name, usage,
+		    unit(m), m->target, unit(m), n_ready, tasks((long long)n_ready), n_ready, usage, m->target, (long long)r);
 		return r;
 	}
 	/* The conservative recount. */
@@ -124,20 +129,20 @@ static int64_t recommend(const autoscale_input *in, const autoscale_metric *m, c
 	double new_usage = filled / (double)counted;
 	double new_ratio = new_usage / m->target;
 	if (within(new_ratio, in->tolerance) || (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0)) {
-		say(why, size, "%s %.4g%s of target %.4g%s over %zu tasks, %.4g%s over %zu with %s: no clear change, stays %lld",
-		    m->name, usage, unit(m), m->target, unit(m), n_ready, new_usage, unit(m), counted, extra,
+		say(why, size, "%s %.4g%s of target %.4g%s over %zu %s, %.4g%s over %zu with %s: no clear change, stays %lld",
+		    m->name, usage, unit(m), m->target, unit(m), n_ready, tasks((long long)n_ready), new_usage, unit(m), counted, extra,
 		    (long long)in->current);
 		return in->current;
 	}
 	int64_t r = ceil_i((double)counted * new_usage / m->target);
 	if ((new_ratio < 1.0 && r > in->current) || (new_ratio > 1.0 && r < in->current)) {
-		say(why, size, "%s %.4g%s of target %.4g%s over %zu tasks with %s: ceil(%zu x %.4g/%.4g) = %lld goes the other way, stays %lld",
-		    m->name, new_usage, unit(m), m->target, unit(m), counted, extra, counted, new_usage, m->target,
+		say(why, size, "%s %.4g%s of target %.4g%s over %zu %s with %s: ceil(%zu x %.4g/%.4g) = %lld goes the other way, stays %lld",
+		    m->name, new_usage, unit(m), m->target, unit(m), counted, tasks((long long)counted), extra, counted, new_usage, m->target,
 		    (long long)r, (long long)in->current);
 		return in->current;
 	}
-	say(why, size, "%s %.4g%s of target %.4g%s over %zu tasks with %s: ceil(%zu x %.4g/%.4g) = %lld", m->name, new_usage,
-	    unit(m), m->target, unit(m), counted, extra, counted, new_usage, m->target, (long long)r);
+	say(why, size, "%s %.4g%s of target %.4g%s over %zu %s with %s: ceil(%zu x %.4g/%.4g) = %lld", m->name, new_usage,
+	    unit(m), m->target, unit(m), counted, tasks((long long)counted), extra, counted, new_usage, m->target, (long long)r);
 	return r;
 }
 

@@ -43,7 +43,7 @@ test_scales_out_under_load_and_back_in_after_the_cooldown() {
 	assert_eq 2 "$(label "$svc" berth.autoscale.replicas)" "the decision is recorded on the service"
 	local reason at
 	reason=$(label "$svc" berth.autoscale.reason)
-	assert_contains "$reason" "of target 60% over 1 tasks: ceil(1 x "
+	assert_contains "$reason" "of target 60% over 1 task: ceil(1 x "
 	assert_contains "$reason" ") = 2"
 	at=$(label "$svc" berth.autoscale.at)
 	# At max, under load: nothing to do; drift correction leaves the autoscaler's replicas alone.
@@ -114,7 +114,7 @@ test_prometheus_source() {
 	: >"$PROM_LOG"
 	/usr/bin/python3 -c 'import json,sys; json.dump({sys.argv[1]: {"values": ["100", "130"]}}, open(sys.argv[2], "w"))' "$q" "$PROM_ANSWERS"
 	assert_exit 2 "$BERTH" plan --detailed-exitcode "$dir"
-	assert_contains "$T_OUT" "autoscale up: prometheus 230 per task (230 over 1 tasks) of target 50: ceil(230/50) = 5"
+	assert_contains "$T_OUT" "autoscale up: prometheus 230 per task (230 over 1 task) of target 50: ceil(230/50) = 5"
 	assert_contains "$T_OUT" 'replicas: "1" -> "5"'
 	assert_eq "$q" "$(cat "$PROM_LOG")" "one query per evaluation, exactly as written"
 	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
@@ -164,7 +164,7 @@ assert not [x for x in s["rollouts"] if x.get("kind")], s["rollouts"]' "$svc"
 	local ups
 	ups=$(metric "berth_autoscale_decisions_total{service=\"$svc\",direction=\"up\"}")
 	assert_eq 1 "$ups" "one decision up"
-	assert_contains "$(cat "$log")" "info autoscale service=$svc direction=up from=1 to=2 reason=prometheus 90 per task (90 over 1 tasks) of target 50: ceil(90/50) = 2"
+	assert_contains "$(cat "$log")" "info autoscale service=$svc direction=up from=1 to=2 reason=prometheus 90 per task (90 over 1 task) of target 50: ceil(90/50) = 2"
 	kill -TERM "$RUN_PID"
 	wait "$RUN_PID" 2>/dev/null || true
 }
@@ -191,5 +191,5 @@ swarm:
 YAML
 	assert_exit 0 "$BERTH" apply --auto-approve "$dir"
 	assert_exit 0 "$BERTH" plan --detailed-exitcode "$dir"
-	assert_contains "$T_OUT" "Note: service $owner-idle: autoscale keeps 1 replicas: no metrics (cpu: no task has a sample yet (0 starting, 1 without a value)): stays 1"
+	assert_contains "$T_OUT" "Note: service $owner-idle: autoscale keeps 1 replica: no metrics (cpu: no task has a sample yet (0 starting, 1 without a value)): stays 1"
 }

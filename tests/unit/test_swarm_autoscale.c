@@ -250,7 +250,7 @@ static void test_diff_memory_of_the_reservation_and_a_task_without_figures(void 
 	st.usage[1].has_memory = false;           /* counted as missing: 0% when scaling out */
 	plan *p = diff(s, &st);
 	assert_int_equal(plan_count(p), 0);
-	assert_non_null(strstr(plan_note(p, 0), "memory 160% of target 80% over 1 tasks, 80% over 2 with 1 without a value "
+	assert_non_null(strstr(plan_note(p, 0), "memory 160% of target 80% over 1 task, 80% over 2 with 1 without a value "
 						  "counted as 0%: no clear change, stays 2"));
 	plan_free(p);
 	st.usage[1].has_memory = true;

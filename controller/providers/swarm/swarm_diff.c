@@ -283,8 +283,8 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 			swarm_autoscale_decide(s, st, obs, &dec);
 			swarm_autoscale_apply(desired, obs, &dec, st->observed_ms);
 			if (dec.direction == AUTOSCALE_HOLD)
-				plan_add_note(p, "service %s: autoscale keeps %lld replicas: %s", s->name,
-					      (long long)dec.replicas, dec.reason);
+				plan_add_note(p, "service %s: autoscale keeps %lld replica%s: %s", s->name,
+					      (long long)dec.replicas, dec.replicas == 1 ? "" : "s", dec.reason);
 		}
 		swarm_step *step = new_step(SWARM_SERVICE, s->name, s->name);
 		step->index = i;
