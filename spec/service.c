@@ -712,6 +712,128 @@ static bool f_deploy_replicas(spec_ctx *c, const ynode *v, void *o)
 	return dec_int(c, v, 0, 1000000, &((spec_deploy *)o)->replicas);
 }
 
+/* ---- autoscale (issue 10) ---- */
+
+static bool f_as_cooldown(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_autoscale *a = o;
+	return dec_duration(c, v, &a->cooldown_ns);
+}
+
+static bool f_as_prometheus(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_autoscale *a = o;
+	if (!dec_str(c, v, &a->prometheus))
+		return false;
+	if (strncmp(a->prometheus, "http://", 7) && strncmp(a->prometheus, "https://", 8)) {
+		spec_error_at(c, v, "unsupported Prometheus URL '%s': use http://HOST[:PORT][/PATH] or https://...",
+			      a->prometheus);
+		return false;
+	}
+	return true;
+}
+
+static bool f_as_target(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_autoscale *a = o;
+	if (!dec_num(c, v, 0, 1e15, &a->target))
+		return false;
+	if (a->target <= 0) {
+		spec_error_at(c, v, "must be above 0: it divides the query's value");
+		return false;
+	}
+	return true;
+}
+
+static bool f_as_source(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {
+		F_FN("prometheus", f_as_prometheus, F_REQUIRED),
+		F_STR("query", spec_autoscale, query, F_REQUIRED),
+		F_FN("target", f_as_target, F_REQUIRED),
+	};
+	return dec_object(c, v, f, NFIELDS(f), o);
+}
+
+static const field autoscale_fields[] = {
+	F_INT("min", spec_autoscale, min, 1, 1000000),
+	F_INT("max", spec_autoscale, max, 1, 1000000),
+	F_INT("cpu_percent", spec_autoscale, cpu_percent, 1, 1000),
+	F_INT("memory_percent", spec_autoscale, memory_percent, 1, 1000),
+	{.key = "tolerance", .kind = FK_NUM, .off = offsetof(spec_autoscale, tolerance), .min = 0, .max = 1},
+	F_FN("cooldown", f_as_cooldown, 0),
+	F_FN("source", f_as_source, 0),
+};
+
+static bool f_autoscale(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_autoscale *a = &((spec_deploy *)o)->autoscale;
+	const ynode *key = c->depth > 0 && c->depth <= SPEC_PATH_MAX ? c->path[c->depth - 1].at : NULL;
+	*a = (spec_autoscale){
+		.present = true,
+		.loc = spec_loc_of(c, key ? key : v),
+		.min = 1,
+		.max = -1,
+		.cpu_percent = -1,
+		.memory_percent = -1,
+		.tolerance = 0.1,
+		.cooldown_ns = 180 * 1000000000LL,
+		.target = -1,
+	};
+	if (!dec_object(c, v, autoscale_fields, NFIELDS(autoscale_fields), a))
+		return false;
+	bool ok = true;
+	if (a->max < 0) {
+		spec_error_at(c, key ? key : v, "missing required key 'max'");
+		ok = false;
+	} else if (a->min > a->max) {
+		spec_push_key(c, "min");
+		spec_error_at(c, ymap_key(v, "min"), "min %lld is above max %lld", (long long)a->min, (long long)a->max);
+		spec_pop(c);
+		ok = false;
+	}
+	if (a->cpu_percent < 0 && a->memory_percent < 0 && !a->prometheus) {
+		spec_error_at(c, key ? key : v, "autoscale needs a metric: cpu_percent, memory_percent or a prometheus source");
+		ok = false;
+	}
+	return ok;
+}
+
+static void needs_base(spec_ctx *c, const ynode *as, const char *key, bool missing, const char *res, const char *what)
+{
+	if (!missing)
+		return;
+	spec_push_key(c, key);
+	spec_error_at(c, ymap_key(as, key),
+		      "needs resources.reservations.%s or resources.limits.%s: the percentage is of the task's reserved %s, "
+		      "else of its limit",
+		      res, res, what);
+	spec_pop(c);
+}
+
+/* The rules that need the whole deploy block: autoscale owns replicas, and a percentage is of
+ * the task's reserved resource (as Kubernetes' requests), else of its limit; with neither it
+ * would mean nothing. */
+static void check_autoscale(spec_ctx *c, const ynode *n, const spec_deploy *d)
+{
+	const spec_autoscale *a = &d->autoscale;
+	if (d->replicas >= 0) {
+		spec_push_key(c, "replicas");
+		spec_error_at(c, ymap_key(n, "replicas"),
+			      "cannot be set with autoscale: the autoscaler decides the replicas (between min %lld and max %lld)",
+			      (long long)a->min, (long long)a->max);
+		spec_pop(c);
+	}
+	spec_push_key(c, "autoscale");
+	const ynode *as = ymap_value(n, "autoscale");
+	if (d->mode == SPEC_MODE_GLOBAL)
+		spec_error_loc(c, a->loc, "cannot be set with mode: global (one task per node is not scaled)");
+	needs_base(c, as, "cpu_percent", a->cpu_percent > 0 && d->reserve_nano_cpus <= 0 && d->limit_nano_cpus <= 0, "cpus", "CPU");
+	needs_base(c, as, "memory_percent", a->memory_percent > 0 && d->reserve_memory <= 0 && d->limit_memory <= 0, "memory",
+		   "memory");
+	spec_pop(c);
+}
+
 static const field deploy_fields[] = {
 	F_ENUM("mode", spec_deploy, mode, service_modes),
 	F_FN("replicas", f_deploy_replicas, 0),
@@ -722,6 +844,7 @@ static const field deploy_fields[] = {
 	F_FN("restart_policy", f_restart_policy, 0),
 	F_KV("labels", spec_deploy, labels, n_labels),
 	F_ENUMSTR("endpoint_mode", spec_deploy, endpoint_mode, endpoint_modes),
+	F_FN("autoscale", f_autoscale, 0),
 };
 
 static bool f_deploy(spec_ctx *c, const ynode *n, void *o)
@@ -729,8 +852,13 @@ static bool f_deploy(spec_ctx *c, const ynode *n, void *o)
 	spec_deploy *d = &((spec_service *)o)->deploy;
 	if (ynode_is_null(n))
 		return true;
+	size_t before = spec_diags_errors(c->diags);
 	if (!dec_object(c, n, deploy_fields, NFIELDS(deploy_fields), d))
 		return false;
+	if (d->autoscale.present) {
+		check_autoscale(c, n, d);
+		return spec_diags_errors(c->diags) == before;
+	}
 	if (d->mode == SPEC_MODE_GLOBAL && d->replicas >= 0) {
 		for (size_t i = 0; i < n->n; i++)
 			if (n->u.pairs[2 * i]->kind == YNODE_SCALAR && !strcmp(n->u.pairs[2 * i]->u.str, "replicas")) {
@@ -821,8 +949,9 @@ bool spec_decode_service(spec_ctx *c, const ynode *key, const ynode *n, void *it
 	size_t before = spec_diags_errors(c->diags);
 	if (!dec_compose_object(c, n, service_fields, NFIELDS(service_fields), s))
 		return false;
+	/* An autoscaled service starts at min; the swarm provider replaces it by the decision. */
 	if (d->mode == SPEC_MODE_REPLICATED && d->replicas < 0)
-		d->replicas = 1;
+		d->replicas = d->autoscale.present ? d->autoscale.min : 1;
 	if (d->endpoint_mode && !strcmp(d->endpoint_mode, "dnsrr")) {
 		for (size_t i = 0; i < s->n_ports; i++)
 			if (s->ports[i].published && s->ports[i].mode == SPEC_PUBLISH_INGRESS) {

@@ -110,6 +110,22 @@ typedef struct spec_restart_policy {
 
 typedef enum { SPEC_MODE_REPLICATED, SPEC_MODE_GLOBAL } spec_service_mode;
 
+/* Replicas sized from load (issue 10): the ratio rule of Kubernetes' HPA, in
+ * controller/autoscale/. At least one metric is set: cpu_percent, memory_percent (of each task's
+ * limit, else its reservation), or a Prometheus query with the value it should have per task. */
+typedef struct spec_autoscale {
+	bool present;
+	spec_loc loc;                       /* the autoscale key */
+	int64_t min, max;                   /* 1 <= min <= max; min default 1, max required */
+	int64_t cpu_percent;                /* -1 unset */
+	int64_t memory_percent;             /* -1 unset */
+	double tolerance;                   /* default 0.1: no change while |metric/target - 1| <= it */
+	int64_t cooldown_ns;                /* scale-in waits this long after the last change; default 3m */
+	const char *prometheus;             /* source: the server's base URL, or NULL */
+	const char *query;                  /* its PromQL: the sum of its samples is the service's total */
+	double target;                      /* what that total should be per task; -1 unset */
+} spec_autoscale;
+
 typedef struct spec_deploy {
 	spec_service_mode mode; /* default replicated */
 	int64_t replicas;       /* default 1 for replicated */
@@ -123,6 +139,7 @@ typedef struct spec_deploy {
 	spec_kv *labels; /* service labels */
 	size_t n_labels;
 	const char *endpoint_mode; /* vip | dnsrr */
+	spec_autoscale autoscale;  /* replicas is then the decision's, never written */
 } spec_deploy;
 
 typedef struct spec_service {
@@ -203,6 +220,11 @@ typedef struct spec_swarm {
 	const char *endpoint; /* NULL: DOCKER_HOST, else unix:///var/run/docker.sock */
 	const char *tls_ca, *tls_cert, *tls_key;
 	int64_t managers, workers; /* expected node counts */
+	/* How the engine of each node is reached for its tasks' container stats (autoscaling):
+	 * n_engines == 0 is "local", the engine berth talks to serves the tasks of its own node;
+	 * otherwise hostname -> tcp:// endpoint, with the tls above. */
+	spec_kv *engines;
+	size_t n_engines;
 	spec_network *networks;
 	size_t n_networks;
 	spec_swarm_secret *secrets;

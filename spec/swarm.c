@@ -50,6 +50,31 @@ static bool f_nodes(spec_ctx *c, const ynode *v, void *o)
 	return dec_object(c, v, f, NFIELDS(f), o);
 }
 
+/* "local" (the default), or hostname -> tcp://HOST:PORT: where each node's engine serves its
+ * tasks' container stats (autoscaling). A manager's engine only knows its own containers. */
+static bool f_engines(spec_ctx *c, const ynode *v, void *o)
+{
+	spec_swarm *sw = o;
+	if (v && v->kind == YNODE_SCALAR) {
+		if (!strcmp(v->u.str, "local"))
+			return true;
+		spec_error_at(c, v, "must be 'local' or a mapping of node hostname to tcp://HOST:PORT");
+		return false;
+	}
+	if (!dec_kv(c, v, KV_EMPTY, &sw->engines, &sw->n_engines))
+		return false;
+	bool ok = true;
+	for (size_t i = 0; i < sw->n_engines; i++)
+		if (strncmp(sw->engines[i].value, "tcp://", 6)) {
+			spec_push_key(c, sw->engines[i].key);
+			spec_error_loc(c, sw->engines[i].loc, "unsupported engine endpoint '%s': use tcp://HOST:PORT (with swarm.tls)",
+				       sw->engines[i].value);
+			spec_pop(c);
+			ok = false;
+		}
+	return ok;
+}
+
 /* ---- networks ---- */
 
 static bool f_net_external(spec_ctx *c, const ynode *v, void *o)
@@ -283,6 +308,7 @@ static const field swarm_fields[] = {
 	F_FN("endpoint", f_endpoint, F_SETTING),
 	F_FN("tls", f_tls, F_SETTING),
 	F_FN("nodes", f_nodes, F_SETTING),
+	F_FN("engines", f_engines, F_SETTING),
 	F_FN("networks", f_networks, 0),
 	F_FN("secrets", f_secrets, 0),
 	F_FN("configs", f_configs, 0),

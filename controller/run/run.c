@@ -36,6 +36,7 @@ typedef struct {
 	bool has_plan;
 	char *repo_shown;
 	json_t *rollouts;         /* the providers' status array (rollouts), as last observed */
+	json_t *autoscale;        /* the autoscale decisions of the last pass */
 	run_history hist;         /* for the status page: last reconciles, last change, resources */
 	/* the loop's own (one thread) */
 	char *failed_rev;
@@ -153,6 +154,20 @@ static bool leading(run *r)
 	return yes;
 }
 
+/* The providers' status items of one kind (NULL: those without a kind, the rollouts). */
+static json_t *of_kind(json_t *items, const char *kind)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		const char *k = json_string_value(json_object_get(it, "kind"));
+		if (kind ? k && !strcmp(k, kind) : !k)
+			json_array_append(out, it);
+	}
+	return out;
+}
+
 static char *status_json(void *ctx)
 {
 	run *r = ctx;
@@ -177,6 +192,7 @@ static char *status_json(void *ctx)
 			      nullable(r->fetched), "applied_revision", nullable(r->applied), "ready", r->ready,
 			      "last_reconcile", last, "last_plan", last_plan, "last_apply", apply, "rollouts",
 			      r->rollouts ? json_incref(r->rollouts) : json_array());
+	json_object_set_new(j, "autoscale", r->autoscale ? json_incref(r->autoscale) : json_array());
 	run_history_json(&r->hist, j);
 	pthread_mutex_unlock(&r->mu);
 	if (r->leader)
@@ -220,6 +236,39 @@ static void declare_metrics(berth_metrics *m)
 	berth_metrics_declare(m, "berth_rollouts_total", BERTH_COUNTER, "Rollouts that ended, by result.", NULL, 0);
 	berth_metrics_declare(m, "berth_leader", BERTH_GAUGE, "1 while this instance holds the leader lease, else 0.",
 			      NULL, 0);
+	berth_metrics_declare(m, "berth_autoscale_desired_replicas", BERTH_GAUGE,
+			      "The replicas the autoscaler last decided for a service.", NULL, 0);
+	berth_metrics_declare(m, "berth_autoscale_decisions_total", BERTH_COUNTER,
+			      "Autoscale evaluations of a service, by direction (up, down, hold).", NULL, 0);
+}
+
+/* Each autoscale decision of a pass: its gauge, its count, and a log line when it changes replicas. */
+static void count_autoscale(run *r, json_t *items)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		const char *kind = json_string_value(json_object_get(it, "kind"));
+		const char *svc = json_string_value(json_object_get(it, "service"));
+		const char *dir = json_string_value(json_object_get(it, "direction"));
+		if (!kind || strcmp(kind, "autoscale") || !svc || !dir)
+			continue;
+		char *sl = berth_metrics_label("service", svc), *dl = berth_metrics_label("direction", dir);
+		char *both = xasprintf("%s,%s", sl, dl);
+		berth_metrics_set(r->metrics, "berth_autoscale_desired_replicas", sl,
+				  (double)json_integer_value(json_object_get(it, "replicas")));
+		berth_metrics_add(r->metrics, "berth_autoscale_decisions_total", both, 1);
+		if (strcmp(dir, "hold")) {
+			char from[32], to[32];
+			snprintf(from, sizeof(from), "%lld", (long long)json_integer_value(json_object_get(it, "current")));
+			snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(json_object_get(it, "replicas")));
+			run_log_line(&r->log, "info", "autoscale", "service", svc, "direction", dir, "from", from, "to", to,
+				     "reason", json_string_value(json_object_get(it, "reason")), (const char *)NULL);
+		}
+		free(both);
+		free(sl);
+		free(dl);
+	}
 }
 
 /* Rollout gauges from the status, and a count for each rollout seen to end. */
@@ -454,13 +503,16 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		double rate = berth_clock_rate(r->cfg->clock);
 		r->requeue_at = oc.requeue_after > 0 ? wall_now() + oc.requeue_after / rate : 0;
 		if (oc.rollouts) {
-			pthread_mutex_lock(&r->mu);
-			run_history_take_resources(&r->hist, oc.rollouts);
-			pthread_mutex_unlock(&r->mu);
 			count_rollouts(r, oc.rollouts);
+			count_autoscale(r, oc.rollouts);
+			json_t *autoscale = of_kind(oc.rollouts, "autoscale");
 			pthread_mutex_lock(&r->mu);
+			/* Leaves only the rollouts: the rest (resources, autoscale) is the page's. */
+			run_history_take_resources(&r->hist, oc.rollouts);
 			json_decref(r->rollouts);
 			r->rollouts = oc.rollouts;
+			json_decref(r->autoscale);
+			r->autoscale = autoscale;
 			pthread_mutex_unlock(&r->mu);
 			oc.rollouts = NULL;
 		}
@@ -691,6 +743,7 @@ out:
 	free(r.last_error);
 	json_decref(r.last_diagnostics);
 	json_decref(r.rollouts);
+	json_decref(r.autoscale);
 	run_history_free(&r.hist);
 	json_decref(r.phases);
 	free(r.failed_rev);

@@ -11,6 +11,8 @@
 #   rollout  tests/fuzz/rollout_fuzz.c: the rollout decision and its progress-tag parser
 #         (controller/rollout/rollout.c), live states from tests/fuzz/seeds/rollout/ (format in
 #         the target), tests/fuzz/rollout.dict.
+#   metrics  tests/fuzz/metrics_fuzz.c: what autoscaling reads (Prometheus query answers, container
+#         stats; controller/providers/swarm/swarm_prom.c, swarm_usage.c), seeds tests/fuzz/seeds/metrics/.
 #
 # FUZZ_TARGETS="plan" (space-separated) runs only some of them. For each target:
 #  1. Builds build/fuzz/TARGET_fuzz with clang -fsanitize=fuzzer,address,undefined, when a source
@@ -77,6 +79,14 @@ target_def() {
 		pkgs="jansson libcrypto" libs=(build/libberth.a -lpthread)
 		seeds=(tests/fuzz/seeds/rollout/*)
 		dict=tests/fuzz/rollout.dict ;;
+	metrics)
+		srcs=(tests/fuzz/metrics_fuzz.c controller/providers/swarm/swarm_prom.c controller/providers/swarm/swarm_usage.c
+		      controller/autoscale/autoscale.c)
+		deps=(controller/providers/swarm/swarm_prom.h controller/providers/swarm/swarm.h controller/autoscale/autoscale.h
+		      build/libberth.a)
+		pkgs="jansson libcurl libcrypto yaml-0.1" libs=(build/libberth.a -lpthread)
+		seeds=(tests/fuzz/seeds/metrics/*)
+		dict=tests/fuzz/metrics.dict ;;
 	*) return 1 ;;
 	esac
 }
@@ -86,6 +96,7 @@ run_target() {
 	local t=$1 srcs deps pkgs libs seeds dict
 	if ! target_def "$t"; then
 		echo "fuzz: $t: no such target (targets: spec plan webhook rollout)"
+		echo "fuzz: $t: no such target (targets: spec plan webhook metrics)"
 		return 1
 	fi
 	local out=build/fuzz/$t bin=build/fuzz/${t}_fuzz

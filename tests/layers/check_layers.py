@@ -27,6 +27,7 @@ RANKS = [
     ("controller/transport/", 2),
     ("controller/providers/", 3),
     ("controller/rollout/", 3),
+    ("controller/autoscale/", 3),
     ("controller/engine/", 4),
     ("controller/source/", 4),
     ("controller/render/", 5),

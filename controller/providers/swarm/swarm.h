@@ -49,7 +49,33 @@ typedef struct swarm_state {
 	/* GET /nodes (swarm_observe_nodes), for the status page's map only, never planned from;
 	 * NULL when not listed. */
 	json_t *nodes;
+	/* Autoscaling (swarm_usage.c): the usage of each running task of an autoscaled service, and
+	 * each Prometheus query's total; none when no service is autoscaled. */
+	struct swarm_usage *usage;
+	size_t n_usage;
+	struct swarm_query *queries;
+	size_t n_queries;
+	unsigned long usage_requests; /* stats calls and queries made for them (benchmarks) */
 } swarm_state;
+
+/* One task of an autoscaled service, as its node's engine reported it. */
+typedef struct swarm_usage {
+	char *service_id;
+	bool running;   /* its container runs (memory counts from then on) */
+	bool ready;     /* running, with a full stats period (a previous CPU reading to diff against) */
+	bool has_value; /* its stats could be read (else its node's engine is not reachable, or it failed) */
+	bool has_memory; /* they had memory figures */
+	double cpus;    /* CPUs in use: 1.0 is one core busy */
+	double memory;  /* bytes in use, less the inactive page cache, as `docker stats` shows */
+} swarm_usage;
+
+/* A Prometheus source's answer: the sum of the query's samples, per spec service. */
+typedef struct swarm_query {
+	char *service; /* the spec's name */
+	bool ok;
+	double total;
+	char *error; /* why there is no value (never a secret: the URL has none) */
+} swarm_query;
 
 /* Lists services, networks, secrets, configs and the tasks of berth-owned services: a constant
  * number of requests, whatever the number of objects. Returns 0, or -1 with *err set. */
@@ -60,6 +86,14 @@ void swarm_state_free(swarm_state *st);
 void swarm_state_from_json(json_t *lists[SWARM_KINDS], swarm_state *out);
 /* Adds a task list (borrowed) observed at observed_ms, as swarm_observe does. */
 void swarm_state_set_tasks(swarm_state *st, json_t *tasks, long long observed_ms);
+
+/* Reads the usage of the tasks of m's autoscaled services into st (after swarm_observe): one
+ * stats call per running task, on the engine of the task's node (swarm.engines), and one query
+ * per Prometheus source. A task whose stats cannot be read is a missing metric, not an error. */
+void swarm_observe_usage(docker *d, const struct spec_model *m, swarm_state *st);
+/* CPUs and bytes in use from one GET /containers/{id}/stats?stream=false answer; false when it
+ * has no previous CPU reading (the first read of a container just started). */
+bool swarm_stats_usage(json_t *stats, double *cpus, double *memory, bool *has_memory);
 
 /* Whether a service has converged on the spec it has now, judged from live state only: its
  * UpdateStatus (an update in progress, paused or rolled back by the engine) and its tasks (as
@@ -104,6 +138,19 @@ json_t *swarm_service_spec(const struct spec_model *m, const spec_service *s, co
  * the engine pins are dropped, and network ids are shown as names, so a spec applied and read
  * back compares equal. Returned object maps keys to strings; caller owns it. */
 json_t *swarm_service_view(json_t *spec, const swarm_state *st);
+
+/* ---- autoscaling (pure) ---- */
+
+struct autoscale_decision;
+/* The decision for an autoscaled service s that exists as obs, from st's usage and time. */
+void swarm_autoscale_decide(const spec_service *s, const swarm_state *st, const swarm_object *obs,
+			    struct autoscale_decision *out);
+/* Sets the decided replicas and the berth.autoscale.* labels on desired (a ServiceSpec): new
+ * labels when the replicas change, the observed ones otherwise. */
+void swarm_autoscale_apply(json_t *desired, const swarm_object *obs, const struct autoscale_decision *d,
+			   long long now_ms);
+/* The decisions of every autoscaled service, as a JSON array text, for /status and metrics. */
+char *swarm_autoscale_status(const struct spec_model *m, const swarm_state *st);
 
 /* ---- planning (pure) ---- */
 

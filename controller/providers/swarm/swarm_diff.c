@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autoscale/autoscale.h"
 #include "core/secret.h"
 #include "providers/swarm/swarm_step.h"
 #include "core/util.h"
@@ -275,6 +276,16 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 					    json_string(pinned));
 			free(pinned);
 		}
+		/* An autoscaled service's replicas are the autoscaler's decision (a new one starts at min). */
+		autoscale_decision dec = {0};
+		bool autoscaled = obs && s->deploy.autoscale.present;
+		if (autoscaled) {
+			swarm_autoscale_decide(s, st, obs, &dec);
+			swarm_autoscale_apply(desired, obs, &dec, st->observed_ms);
+			if (dec.direction == AUTOSCALE_HOLD)
+				plan_add_note(p, "service %s: autoscale keeps %lld replica%s: %s", s->name,
+					      (long long)dec.replicas, dec.replicas == 1 ? "" : "s", dec.reason);
+		}
 		swarm_step *step = new_step(SWARM_SERVICE, s->name, s->name);
 		step->index = i;
 		step->body = desired;
@@ -332,6 +343,15 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 			describe(reason, sizeof(reason), want, have, p, id);
 			if (replace)
 				strcpy(reason, "mode changed between replicated and global, which swarm cannot update in place");
+			else if (autoscaled && dec.direction != AUTOSCALE_HOLD) {
+				/* The decision explains itself: inputs, rule, result. */
+				char *why = !strcmp(reason, "replicas changed")
+						    ? xasprintf("autoscale %s: %s", autoscale_direction_name(dec.direction), dec.reason)
+						    : xasprintf("%s; autoscale %s: %s", reason, autoscale_direction_name(dec.direction),
+								dec.reason);
+				snprintf(reason, sizeof(reason), "%s", why);
+				free(why);
+			}
 			/* The reason is set after the changes are known. */
 			plan_set_reason(p, id, reason);
 			json_decref(want);

@@ -161,6 +161,14 @@ void swarm_state_free(swarm_state *st)
 	json_decref(st->raw);
 	json_decref(st->tasks);
 	json_decref(st->nodes);
+	for (size_t i = 0; i < st->n_usage; i++)
+		free(st->usage[i].service_id);
+	free(st->usage);
+	for (size_t i = 0; i < st->n_queries; i++) {
+		free(st->queries[i].service);
+		free(st->queries[i].error);
+	}
+	free(st->queries);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -94,6 +94,7 @@ static int swarm_provider_observe(const berth_env *env, const struct spec_model 
 	}
 	if (env->opts && env->opts->status_detail)
 		swarm_observe_nodes(env->docker, &o->st);
+	swarm_observe_usage(env->docker, m, &o->st);
 	if (env->opts && env->opts->resolve_image) {
 		o->digests = resolve_images(env, m);
 		o->n_digests = m->swarm.n_services;
@@ -179,6 +180,7 @@ static int swarm_provider_diff(const struct spec_model *m, const void *observed,
 	return 0;
 }
 
+
 typedef struct {
 	const berth_env *env;
 	const struct spec_model *m;
@@ -226,10 +228,26 @@ static int swarm_provider_apply(const berth_env *env, const struct spec_model *m
 	return berth_error_take(err, rc, msg);
 }
 
+/* The services, tasks and nodes (the status page) and what the autoscaler decided for each
+ * autoscaled service (/status and the metrics), in one array. */
 static char *swarm_provider_status(const struct spec_model *m, const void *observed, double wall_now)
 {
-	(void)wall_now;
-	return swarm_status_json(m, &((const swarm_observed *)observed)->st);
+	(void)wall_now; /* autoscale decisions are at the observation's time, as the plan's */
+	const swarm_state *st = &((const swarm_observed *)observed)->st;
+	char *a = swarm_status_json(m, st), *b = swarm_autoscale_status(m, st);
+	json_t *all = a ? json_loads(a, 0, NULL) : NULL, *more = b ? json_loads(b, 0, NULL) : NULL;
+	free(a);
+	free(b);
+	if (!json_is_array(all)) {
+		json_decref(all);
+		all = json_array();
+	}
+	if (json_is_array(more))
+		json_array_extend(all, more);
+	json_decref(more);
+	char *out = json_dumps(all, JSON_COMPACT);
+	json_decref(all);
+	return out;
 }
 
 const berth_provider berth_provider_swarm = {
