@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The ARM simulator's instance hook for the multi-node tests (armsim.py --instance-hook): a
+# scale-set instance is a real swarm worker, a dockerd in its own network and UTS namespace.
+#
+#   worker_hook.sh create SCALESET COMPUTERNAME   start a worker whose hostname is COMPUTERNAME and
+#                                                 join it to the test swarm (returns once joined)
+#   worker_hook.sh delete SCALESET COMPUTERNAME   stop it as a deleted VM stops: its dockerd and
+#                                                 containers die, it does not leave the swarm (the
+#                                                 manager sees the node go down)
+#
+# The environment comes from workers_up (workers_lib.sh): WORKERS_DIR (state: one directory per
+# worker, the busybox image tar, the address counter), WORKERS_BRIDGE and WORKERS_NET (the host
+# bridge and its /24 prefix, the host being .1), WORKERS_TOKEN (the swarm's worker join token).
+#
+# Why the DNAT: the test swarm's manager advertises 127.0.0.1 (scripts/swarm-up.sh). A worker joins
+# through the bridge address, but afterwards it reconnects to the managers' advertised addresses,
+# which in its own network namespace is its own loopback. Inside each worker's namespace
+# 127.0.0.1:2377 is therefore rewritten to the host's bridge address (route_localnet lets the
+# kernel route a loopback destination out of the veth).
+set -euo pipefail
+action=$1 scaleset=$2 cn=$3
+: "${WORKERS_DIR:?} ${WORKERS_BRIDGE:?} ${WORKERS_NET:?} ${WORKERS_TOKEN:?}"
+w=$WORKERS_DIR/w-$cn
+host_ip=$WORKERS_NET.1
+say() { echo "worker_hook: $action $scaleset $cn: $*" >&2; }
+
+stop_worker() {
+	local pid
+	pid=$(cat "$w/pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	# containerd and its shims run in the worker's network namespace: nothing may outlive it
+	local ns_pids
+	ns_pids=$(ip netns pids "$(cat "$w/netns")" 2>/dev/null || true)
+	[ -z "$ns_pids" ] || kill -9 $ns_pids 2>/dev/null || true
+	grep " $w/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	ip netns del "$(cat "$w/netns")" 2>/dev/null || true
+	ip link del "$(cat "$w/veth")" 2>/dev/null || true
+	rm -rf "$w"
+}
+
+case $action in
+create)
+	[ ! -e "$w" ] || { say "already exists"; exit 1; }
+	mkdir -p "$w"
+	echo "$cn" >>"$WORKERS_DIR/names" # workers_down removes exactly these nodes
+	idx=$(flock "$WORKERS_DIR/counter.lock" sh -c 'n=10; [ ! -s "$1" ] || n=$(cat "$1"); echo $((n + 1)) >"$1"; echo "$n"' \
+		_ "$WORKERS_DIR/counter")
+	ns=berth-$cn veth=bw$(basename "$WORKERS_DIR" | tail -c 5)$idx ip_addr=$WORKERS_NET.$idx
+	echo "$ns" >"$w/netns"
+	echo "$veth" >"$w/veth"
+	echo "$ip_addr" >"$w/addr"
+	ip netns add "$ns"
+	ip link add "$veth" type veth peer name eth0 netns "$ns"
+	ip link set "$veth" master "$WORKERS_BRIDGE" up
+	ip netns exec "$ns" sh -e -c "
+		ip link set lo up
+		ip addr add $ip_addr/24 dev eth0
+		ip link set eth0 up
+		ip route add default via $host_ip
+		sysctl -qw net.ipv4.conf.all.route_localnet=1
+		iptables -t nat -A OUTPUT -d 127.0.0.1/32 -p tcp --dport 2377 -j DNAT --to-destination $host_ip:2377
+		iptables -t nat -A POSTROUTING -s 127.0.0.1/32 -d $host_ip/32 -j SNAT --to-source $ip_addr"
+	# A new UTS namespace whose hostname is the computer name: the swarm node's hostname.
+	DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$ns" unshare --uts sh -c \
+		"hostname '$cn' && exec dockerd --data-root '$w/data' --exec-root '$w/exec' --pidfile '$w/pid' \
+			-H 'unix://$w/sock' --bridge=none" </dev/null >"$w/dockerd.log" 2>&1 &
+	export DOCKER_HOST=unix://$w/sock
+	for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
+	docker info >/dev/null 2>&1 || { say "dockerd did not answer"; tail -n 20 "$w/dockerd.log" >&2; exit 1; }
+	docker load -q -i "$WORKERS_DIR/images.tar" >/dev/null
+	docker swarm join --token "$WORKERS_TOKEN" --advertise-addr "$ip_addr" "$host_ip:2377" >/dev/null
+	;;
+delete)
+	[ -e "$w" ] || { say "no such worker"; exit 1; }
+	stop_worker
+	;;
+*)
+	say "unknown action"
+	exit 2
+	;;
+esac
