@@ -8,18 +8,22 @@
 #                                                 containers die, it does not leave the swarm (the
 #                                                 manager sees the node go down)
 #
-# The environment comes from workers_up (workers_lib.sh): WORKERS_DIR (state: one directory per
-# worker, the busybox image tar, the address counter), WORKERS_BRIDGE and WORKERS_NET (the host
-# bridge and its /24 prefix, the host being .1), WORKERS_TOKEN (the swarm's worker join token).
+#   worker_hook.sh manager - COMPUTERNAME         (workers_up) the same, initialising the swarm
+#                                                 the workers join: its token and address go to
+#                                                 $WORKERS_DIR/token and $WORKERS_DIR/manager
 #
-# Why the DNAT: the test swarm's manager advertises 127.0.0.1 (scripts/swarm-up.sh). A worker joins
-# through the bridge address, but afterwards it reconnects to the managers' advertised addresses,
-# which in its own network namespace is its own loopback. Inside each worker's namespace
-# 127.0.0.1:2377 is therefore rewritten to the host's bridge address (route_localnet lets the
-# kernel route a loopback destination out of the veth).
+# The environment comes from workers_up (workers_lib.sh): WORKERS_DIR (state: one directory per
+# node, the busybox image tar, the address counter), WORKERS_BRIDGE and WORKERS_NET (the host
+# bridge and its /24 prefix, the host being .1).
+#
+# Why a swarm of its own: the shared test swarm's manager advertises 127.0.0.1, which a worker in
+# another network namespace reaches only through a DNAT to the host (tried: it joins and stays
+# Ready); but the shared swarm also runs the other tests' services, whose tasks the scheduler
+# would spread onto these empty workers (and lose when they go). The manager here runs in a
+# namespace on the same bridge and advertises its bridge address.
 set -euo pipefail
 action=$1 scaleset=$2 cn=$3
-: "${WORKERS_DIR:?} ${WORKERS_BRIDGE:?} ${WORKERS_NET:?} ${WORKERS_TOKEN:?}"
+: "${WORKERS_DIR:?} ${WORKERS_BRIDGE:?} ${WORKERS_NET:?}"
 w=$WORKERS_DIR/w-$cn
 host_ip=$WORKERS_NET.1
 say() { echo "worker_hook: $action $scaleset $cn: $*" >&2; }
@@ -43,7 +47,7 @@ stop_worker() {
 }
 
 case $action in
-create)
+create | manager)
 	[ ! -e "$w" ] || { say "already exists"; exit 1; }
 	mkdir -p "$w"
 	echo "$cn" >>"$WORKERS_DIR/names" # workers_down removes exactly these nodes
@@ -60,10 +64,7 @@ create)
 		ip link set lo up
 		ip addr add $ip_addr/24 dev eth0
 		ip link set eth0 up
-		ip route add default via $host_ip
-		sysctl -qw net.ipv4.conf.all.route_localnet=1
-		iptables -t nat -A OUTPUT -d 127.0.0.1/32 -p tcp --dport 2377 -j DNAT --to-destination $host_ip:2377
-		iptables -t nat -A POSTROUTING -s 127.0.0.1/32 -d $host_ip/32 -j SNAT --to-source $ip_addr"
+		ip route add default via $host_ip"
 	# A new UTS namespace whose hostname is the computer name: the swarm node's hostname.
 	DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$ns" unshare --uts sh -c \
 		"hostname '$cn' && exec dockerd --data-root '$w/data' --exec-root '$w/exec' --pidfile '$w/pid' \
@@ -72,7 +73,13 @@ create)
 	for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
 	docker info >/dev/null 2>&1 || { say "dockerd did not answer"; tail -n 20 "$w/dockerd.log" >&2; exit 1; }
 	docker load -q -i "$WORKERS_DIR/images.tar" >/dev/null
-	docker swarm join --token "$WORKERS_TOKEN" --advertise-addr "$ip_addr" "$host_ip:2377" >/dev/null
+	if [ "$action" = manager ]; then
+		docker swarm init --advertise-addr "$ip_addr" >/dev/null
+		docker swarm join-token -q worker >"$WORKERS_DIR/token"
+		echo "$ip_addr:2377" >"$WORKERS_DIR/manager"
+	else
+		docker swarm join --token "$(cat "$WORKERS_DIR/token")" --advertise-addr "$ip_addr" "$(cat "$WORKERS_DIR/manager")" >/dev/null
+	fi
 	;;
 delete)
 	[ -e "$w" ] || { say "no such worker"; exit 1; }

@@ -1,17 +1,18 @@
 # shellcheck shell=bash
-# The multi-node harness: real swarm workers (dockerd in their own network and UTS namespaces,
-# started by worker_hook.sh) behind the ARM simulator's scale-set instances.
+# The multi-node harness: a swarm of its own (a manager and real workers, each a dockerd in its
+# own network and UTS namespace, started by worker_hook.sh), the workers behind the ARM
+# simulator's scale-set instances. It leaves the shared test swarm alone (see worker_hook.sh).
 #
-#   workers_up          the bridge, the state directory, the join token, the image tar; exports
-#                       what worker_hook.sh reads, and registers workers_down for the file's exit
+#   workers_up          the bridge, the state directory, the image tar, the manager ("berthmgr"),
+#                       whose engine DOCKER_HOST then points at (berth and the docker CLI); exports
+#                       what worker_hook.sh reads
 #   workers_sim NAME N  sim_boot with the hook, then seeds scale set NAME (tagged for $OWNER) with N
 #                       instances, each a joined worker (extra seed JSON: WORKERS_SEED_EXTRA)
-#   workers_down        every worker stopped, their nodes removed from the swarm, the bridge and the
-#                       namespaces deleted: the swarm is the single node it was
+#   workers_down        every node stopped, the bridge, namespaces and directories deleted; DOCKER_HOST
+#                       back to the shared engine
 #
 # The network: a host bridge with 10.231.X.1/24 (X from the process id, so two runs do not share
-# one), a veth per worker; workers reach the manager at the bridge address (it listens on every
-# address, port 2377). See worker_hook.sh for why 127.0.0.1:2377 is rewritten inside each worker.
+# one), a veth per node; the workers reach the manager at its bridge address.
 
 WORKERS_HOOK=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/worker_hook.sh
 
@@ -20,14 +21,17 @@ workers_up() {
 	local x=$((($$ % 200) + 20))
 	WORKERS_NET=10.231.$x
 	WORKERS_BRIDGE=bb$(basename "$WORKERS_DIR" | tail -c 5)
-	WORKERS_TOKEN=$(docker swarm join-token -q worker)
-	export WORKERS_DIR WORKERS_NET WORKERS_BRIDGE WORKERS_TOKEN
+	export WORKERS_DIR WORKERS_NET WORKERS_BRIDGE
 	ip link add "$WORKERS_BRIDGE" type bridge
 	ip addr add "$WORKERS_NET.1/24" dev "$WORKERS_BRIDGE"
 	ip link set "$WORKERS_BRIDGE" up
+	# dockerd's FORWARD policy is DROP and bridged frames pass through iptables (br_netfilter)
+	iptables -I FORWARD -i "$WORKERS_BRIDGE" -o "$WORKERS_BRIDGE" -j ACCEPT
 	docker save berth-test/busybox:latest >"$WORKERS_DIR/images.tar"
+	WORKERS_SHARED_DOCKER_HOST=$DOCKER_HOST
+	"$WORKERS_HOOK" manager - berthmgr
+	export DOCKER_HOST=unix://$WORKERS_DIR/w-berthmgr/sock
 	WORKERS_MANAGER=$(docker info --format '{{.Swarm.NodeID}}')
-	trap 'workers_down; sim_stop' EXIT
 }
 
 workers_sim() {
@@ -38,7 +42,7 @@ workers_sim() {
 		\"capacity\":$n,\"tags\":{\"berth-owner\":\"$OWNER\"}${WORKERS_SEED_EXTRA:-}}]}"
 }
 
-# sim_boot with the worker hook (sim_boot's own trap is replaced: workers_down also stops the sim).
+# sim_boot with the worker hook (no trap of its own: workers_down stops the sim).
 sim_boot_hook() {
 	local portfile
 	portfile=$(mktemp)
@@ -61,16 +65,15 @@ worker_nodes() {
 workers_down() {
 	set +e
 	sim_stop
-	local w cn id
+	local w cn
 	for w in "$WORKERS_DIR"/w-*; do
 		[ -d "$w" ] || continue
 		cn=${w##*/w-}
-		"$WORKERS_HOOK" delete x "$cn"
+		[ "$cn" = berthmgr ] || "$WORKERS_HOOK" delete x "$cn"
 	done
-	# the nodes of every worker this run started (stopped now, so down or going down)
-	docker node ls --format '{{.ID}} {{.Hostname}}' | while read -r id cn; do
-		grep -qxF "$cn" "$WORKERS_DIR/names" 2>/dev/null && docker node rm -f "$id" >/dev/null
-	done
+	[ ! -d "$WORKERS_DIR/w-berthmgr" ] || "$WORKERS_HOOK" delete x berthmgr
+	export DOCKER_HOST=$WORKERS_SHARED_DOCKER_HOST
+	iptables -D FORWARD -i "$WORKERS_BRIDGE" -o "$WORKERS_BRIDGE" -j ACCEPT 2>/dev/null
 	ip link del "$WORKERS_BRIDGE" 2>/dev/null
 	rm -rf "$WORKERS_DIR"
 	set -e

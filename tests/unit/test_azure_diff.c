@@ -22,6 +22,9 @@
 typedef struct {
 	json_t *scale_sets; /* the resource group's scale sets (list items) */
 	json_t *instances;  /* scale set name -> ["<instance id>=<computer name>", ...] */
+	json_t *vms;        /* scale set name -> its VM list items (NULL: not listed) */
+	json_t *nodes;      /* the swarm's nodes when a scale set backs the swarm, else NULL */
+	json_t *tasks;      /* the swarm's tasks that should run, likewise */
 } vmss_observed_mirror;
 
 typedef struct {
