@@ -175,7 +175,9 @@ workers000001" "$(worker_nodes)" "the nodes left"
 }
 
 # Growth: the service that needs one task per worker on three workers converges only once the new
-# instance's node joined; berth waits for it before the service step.
+# instance's node joined; berth waits for it before the service step. The new worker joins 8 s
+# after its instance is created and a service may take 4 s to converge: without the join wait the
+# service step would fail.
 test_scale_out_waits_for_the_new_node_before_the_services() {
 	setup_workers 2
 	local dir services
@@ -187,7 +189,11 @@ test_scale_out_waits_for_the_new_node_before_the_services() {
 	cap_spec "$dir" 3 "{role: worker, join_timeout: 60s}" "$services"
 	assert_exit 0 "$BERTH" plan --no-color "$dir"
 	assert_contains "$T_OUT" "(kept; Azure adds the new ones, berth waits for their nodes)"
-	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	sim_post /_sim/config "{\"instance_hook\": \"env WORKERS_JOIN_DELAY=8 $WORKERS_HOOK\"}"
+	local t0
+	t0=$(t_now_ms)
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color --timeout 4s "$dir"
+	[ $(($(t_now_ms) - t0)) -ge 8000 ] || t_fail "apply took less than the join delay"
 	assert_contains "$T_OUT" "Apply complete: 2 done, 0 failed, 0 skipped."
 	assert_eq 3 "$(running "${OWNER}-one-each")" "one task per worker"
 	assert_eq "workers000000

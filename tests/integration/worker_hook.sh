@@ -14,7 +14,8 @@
 #
 # The environment comes from workers_up (workers_lib.sh): WORKERS_DIR (state: one directory per
 # node, the busybox image tar, the address counter), WORKERS_BRIDGE and WORKERS_NET (the host
-# bridge and its /24 prefix, the host being .1).
+# bridge and its /24 prefix, the host being .1); WORKERS_JOIN_DELAY (seconds, default 0: a new
+# worker joins in the background that long after its instance is created, as a booting VM would).
 #
 # Why a swarm of its own: the shared test swarm's manager advertises 127.0.0.1, which a worker in
 # another network namespace reaches only through a DNAT to the host (tried: it joins and stays
@@ -77,8 +78,12 @@ create | manager)
 		docker swarm init --advertise-addr "$ip_addr" >/dev/null
 		docker swarm join-token -q worker >"$WORKERS_DIR/token"
 		echo "$ip_addr:2377" >"$WORKERS_DIR/manager"
-	else
+	elif [ "${WORKERS_JOIN_DELAY:-0}" = 0 ]; then
 		docker swarm join --token "$(cat "$WORKERS_DIR/token")" --advertise-addr "$ip_addr" "$(cat "$WORKERS_DIR/manager")" >/dev/null
+	else
+		# as a VM whose provisioning succeeded but whose boot script joins the swarm later
+		setsid sh -c "sleep $WORKERS_JOIN_DELAY; docker swarm join --token '$(cat "$WORKERS_DIR/token")' \
+			--advertise-addr '$ip_addr' '$(cat "$WORKERS_DIR/manager")'" </dev/null >"$w/join.log" 2>&1 &
 	fi
 	;;
 delete)
