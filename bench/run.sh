@@ -11,8 +11,9 @@
 # no engine in swarm mode is reachable; BENCH_SWARM=0 skips it too), the Azure one
 # (bench/azure_bench.sh), berth run's (bench/run_bench.sh; BENCH_RUN=0 skips it) and the rollout's
 # (bench/rollout_bench.sh; BENCH_ROLLOUT=0 skips it), the leader failover's (bench/leader_bench.sh;
-# BENCH_LEADER=0 skips it) and the autoscale evaluation's (bench/autoscale_bench.sh;
-# BENCH_AUTOSCALE=0 skips it).
+# BENCH_LEADER=0 skips it), the autoscale evaluation's (bench/autoscale_bench.sh;
+# BENCH_AUTOSCALE=0 skips it) and the drained scale-in's (bench/capacity_bench.sh;
+# BENCH_CAPACITY=0 skips it).
 # A benchmark reports; it is not a test: the exit status is 0 even when a target is MISSED
 # (non-zero only when the benchmark itself cannot run).
 # Environment: BENCH_SERVICES (default 10000), BENCH_REPS (default 11), BENCH_KEEP=1 keeps the
@@ -95,13 +96,18 @@ bench/rollout_bench.sh "$build" || rollout_rc=$?
 echo
 leader_rc=0
 bench/leader_bench.sh "$build" || leader_rc=$?
-[ "$leader_rc" = 0 ] || exit "$leader_rc"
 
 echo
 autoscale_rc=0
 bench/autoscale_bench.sh "$build" || autoscale_rc=$?
-[ "$autoscale_rc" = 0 ] || exit "$autoscale_rc"
+
+echo
+capacity_rc=0
+bench/capacity_bench.sh "$build" || capacity_rc=$?
 [ "$swarm_rc" = 0 ] || exit "$swarm_rc"
+[ "$capacity_rc" = 0 ] || exit "$capacity_rc"
 [ "$azure_rc" = 0 ] || exit "$azure_rc"
 [ "$rollout_rc" = 0 ] || exit "$rollout_rc"
+[ "$leader_rc" = 0 ] || exit "$leader_rc"
+[ "$autoscale_rc" = 0 ] || exit "$autoscale_rc"
 exit "$run_rc"

@@ -89,9 +89,51 @@ static bool f_location(spec_ctx *c, const ynode *v, void *o)
 
 /* ---- scale sets ---- */
 
+/* A duration that must be longer than 0: a wait of nothing would never let anything happen. */
+static bool decode_positive_duration(spec_ctx *c, const ynode *v, int64_t *out_ns)
+{
+	if (!dec_duration(c, v, out_ns))
+		return false;
+	if (*out_ns <= 0) {
+		spec_error_at(c, v, "must be longer than 0 (got %s)", v->u.str);
+		return false;
+	}
+	return true;
+}
+
+
+#define SCALE_SET_WAIT_DEFAULT_NS (10 * 60 * 1000000000LL)
+
+static const char *const node_roles[] = {"worker", "manager", NULL};
+
+static bool f_ss_drain_timeout(spec_ctx *c, const ynode *v, void *o)
+{
+	return decode_positive_duration(c, v, &((spec_scale_set_swarm *)o)->drain_timeout_ns);
+}
+static bool f_ss_join_timeout(spec_ctx *c, const ynode *v, void *o)
+{
+	return decode_positive_duration(c, v, &((spec_scale_set_swarm *)o)->join_timeout_ns);
+}
+
+static bool f_ss_swarm(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {
+		F_ENUM("role", spec_scale_set_swarm, role, node_roles),
+		F_FN("drain_timeout", f_ss_drain_timeout, 0),
+		F_FN("join_timeout", f_ss_join_timeout, 0),
+	};
+	spec_scale_set_swarm *sw = &((spec_scale_set *)o)->swarm;
+	sw->present = true;
+	sw->loc = spec_loc_of(c, v);
+	sw->role = SPEC_NODE_WORKER;
+	sw->drain_timeout_ns = SCALE_SET_WAIT_DEFAULT_NS;
+	sw->join_timeout_ns = SCALE_SET_WAIT_DEFAULT_NS;
+	return dec_object(c, v, f, NFIELDS(f), sw);
+}
+
 static bool decode_scale_set(spec_ctx *c, const ynode *key, const ynode *v, void *item)
 {
-	static const field f[] = {F_INT("capacity", spec_scale_set, capacity, 0, 1000)};
+	static const field f[] = {F_INT("capacity", spec_scale_set, capacity, 0, 1000), F_FN("swarm", f_ss_swarm, 0)};
 	spec_scale_set *ss = item;
 	ss->name = key->u.str;
 	ss->loc = spec_loc_of(c, key);
@@ -151,17 +193,6 @@ static bool decode_http_path(spec_ctx *c, const ynode *v, const char **out)
 	return true;
 }
 
-/* A duration that must be longer than 0: a wait of nothing would never let anything happen. */
-static bool decode_positive_duration(spec_ctx *c, const ynode *v, int64_t *out_ns)
-{
-	if (!dec_duration(c, v, out_ns))
-		return false;
-	if (*out_ns <= 0) {
-		spec_error_at(c, v, "must be longer than 0 (got %s)", v->u.str);
-		return false;
-	}
-	return true;
-}
 
 /* ---- container groups ---- */
 

@@ -239,10 +239,24 @@ typedef struct spec_swarm {
 
 /* ---- azure ---------------------------------------------------------------------------------- */
 
+typedef enum { SPEC_NODE_WORKER, SPEC_NODE_MANAGER } spec_node_role;
+
+/* A scale set whose instances are swarm nodes (the node's hostname is the instance's computer
+ * name): scale-in drains the chosen nodes before their instances are deleted, scale-out waits for
+ * the new nodes to join. */
+typedef struct spec_scale_set_swarm {
+	bool present;
+	spec_loc loc;
+	spec_node_role role;      /* default worker */
+	int64_t drain_timeout_ns; /* default 10 m: the drained nodes' tasks must have moved by then */
+	int64_t join_timeout_ns;  /* default 10 m: the new instances' nodes must be Ready by then */
+} spec_scale_set_swarm;
+
 typedef struct spec_scale_set {
 	const char *name;
 	spec_loc loc;
 	int64_t capacity;
+	spec_scale_set_swarm swarm;
 } spec_scale_set;
 
 typedef struct spec_file_share {

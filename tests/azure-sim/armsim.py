@@ -37,6 +37,14 @@ Behaviour worth knowing when writing tests against it:
 - Fault rules match method (optional) and path_regex (re.search on the decoded path, no query);
   "times" defaults to 1, -1 means always; the first matching rule wins. Faults apply to every
   non-/_sim request, token and IMDS requests included. A dropped request is logged with status null.
+- Scale-set instances: computerName is <computer_name_prefix><instance id in base 36, 6 digits>.
+  Config "instance_hook" (--instance-hook CMD; a command line, split as a shell would) is run as
+  `CMD create SCALESET COMPUTERNAME` / `CMD delete SCALESET COMPUTERNAME` for each instance added
+  (seed, capacity growth) or removed (capacity decrease, POST .../delete), synchronously, before the
+  operation completes (the integration tests start and stop a dockerd worker per instance). A failed
+  create hook leaves the instance Failed. Seed "protect_from_scale_in": [instance ids] sets those
+  instances' protectionPolicy.protectFromScaleIn; a capacity decrease skips them (Azure's scale-in
+  policy), an explicit delete (POST .../delete {"instanceIds"}) removes them all the same.
 - Container groups: an update changing osType, restartPolicy, a container's resources, the IP
   address type or subnets -> 409 InvalidContainerGroupUpdate (delete first). Traffic Manager endpoint
   PUT answers 201 even when it replaces an endpoint (recorded behaviour).
@@ -116,7 +124,9 @@ import datetime
 import json
 import os
 import re
+import shlex
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -532,6 +542,7 @@ class Sim:
             (RGP + r"/providers/microsoft\.compute/virtualmachinescalesets$", "compute", self.vmss_list),
             (VMSS + r"$", "compute", self.vmss_one),
             (VMSS + r"/virtualmachines$", "compute", self.vmss_vms),
+            (VMSS + r"/delete$", "compute", self.vmss_delete_instances),
             (VMSS + r"/virtualmachines/" + SEG + r"$", "compute", self.vmss_vm),
             (SUB + r"/providers/(microsoft\.\w+)/locations/" + SEG + r"/(operations|operationresults)/" + SEG + r"$",
              None, self.operation),
@@ -1572,7 +1583,28 @@ class Sim:
                     "doNotRunExtensionsOnOverprovisionedVMs": False, "uniqueId": s["unique"],
                     "platformFaultDomainCount": 5, "timeCreated": s["created"]}}
 
+    def computer_name(self, s, vm):
+        return s["prefix"] + base36(int(vm["iid"])).zfill(6)
+
+    def run_instance_hook(self, action, s, vm):
+        """The configured instance hook, synchronously; False when it failed."""
+        hook = self.st.config.get("instance_hook")
+        if not hook:
+            return True
+        argv = shlex.split(hook) + [action, s["name"], self.computer_name(s, vm)]
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            sys.stderr.write("armsim: instance hook %s failed: %s\n" % (argv, e))
+            return False
+        if r.returncode != 0:
+            sys.stderr.write("armsim: instance hook %s exited %d\n" % (argv, r.returncode))
+        return r.returncode == 0
+
     def vm_render(self, s, vm):
+        pp = {}
+        if vm.get("protect_from_scale_in"):
+            pp = {"protectionPolicy": {"protectFromScaleIn": True, "protectFromScaleSetActions": False}}
         return {"name": "%s_%s" % (s["name"], vm["iid"]), "id": "%s/virtualMachines/%s" % (self.vmss_id(s), vm["iid"]),
                 "type": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines", "location": s["location"],
                 "tags": copy.deepcopy(s["tags"]), "instanceId": vm["iid"],
@@ -1580,12 +1612,12 @@ class Sim:
                 "etag": '"%d"' % vm["etag"],
                 "properties": {"latestModelApplied": True, "vmId": vm["vmId"],
                                "hardwareProfile": {"vmSize": s["sku"]},
-                               "osProfile": {"computerName": s["prefix"] + base36(int(vm["iid"])).zfill(6),
+                               "osProfile": {"computerName": self.computer_name(s, vm),
                                              "adminUsername": "azureuser",
                                              "linuxConfiguration": {"disablePasswordAuthentication": True},
                                              "secrets": [], "allowExtensionOperations": True,
                                              "requireGuestProvisionSignal": True},
-                               "provisioningState": vm["state"], "timeCreated": vm["created"]}}
+                               "provisioningState": vm["state"], "timeCreated": vm["created"], **pp}}
 
     def vmss_lookup(self, sub, rg, name):
         self.rg_or_404(sub, rg)
@@ -1647,11 +1679,16 @@ class Sim:
                     return
                 if ok:
                     s["vms"].sort(key=lambda vm: int(vm["iid"]))
-                    while len(s["vms"]) > s["capacity"]:
-                        s["vms"].pop()          # default scale-in policy: highest instance id first
+                    # default scale-in policy: highest instance id first, protected instances kept
+                    victims = [vm for vm in s["vms"] if not vm.get("protect_from_scale_in")]
+                    while len(s["vms"]) > s["capacity"] and victims:
+                        vm = victims.pop()
+                        self.run_instance_hook("delete", s, vm)
+                        s["vms"].remove(vm)
+                    s["capacity"] = max(s["capacity"], len(s["vms"]))
                     for vm in s["vms"]:
                         if vm["state"] == "Creating":
-                            vm["state"] = "Succeeded"
+                            vm["state"] = "Succeeded" if self.run_instance_hook("create", s, vm) else "Failed"
                     s["state"] = "Succeeded"
                 else:
                     for vm in s["vms"]:
@@ -1666,6 +1703,53 @@ class Sim:
             hdr["ETag"] = '"%d"' % s["etag"]
             return Reply(200, self.vmss_render(s), hdr)
         raise self.method_not_allowed(h)
+
+    def vmss_delete_instances(self, h, v, sub, rg, name):
+        """POST .../virtualMachineScaleSets/NAME/delete {"instanceIds": [...]}: an LRO (202 with
+        Azure-AsyncOperation and Location); the instances show Deleting until it completes, then are
+        gone and the capacity is smaller by as many."""
+        if h.command != "POST":
+            raise self.method_not_allowed(h)
+        s = self.vmss_lookup(sub, rg, name)
+        body = h.json_body()
+        ids = body.get("instanceIds") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ArmError(400, "InvalidParameter", "Required parameter 'instanceIds' is missing (null).",
+                           target="instanceIds")
+        if not ids:
+            raise ArmError(400, "InvalidParameter", "The list of instance ids must not be empty.",
+                           target="instanceIds")
+        for i in ids:
+            if not any(vm["iid"] == i for vm in s["vms"]):
+                raise ArmError(400, "InvalidParameter",
+                               "The provided instanceId %s is not an active Virtual Machine Scale Set VM instanceId." % i,
+                               target="instanceIds")
+        victims = [vm for vm in s["vms"] if vm["iid"] in ids]
+        for vm in victims:
+            vm["state"] = "Deleting"
+        s["etag"] += 1
+        s["state"] = "Updating"
+        key = (sub.lower(), rg.lower(), name.lower())
+
+        def done(ok, op, s=s, victims=victims):
+            if self.st.vmss.get(key) is not s:
+                return
+            if ok:
+                for vm in victims:
+                    if vm in s["vms"]:
+                        self.run_instance_hook("delete", s, vm)
+                        s["vms"].remove(vm)
+                s["capacity"] = len(s["vms"])
+                s["state"] = "Succeeded"
+            else:
+                for vm in victims:
+                    vm["state"] = "Failed"
+                s["state"] = "Failed"
+        op = self.start_lro(h, "vmss", key, "Microsoft.Compute", s["location"], sub, v, done)
+        s["op"] = op["id"]
+        if op["status"] != "InProgress":
+            return Reply(200, None)
+        return Reply(202, None, self.lro_headers(h, op))
 
     def vmss_vms(self, h, v, sub, rg, name):
         if h.command != "GET":
@@ -1727,6 +1811,10 @@ class Sim:
                 for k in ("token_lifetime", "page_size", "lro_polls", "retry_after"):
                     if k in body:
                         st.config[k] = int(body[k])
+                if "instance_hook" in body:
+                    if body["instance_hook"] is not None and not isinstance(body["instance_hook"], str):
+                        raise ArmError(400, "BadRequest", "instance_hook must be a command line or null")
+                    st.config["instance_hook"] = body["instance_hook"]
                 if st.config["page_size"] < 1:
                     st.config["page_size"] = 1
                 return Reply(200, dict(st.config))
@@ -1747,8 +1835,13 @@ class Sim:
                            "capacity": int(s.get("capacity", 0)), "tags": s.get("tags") or {}, "etag": 1,
                            "prefix": s.get("computer_name_prefix", s["name"]), "state": "Succeeded",
                            "unique": str(uuid.uuid4()), "created": now_iso(), "vms": [], "next_iid": 0, "op": None}
+                    protect = set(str(i) for i in s.get("protect_from_scale_in") or [])
                     for _ in range(rec["capacity"]):
                         self.vmss_add_vm(rec, "Succeeded")
+                        vm = rec["vms"][-1]
+                        vm["protect_from_scale_in"] = vm["iid"] in protect
+                        if not self.run_instance_hook("create", rec, vm):
+                            vm["state"] = "Failed"
                     st.vmss[(s["subscription"].lower(), s["resource_group"].lower(), s["name"].lower())] = rec
                 return Reply(200, self.state_dump())
             if p == "/_sim/faults" and h.command == "POST":
@@ -2119,12 +2212,14 @@ def main():
                     help="monitor intervals and fault durations run this many times faster")
     ap.add_argument("--probe-port", type=int, default=0, help="the probe server's port (0: a free one)")
     ap.add_argument("--probe-port-file")
+    ap.add_argument("--instance-hook", help="run as CMD create|delete SCALESET COMPUTERNAME per scale-set instance")
     a = ap.parse_args()
     if not a.time_scale > 0:
         ap.error("--time-scale must be > 0")
     sim = Sim({"page_size": max(1, a.page_size), "lro_polls": a.lro_polls,
                "token_lifetime": a.token_lifetime, "retry_after": a.retry_after,
-               "time_scale": a.time_scale if a.time_scale != int(a.time_scale) else int(a.time_scale)})
+               "time_scale": a.time_scale if a.time_scale != int(a.time_scale) else int(a.time_scale),
+               "instance_hook": a.instance_hook})
     Handler.sim = ProbeHandler.sim = sim
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True

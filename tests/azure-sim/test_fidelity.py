@@ -16,7 +16,9 @@ ARMSIM_URL names a running simulator (run.sh starts one). Run with /usr/bin/pyth
 import json
 import os
 import re
+import shutil
 import socket
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -452,6 +454,85 @@ class SdkScaleSets(SimTest):
         with self.assertRaises(ResourceNotFoundError) as e:
             c.virtual_machine_scale_sets.get(RG, "missing")
         self.assertEqual(e.exception.error.code, "ResourceNotFound")
+
+
+class ScaleSetInstances(SimTest):
+    """Instances deleted by id (VirtualMachineScaleSets_DeleteInstances, an LRO), protection from
+    scale-in, and the instance hook the multi-node tests back instances with."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp()
+        self.calls = os.path.join(self.tmp, "calls")
+        hook = os.path.join(self.tmp, "hook.sh")
+        with open(hook, "w") as f:
+            f.write('#!/bin/sh\necho "$@" >>%s\n[ "$3" != "%s" ]\n' % (self.calls, "hooked00000z"))
+        os.chmod(hook, 0o755)
+        ctl("config", {"instance_hook": hook})
+        ctl("seed", {"scale_sets": [{"subscription": SUB, "resource_group": RG, "name": "hooked",
+                                     "location": "westus", "capacity": 4, "protect_from_scale_in": ["1"]}]})
+
+    def tearDown(self):
+        ctl("config", {"instance_hook": None})
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().tearDown()
+
+    def hook_calls(self):
+        with open(self.calls) as f:
+            return [tuple(l.split()) for l in f.read().splitlines()]
+
+    def test_seed_runs_the_create_hook_per_instance(self):
+        self.assertEqual(self.hook_calls(), [("create", "hooked", "hooked00000%d" % i) for i in range(4)])
+
+    def test_delete_instances_is_a_long_running_operation_that_runs_the_hook(self):
+        c = sdk(ComputeManagementClient, "2024-11-01")
+        ids = cm.VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["1", "2"])
+        c.virtual_machine_scale_sets.begin_delete_instances(RG, "hooked", ids, polling=False).result()
+        post = [r for r in RECORDED if r[0] == "POST"]
+        self.assertEqual([(urllib.parse.urlsplit(r[1]).path.rsplit("/", 1)[1], r[2]) for r in post], [("delete", 202)])
+        self.assertEqual(len(self.hook_calls()), 4)  # nothing deleted before the operation completes
+        states = {m.instance_id: m.provisioning_state for m in c.virtual_machine_scale_set_vms.list(RG, "hooked")}
+        self.assertEqual(states, {"0": "Succeeded", "1": "Deleting", "2": "Deleting", "3": "Succeeded"})
+        # the list was poll 1 of 2; the SDK's poller follows a second delete to the end
+        self.assertEqual([m.instance_id for m in c.virtual_machine_scale_set_vms.list(RG, "hooked")], ["0", "3"])
+        self.assertEqual(self.hook_calls()[4:], [("delete", "hooked", "hooked000001"), ("delete", "hooked", "hooked000002")])
+        poller = c.virtual_machine_scale_sets.begin_delete_instances(
+            RG, "hooked", cm.VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["3"]))
+        poller.result()
+        self.assertEqual(poller.status(), "Succeeded")
+        self.assertEqual([m.instance_id for m in c.virtual_machine_scale_set_vms.list(RG, "hooked")], ["0"])
+        self.assertEqual(c.virtual_machine_scale_sets.get(RG, "hooked").sku.capacity, 1)
+        self.assertEqual(self.hook_calls()[6:], [("delete", "hooked", "hooked000003")])
+        sent = [e for e in ctl("log") if e["method"] == "POST" and e["path"].endswith("/delete")]
+        self.assertEqual([e["query"].get("api-version") for e in sent], ["2024-11-01"] * 2)
+
+    def test_protection_is_shown_and_a_capacity_decrease_skips_it(self):
+        c = sdk(ComputeManagementClient, "2024-11-01")
+        vms = {m.instance_id: m for m in c.virtual_machine_scale_set_vms.list(RG, "hooked")}
+        self.assertTrue(vms["1"].protection_policy.protect_from_scale_in)
+        self.assertIsNone(vms["0"].protection_policy)
+        c.virtual_machine_scale_sets.begin_update(
+            RG, "hooked", cm.VirtualMachineScaleSetUpdate(sku=cm.Sku(capacity=1))).result()
+        self.assertEqual([m.instance_id for m in c.virtual_machine_scale_set_vms.list(RG, "hooked")], ["1"])
+        self.assertEqual([x[2] for x in self.hook_calls()[4:]], ["hooked000003", "hooked000002", "hooked000000"])
+
+    def test_growth_runs_the_create_hook_and_a_failed_hook_fails_the_instance(self):
+        c = sdk(ComputeManagementClient, "2024-11-01")
+        # instance 35 is hooked00000z, whose create hook fails
+        ctl("seed", {"scale_sets": [{"subscription": SUB, "resource_group": RG, "name": "hooked",
+                                     "location": "westus", "capacity": 35}]})
+        c.virtual_machine_scale_sets.begin_update(
+            RG, "hooked", cm.VirtualMachineScaleSetUpdate(sku=cm.Sku(capacity=36))).result()
+        vms = {m.instance_id: m for m in c.virtual_machine_scale_set_vms.list(RG, "hooked")}
+        self.assertEqual((vms["35"].os_profile.computer_name, vms["35"].provisioning_state), ("hooked00000z", "Failed"))
+        self.assertEqual(vms["34"].provisioning_state, "Succeeded")
+
+    def test_delete_of_an_unknown_or_no_instance_is_400(self):
+        path = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/hooked/delete" % (
+            SUB, RG)
+        for body in ({"instanceIds": ["9"]}, {"instanceIds": []}, {}):
+            self.assertArmError(arm("POST", path, body, api_version="2024-11-01"), 400, "InvalidParameter")
+        self.assertEqual(len(self.hook_calls()), 4)
 
 
 def _make(cls, area):

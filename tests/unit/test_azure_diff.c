@@ -22,6 +22,9 @@
 typedef struct {
 	json_t *scale_sets; /* the resource group's scale sets (list items) */
 	json_t *instances;  /* scale set name -> ["<instance id>=<computer name>", ...] */
+	json_t *vms;        /* scale set name -> its VM list items (NULL: not listed) */
+	json_t *nodes;      /* the swarm's nodes when a scale set backs the swarm, else NULL */
+	json_t *tasks;      /* the swarm's tasks that should run, likewise */
 } vmss_observed_mirror;
 
 typedef struct {
@@ -441,6 +444,47 @@ static void test_vmss_capacity_down_removes_capacity(void **state)
 				    "(Azure's scale-in policy picks which go)"}));
 	assert_refs(st, REFS("removes capacity swarm"));
 	assert_body(st, "{\"sku\": {\"capacity\": 2}}");
+	plan_free(p);
+	spec_free(s);
+}
+
+/* A scale set that backs the swarm shrinks in two steps tied by references: the drain (after the
+ * service steps: it removes the capacity) gives each chosen instance's "drained" key, which the
+ * delete of exactly those instances needs. The least-loaded nodes are chosen (nodes 1 and 3). */
+static void test_vmss_swarm_scale_in_drains_then_deletes_the_least_loaded(void **state)
+{
+	(void)state;
+	spec *s = example(VMSS_SWARM, EDITS(E("      capacity: 4\n", "      capacity: 2\n      swarm: {role: worker}\n")));
+	json_t *vms = fixture("vmss-swarm-workers-vms.json");
+	vmss_observed_mirror *o = vmss_observed(fixture("vmss-scale-sets.json"), "swarm-workers", json_incref(vms));
+	o->vms = json_pack("{s:o}", "swarm-workers", vms);
+	o->nodes = json_array();
+	o->tasks = json_array();
+	const int load[] = {2, 0, 3, 1};
+	for (int i = 0; i < 4; i++) {
+		char id[8], host[32];
+		snprintf(id, sizeof(id), "n%d", i);
+		snprintf(host, sizeof(host), "swarmwrk00000%d", i);
+		json_array_append_new(o->nodes, json_pack("{s:s, s:{s:s}, s:{s:s}, s:{s:s}}", "ID", id, "Description", "Hostname",
+							  host, "Status", "State", "ready", "Spec", "Role", "worker"));
+		for (int k = 0; k < load[i]; k++)
+			json_array_append_new(o->tasks, json_pack("{s:s, s:s}", "NodeID", id, "DesiredState", "running"));
+	}
+	plan *p = diff_ok("vmss", s, o, true);
+	assert_steps(p, 2);
+	const plan_step *drain = plan_step_at(p, 0), *del = plan_step_at(p, 1);
+	assert_string_equal(plan_step_reason(drain), "drain nodes before deleting their instances");
+	assert_changes(drain, CHANGES({"instance 1", "swarmwrk000001 (node swarmwrk000001, 0 tasks): fewest tasks", "drained"},
+				      {"instance 3", "swarmwrk000003 (node swarmwrk000003, 1 task): fewest tasks", "drained"}));
+	assert_refs(drain, REFS("removes capacity swarm", "gives drained swarm-workers/1", "gives drained swarm-workers/3"));
+	assert_string_equal(plan_step_reason(del), "delete the drained instances");
+	assert_refs(del, REFS("removes capacity swarm", "needs drained swarm-workers/1", "needs drained swarm-workers/3"));
+	assert_int_equal(plan_n_notes(p), 1);
+	assert_string_equal(plan_note(p, 0), "scale set swarm-workers: instances and swarm nodes: "
+					     "0=swarmwrk000000 (node swarmwrk000000, ready, 2 tasks), "
+					     "1=swarmwrk000001 (node swarmwrk000001, ready, 0 tasks), "
+					     "2=swarmwrk000002 (node swarmwrk000002, ready, 3 tasks), "
+					     "3=swarmwrk000003 (node swarmwrk000003, ready, 1 task)");
 	plan_free(p);
 	spec_free(s);
 }
@@ -1315,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(test_vmss_applied_example_plans_nothing),
 		cmocka_unit_test(test_vmss_capacity_up_gives_capacity),
 		cmocka_unit_test(test_vmss_capacity_down_removes_capacity),
+		cmocka_unit_test(test_vmss_swarm_scale_in_drains_then_deletes_the_least_loaded),
 		cmocka_unit_test(test_vmss_no_instances_no_instances_change),
 		cmocka_unit_test(test_vmss_missing_or_unowned_scale_sets_are_plan_errors),
 		cmocka_unit_test(test_vmss_names_match_case_insensitively),

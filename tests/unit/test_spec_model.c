@@ -694,6 +694,27 @@ static spec *load_clean(const char *path)
 	return s;
 }
 
+/* A scale set's swarm block: written values kept, the rest defaulted; no block, no swarm backing. */
+static void test_scale_set_swarm_block(void **state)
+{
+	(void)state;
+	spec *s = load_clean("tests/spec/valid/12-scale-set-swarm.yaml");
+	const spec_azure *az = &spec_model(s)->azure;
+	assert_int_equal(az->n_scale_sets, 3);
+	const spec_scale_set_swarm *w = &az->scale_sets[0].swarm;
+	assert_true(w->present);
+	assert_int_equal(w->role, SPEC_NODE_WORKER);
+	assert_true(w->drain_timeout_ns == 600LL * 1000000000LL);
+	assert_true(w->join_timeout_ns == 300LL * 1000000000LL);
+	const spec_scale_set_swarm *m = &az->scale_sets[1].swarm;
+	assert_true(m->present);
+	assert_int_equal(m->role, SPEC_NODE_MANAGER);
+	assert_true(m->drain_timeout_ns == 600LL * 1000000000LL);
+	assert_true(m->join_timeout_ns == 600LL * 1000000000LL);
+	assert_false(az->scale_sets[2].swarm.present);
+	spec_free(s);
+}
+
 /* Azure's enumerations in any case come out in the one spelling berth plans and sends with. */
 static void test_azure_enums_any_case_normalised(void **state)
 {
@@ -1025,6 +1046,7 @@ int main(void)
 		cmocka_unit_test(test_environment_inherited_key_set_twice),
 		cmocka_unit_test(test_secret_refs_as_warnings),
 		cmocka_unit_test(test_azure_enums_any_case_normalised),
+		cmocka_unit_test(test_scale_set_swarm_block),
 		cmocka_unit_test(test_rollout_model),
 		cmocka_unit_test(test_every_list_may_be_written_empty),
 		cmocka_unit_test(test_file_mode_is_octal),

@@ -1,0 +1,535 @@
+/* The scale-set capacity provider: berth sizes scale sets, it never creates them. A scale set of
+ * the spec must exist and carry berth-owner=<spec name>; observe lists the resource group's scale
+ * sets and each wanted one's instances (instance id against computer name, which the swarm sees as
+ * the node name); diff sets sku.capacity; apply PATCHes it and follows the operation.
+ *
+ * Capacity is what swarm services run on: a step that grows it gives "capacity swarm", one that
+ * shrinks it removes "capacity swarm" (core/order puts growth before services, shrinking after).
+ *
+ * A scale set with a swarm block (its instances are the swarm's nodes, vmss_nodes.h) is observed
+ * with the swarm's nodes and running tasks too. Scale-in is then two steps tied by references,
+ * not calls: "drain" (removes "capacity swarm", so it runs after the service steps; gives
+ * "drained SET/ID" per chosen instance) sets the chosen nodes to drain and waits for their tasks
+ * to move; "delete instances" (needs each "drained SET/ID") deletes exactly those instances and
+ * removes their nodes once down. A node berth drained whose instance is gone (a scale-in killed
+ * after the delete) gets a "swarm node" step that removes it. Scale-out PATCHes the capacity and
+ * waits in the same step for the new instances' nodes to be Ready, before the service steps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/provider.h"
+#include "core/util.h"
+#include "providers/common/azure_common.h"
+#include "providers/vmss/vmss_nodes.h"
+#include "spec/spec.h"
+#include "spec/xalloc.h"
+#include "transport/arm.h"
+#include "transport/docker.h"
+
+#define VMSS_TYPE "Microsoft.Compute/virtualMachineScaleSets"
+
+typedef struct {
+	json_t *scale_sets; /* the resource group's scale sets (list items) */
+	json_t *instances;  /* scale set name -> ["<instance id>=<computer name>", ...] */
+	json_t *vms;        /* scale set name -> its VM list items (NULL: not listed) */
+	json_t *nodes;      /* the swarm's nodes, when a scale set backs the swarm (else NULL) */
+	json_t *tasks;      /* the swarm's tasks that should run (DesiredState running), likewise */
+} vmss_observed;
+
+/* azure_step kinds: the capacity PATCH (body: the PATCH), and the swarm steps of a scale set
+ * that backs the swarm (body: the chosen instances, vmss_choose's shape). */
+enum { STEP_CAPACITY, STEP_DRAIN, STEP_DELETE_INSTANCES, STEP_REMOVE_NODES, STEP_JOIN };
+
+static bool any_swarm_set(const struct spec_model *m)
+{
+	for (size_t i = 0; i < m->azure.n_scale_sets; i++)
+		if (m->azure.scale_sets[i].swarm.present)
+			return true;
+	return false;
+}
+
+static bool vmss_wants(const struct spec_model *m)
+{
+	return m->azure.present && m->azure.n_scale_sets > 0;
+}
+
+static unsigned vmss_needs(const struct spec_model *m)
+{
+	return BERTH_NEEDS_ARM | (any_swarm_set(m) ? BERTH_NEEDS_DOCKER : 0);
+}
+
+static void vmss_observed_free(void *o)
+{
+	vmss_observed *v = o;
+	if (!v)
+		return;
+	json_decref(v->scale_sets);
+	json_decref(v->instances);
+	json_decref(v->vms);
+	json_decref(v->nodes);
+	json_decref(v->tasks);
+	free(v);
+}
+
+static int observe_instances(arm *a, const struct spec_model *m, vmss_observed *out, const char *name, char **err)
+{
+	if (!azure_find_named(out->scale_sets, name))
+		return 0;
+	char *vmss = azure_resource_path(m, VMSS_TYPE, name);
+	char *path = xasprintf("%s/virtualMachines", vmss);
+	free(vmss);
+	json_t *vms = NULL;
+	int rc = arm_list(a, path, ARM_API_COMPUTE, &vms, err);
+	free(path);
+	if (rc != 0)
+		return rc;
+	json_t *list = json_array();
+	size_t i;
+	json_t *it;
+	json_array_foreach(vms, i, it) {
+		const char *id = json_string_value(json_object_get(it, "instanceId"));
+		const char *host = json_string_value(
+			json_object_get(json_object_get(json_object_get(it, "properties"), "osProfile"), "computerName"));
+		char *entry = xasprintf("%s=%s", id ? id : "?", host ? host : "?");
+		json_array_append_new(list, json_string(entry));
+		free(entry);
+	}
+	json_object_set_new(out->vms, name, vms);
+	json_object_set_new(out->instances, name, list);
+	return 0;
+}
+
+static int docker_get(docker *d, const char *path, json_t **out, berth_error *err)
+{
+	long status = 0;
+	char *msg = NULL;
+	int rc = docker_request(d, "GET", path, NULL, &status, out, &msg);
+	if (rc != 0) {
+		json_decref(*out);
+		*out = NULL;
+		berth_error_take(err, rc, msg);
+		berth_error_prefix(err, "scale sets backing the swarm: ");
+		return rc;
+	}
+	free(msg);
+	return 0;
+}
+
+static int observe_swarm(const berth_env *env, vmss_observed *o, berth_error *err)
+{
+	int rc = docker_get(env->docker, "/nodes", &o->nodes, err);
+	if (rc != 0)
+		return rc;
+	char *filters = docker_filters("desired-state", "running");
+	char *path = xasprintf("/tasks?filters=%s", filters);
+	free(filters);
+	rc = docker_get(env->docker, path, &o->tasks, err);
+	free(path);
+	return rc;
+}
+
+static int vmss_observe(const berth_env *env, const struct spec_model *m, void **observed, bool *complete,
+			berth_error *err)
+{
+	vmss_observed *o = xcalloc(1, sizeof(*o));
+	o->instances = json_object();
+	o->vms = json_object();
+	char *msg = NULL;
+	char *path = azure_resource_path(m, VMSS_TYPE, NULL);
+	int rc = arm_list(env->arm, path, ARM_API_COMPUTE, &o->scale_sets, &msg);
+	free(path);
+	for (size_t i = 0; rc == 0 && i < m->azure.n_scale_sets; i++)
+		rc = observe_instances(env->arm, m, o, m->azure.scale_sets[i].name, &msg);
+	if (rc != 0) {
+		vmss_observed_free(o);
+		return azure_error(env->arm, rc, NULL, msg, err);
+	}
+	if (any_swarm_set(m)) {
+		rc = observe_swarm(env, o, err);
+		if (rc != 0) {
+			vmss_observed_free(o);
+			return rc;
+		}
+	}
+	*observed = o;
+	*complete = true;
+	return 0;
+}
+
+static char *vmss_fingerprint(const void *observed)
+{
+	const vmss_observed *o = observed;
+	json_t *all = json_pack("{s:O, s:O}", "scale_sets", o->scale_sets, "instances", o->instances);
+	if (o->nodes) {
+		/* which nodes there are and what berth set on them; not their tasks, which move by themselves */
+		json_t *nodes = json_array();
+		size_t i;
+		json_t *n;
+		json_array_foreach(o->nodes, i, n)
+			json_array_append_new(nodes, json_pack("{s:O?, s:O?, s:O?}", "id", json_object_get(n, "ID"), "spec",
+							       json_object_get(n, "Spec"), "hostname",
+							       json_object_get(json_object_get(n, "Description"), "Hostname")));
+		json_object_set_new(all, "nodes", nodes);
+	}
+	char *fp = azure_json_fingerprint(all);
+	json_decref(all);
+	return fp;
+}
+
+static char *instance_list(json_t *inst)
+{
+	char *now = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&now, &len);
+	if (!f)
+		abort();
+	size_t k;
+	json_t *e;
+	json_array_foreach(inst, k, e)
+		fprintf(f, "%s%s", k ? ", " : "", json_string_value(e));
+	fclose(f);
+	return now;
+}
+
+/* The nodes berth drained for this owner whose instance is gone from every swarm scale set: a
+ * scale-in that was killed after its delete. */
+static json_t *orphan_drained(const struct spec_model *m, const vmss_observed *o)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *n;
+	json_array_foreach(o->nodes, i, n) {
+		const char *d = vmss_node_draining(n);
+		if (!d || strcmp(d, m->name))
+			continue;
+		const char *host = json_string_value(json_object_get(json_object_get(n, "Description"), "Hostname"));
+		bool has_instance = false;
+		for (size_t k = 0; k < m->azure.n_scale_sets && !has_instance; k++) {
+			json_t *vms = json_object_get(o->vms, m->azure.scale_sets[k].name);
+			size_t j;
+			json_t *vm;
+			json_array_foreach(vms, j, vm) {
+				const char *cn = vmss_vm_computer_name(vm);
+				if (cn && host && !strcmp(cn, host))
+					has_instance = true;
+			}
+		}
+		if (!has_instance)
+			json_array_append_new(out, json_pack("{s:O?, s:s?, s:i, s:s}", "node", json_object_get(n, "ID"),
+							     "hostname", host, "tasks", 0, "reason",
+							     "drained by berth, its instance deleted"));
+	}
+	return out;
+}
+
+/* Notes: the instance-to-node mapping of each swarm scale set, the instances without a node and
+ * the nodes of the set's role that no swarm scale set has an instance for. */
+static void mapping_notes(const struct spec_model *m, const vmss_observed *o, plan *p)
+{
+	for (size_t i = 0; i < m->azure.n_scale_sets; i++) {
+		const spec_scale_set *ss = &m->azure.scale_sets[i];
+		json_t *vms = json_object_get(o->vms, ss->name);
+		if (!ss->swarm.present || !vms)
+			continue;
+		char *map = vmss_mapping_text(vms, o->nodes, o->tasks);
+		plan_add_note(p, "scale set %s: instances and swarm nodes: %s", ss->name, json_array_size(vms) ? map : "none");
+		free(map);
+		size_t j;
+		json_t *vm;
+		json_array_foreach(vms, j, vm)
+			if (!vmss_node_for(o->nodes, vmss_vm_computer_name(vm)))
+				plan_add_note(p, "scale set %s: instance %s (%s) has no swarm node", ss->name,
+					      json_string_value(json_object_get(vm, "instanceId")),
+					      vmss_vm_computer_name(vm) ? vmss_vm_computer_name(vm) : "no computer name");
+	}
+	size_t j;
+	json_t *n;
+	json_array_foreach(o->nodes, j, n) {
+		const char *host = json_string_value(json_object_get(json_object_get(n, "Description"), "Hostname"));
+		const char *role = json_string_value(json_object_get(json_object_get(n, "Spec"), "Role"));
+		bool role_backed = false, found = false;
+		for (size_t i = 0; i < m->azure.n_scale_sets; i++) {
+			const spec_scale_set *ss = &m->azure.scale_sets[i];
+			if (!ss->swarm.present)
+				continue;
+			if (role && !strcmp(role, ss->swarm.role == SPEC_NODE_MANAGER ? "manager" : "worker"))
+				role_backed = true;
+			size_t k;
+			json_t *vm;
+			json_array_foreach(json_object_get(o->vms, ss->name), k, vm) {
+				const char *cn = vmss_vm_computer_name(vm);
+				if (cn && host && !strcmp(cn, host))
+					found = true;
+			}
+		}
+		if (role_backed && !found)
+			plan_add_note(p, "swarm node %s (%s) has no instance in a scale set that backs the swarm", host ? host : "?",
+				      role);
+	}
+}
+
+static char *chosen_text(json_t *c)
+{
+	const char *host = json_string_value(json_object_get(c, "hostname"));
+	json_int_t tasks = json_integer_value(json_object_get(c, "tasks"));
+	if (!host)
+		return xasprintf("%s (no swarm node): %s", json_string_value(json_object_get(c, "computer")),
+				 json_string_value(json_object_get(c, "reason")));
+	return xasprintf("%s (node %s, %lld task%s): %s", json_string_value(json_object_get(c, "computer")), host,
+			 (long long)tasks, tasks == 1 ? "" : "s", json_string_value(json_object_get(c, "reason")));
+}
+
+/* A scale-in of a set that backs the swarm: a drain step and a delete step, tied by references. */
+static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_int_t have,
+			   plan *p, problems *pr)
+{
+	json_t *vms = json_object_get(o->vms, ss->name);
+	size_t k = (size_t)(have - ss->capacity);
+	json_t *chosen = NULL;
+	char *why = NULL;
+	if (vmss_choose(vms, o->nodes, o->tasks, m->name, k, &chosen, &why) != 0) {
+		problem(pr, "scale set '%s': cannot scale in from %lld to %lld: %s", ss->name, (long long)have,
+			(long long)ss->capacity, why);
+		free(why);
+		return;
+	}
+	char *path = azure_resource_path(m, VMSS_TYPE, ss->name);
+	size_t drain = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "drain nodes before deleting their instances",
+				     azure_step_new(STEP_DRAIN, xstrdup(path), json_incref(chosen), ss->name));
+	plan_add_ref(p, drain, PLAN_REMOVES, "capacity swarm");
+	char old_v[32], new_v[32];
+	snprintf(old_v, sizeof(old_v), "%lld", (long long)have);
+	snprintf(new_v, sizeof(new_v), "%lld", (long long)ss->capacity);
+	size_t del = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "delete the drained instances",
+				   azure_step_new(STEP_DELETE_INSTANCES, path, chosen, ss->name));
+	plan_add_change(p, del, "capacity", old_v, new_v, false);
+	plan_add_ref(p, del, PLAN_REMOVES, "capacity swarm");
+	size_t i;
+	json_t *c;
+	json_array_foreach(chosen, i, c) {
+		const char *iid = json_string_value(json_object_get(c, "instance"));
+		char *field = xasprintf("instance %s", iid);
+		char *text = chosen_text(c);
+		plan_add_change(p, drain, field, text, json_object_get(c, "node") ? "drained" : "(no node to drain)", false);
+		plan_add_change(p, del, field, text, "(deleted)", false);
+		free(text);
+		free(field);
+		plan_add_ref(p, drain, PLAN_GIVES, "drained %s/%s", ss->name, iid);
+		plan_add_ref(p, del, PLAN_NEEDS, "drained %s/%s", ss->name, iid);
+	}
+}
+
+static int vmss_diff(const struct spec_model *m, const void *observed, bool complete, const berth_options *opts,
+		     plan *p, berth_error *err)
+{
+	(void)complete; /* berth never deletes scale sets */
+	(void)opts;
+	const vmss_observed *o = observed;
+	problems pr;
+	problems_init(&pr);
+	if (o->nodes)
+		mapping_notes(m, o, p);
+	for (size_t i = 0; i < m->azure.n_scale_sets; i++) {
+		const spec_scale_set *ss = &m->azure.scale_sets[i];
+		json_t *obs = azure_find_named(o->scale_sets, ss->name);
+		if (!obs) {
+			problem(&pr, "scale set '%s' does not exist in resource group '%s'; berth sizes scale sets, it does not "
+				     "create them",
+				ss->name, m->azure.resource_group);
+			continue;
+		}
+		const char *owner = azure_owner_of(obs);
+		if (!owner || strcmp(owner, m->name)) {
+			problem(&pr, "scale set '%s' is not tagged %s=%s%s%s%s; berth only sizes scale sets that carry its owner tag",
+				ss->name, AZURE_TAG_OWNER, m->name, owner ? " (it belongs to '" : "", owner ? owner : "",
+				owner ? "')" : "");
+			continue;
+		}
+		bool swarm = ss->swarm.present && o->nodes && json_object_get(o->vms, ss->name);
+		json_int_t have = json_integer_value(json_object_get(json_object_get(obs, "sku"), "capacity"));
+		if (swarm && ss->capacity < have) {
+			swarm_scale_in(m, o, ss, have, p, &pr);
+			continue;
+		}
+		if (have == ss->capacity) {
+			/* A scale-out whose wait was cut short: the nodes have still to be waited for. */
+			json_t *vms = json_object_get(o->vms, ss->name);
+			size_t j;
+			json_t *vm;
+			bool unjoined = false;
+			json_array_foreach(vms, j, vm)
+				if (swarm && !vmss_node_for(o->nodes, vmss_vm_computer_name(vm)))
+					unjoined = true;
+			if (unjoined) {
+				size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "wait for instances to join the swarm",
+							  azure_step_new(STEP_JOIN, azure_resource_path(m, VMSS_TYPE, ss->name),
+									 NULL, ss->name));
+				plan_add_ref(p, id, PLAN_GIVES, "capacity swarm");
+			}
+			continue;
+		}
+		char old_v[32], new_v[32];
+		snprintf(old_v, sizeof(old_v), "%lld", (long long)have);
+		snprintf(new_v, sizeof(new_v), "%lld", (long long)ss->capacity);
+		bool grow = ss->capacity > have;
+		azure_step *s = azure_step_new(swarm ? STEP_JOIN : STEP_CAPACITY, azure_resource_path(m, VMSS_TYPE, ss->name),
+					       json_pack("{s:{s:I}}", "sku", "capacity", (json_int_t)ss->capacity), ss->name);
+		size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, grow ? "capacity increased" : "capacity decreased", s);
+		plan_add_change(p, id, "capacity", old_v, new_v, false);
+		/* Which instances there are now; on a decrease the scale-in policy picks which go. */
+		json_t *inst = json_object_get(o->instances, ss->name);
+		if (json_array_size(inst)) {
+			char *now = instance_list(inst);
+			plan_add_change(p, id, "instances", now,
+					grow ? (swarm ? "(kept; Azure adds the new ones, berth waits for their nodes)"
+						      : "(kept; Azure adds the new ones)")
+					     : "(Azure's scale-in policy picks which go)",
+					false);
+			free(now);
+		}
+		plan_add_ref(p, id, grow ? PLAN_GIVES : PLAN_REMOVES, "capacity swarm");
+	}
+	if (o->nodes) {
+		json_t *orphans = orphan_drained(m, o);
+		size_t i;
+		json_t *c;
+		json_array_foreach(orphans, i, c) {
+			const char *host = json_string_value(json_object_get(c, "hostname"));
+			size_t id = plan_add_step(p, PLAN_DELETE, "swarm node", host ? host : "?",
+						  "drained by berth and its instance deleted",
+						  azure_step_new(STEP_REMOVE_NODES, NULL, json_pack("[O]", c), host ? host : "?"));
+			plan_add_ref(p, id, PLAN_REMOVES, "capacity swarm");
+		}
+		json_decref(orphans);
+	}
+	return problems_to_error(&pr, err);
+}
+
+static const spec_scale_set *scale_set_named(const struct spec_model *m, const char *name)
+{
+	for (size_t i = 0; i < m->azure.n_scale_sets; i++)
+		if (!strcmp(m->azure.scale_sets[i].name, name))
+			return &m->azure.scale_sets[i];
+	return NULL;
+}
+
+#define NS_TO_S(ns) ((double)(ns) / 1e9)
+
+/* Waits for a Ready node for every instance of the scale set (after a growth, or resumed). */
+static int wait_joined(const berth_env *env, const spec_scale_set *ss, const char *path, berth_error *err)
+{
+	char *vpath = xasprintf("%s/virtualMachines", path);
+	json_t *vms = NULL;
+	char *msg = NULL;
+	int rc = arm_list(env->arm, vpath, ARM_API_COMPUTE, &vms, &msg);
+	free(vpath);
+	if (rc != 0)
+		return azure_error(env->arm, rc, NULL, msg, err);
+	json_t *names = json_array();
+	size_t i;
+	json_t *vm;
+	json_array_foreach(vms, i, vm)
+		if (vmss_vm_computer_name(vm))
+			json_array_append_new(names, json_string(vmss_vm_computer_name(vm)));
+	json_decref(vms);
+	rc = vmss_wait_joined(env, names, NS_TO_S(ss->swarm.join_timeout_ns), err);
+	json_decref(names);
+	if (rc != 0)
+		berth_error_prefix(err, "scale set %s: ", ss->name);
+	return rc;
+}
+
+static int delete_instances(const berth_env *env, const spec_scale_set *ss, azure_step *s, berth_error *err)
+{
+	json_t *ids = json_array();
+	size_t i;
+	json_t *c;
+	json_array_foreach(s->body, i, c)
+		json_array_append(ids, json_object_get(c, "instance"));
+	json_t *body = json_pack("{s:o}", "instanceIds", ids);
+	char *path = xasprintf("%s/delete", s->path);
+	arm_response r;
+	char *msg = NULL;
+	int rc = arm_call(env->arm, "POST", path, ARM_API_COMPUTE, body, &r, &msg);
+	rc = azure_error(env->arm, rc, &r, msg, err);
+	arm_response_free(&r);
+	free(path);
+	json_decref(body);
+	if (rc == 0)
+		rc = vmss_remove_nodes(env, s->body, NS_TO_S(ss->swarm.drain_timeout_ns), err);
+	if (rc != 0)
+		berth_error_prefix(err, "scale set %s: ", ss->name);
+	return rc;
+}
+
+static int vmss_apply(const berth_env *env, const struct spec_model *m, const plan_step *step, void *payload,
+		      berth_error *err)
+{
+	(void)step;
+	azure_step *s = payload;
+	const spec_scale_set *ss = scale_set_named(m, s->name);
+	int rc;
+	switch (s->kind) {
+	case STEP_DRAIN:
+		rc = vmss_drain(env, s->body, m->name, NS_TO_S(ss->swarm.drain_timeout_ns), err);
+		if (rc != 0)
+			berth_error_prefix(err, "scale set %s: ", ss->name);
+		return rc;
+	case STEP_DELETE_INSTANCES:
+		return delete_instances(env, ss, s, err);
+	case STEP_REMOVE_NODES:
+		return vmss_remove_nodes(env, s->body, 600, err);
+	default:
+		break;
+	}
+	if (s->body) {
+		arm_response r;
+		char *msg = NULL;
+		/* PATCH the capacity and follow the operation until the scale set has it. */
+		rc = arm_call(env->arm, "PATCH", s->path, ARM_API_COMPUTE, s->body, &r, &msg);
+		rc = azure_error(env->arm, rc, &r, msg, err);
+		arm_response_free(&r);
+		if (rc != 0)
+			return rc;
+	}
+	if (s->kind == STEP_JOIN)
+		return wait_joined(env, ss, s->path, err);
+	return 0;
+}
+
+/* The status page's part: each scale set's capacity, wanted and live, and its instances as
+ * "<instance id>=<computer name>" (the computer name is the swarm node's hostname). */
+static char *vmss_status(const struct spec_model *m, const void *observed, double wall_now)
+{
+	(void)wall_now;
+	const vmss_observed *o = observed;
+	json_t *out = json_array();
+	for (size_t i = 0; i < m->azure.n_scale_sets; i++) {
+		const spec_scale_set *ss = &m->azure.scale_sets[i];
+		json_t *obs = azure_find_named(o->scale_sets, ss->name);
+		json_t *inst = json_object_get(o->instances, ss->name);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:b, s:o}", "kind", "scale_set", "name", ss->name,
+						     "desired", (json_int_t)ss->capacity, "capacity",
+						     json_integer_value(json_object_get(json_object_get(obs, "sku"), "capacity")),
+						     "exists", obs != NULL, "instances", inst ? json_incref(inst) : json_array()));
+	}
+	char *text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return text;
+}
+
+const berth_provider berth_provider_vmss = {
+	.version = BERTH_PROVIDER_VERSION,
+	.name = "vmss",
+	.wants = vmss_wants,
+	.needs = vmss_needs,
+	.observe = vmss_observe,
+	.fingerprint = vmss_fingerprint,
+	.diff = vmss_diff,
+	.apply = vmss_apply,
+	.observed_free = vmss_observed_free,
+	.free_payload = azure_step_free,
+	.status = vmss_status,
+};

@@ -1,0 +1,202 @@
+# shellcheck shell=bash
+# Scale sets that back the swarm, on a real multi-node swarm: the ARM simulator's scale-set
+# instances are dockerd workers in their own namespaces (workers_lib.sh, worker_hook.sh) joined to
+# a manager of their own; berth maps instances to nodes, drains before it deletes, waits for joins.
+
+# shellcheck source=tests/integration/azure_lib.sh
+source "$(dirname "$T_FILE")/azure_lib.sh"
+# shellcheck source=tests/integration/workers_lib.sh
+source "$(dirname "$T_FILE")/workers_lib.sh"
+
+IMG=berth-test/busybox:latest
+
+# cap_spec DIR CAPACITY SWARM_BLOCK SERVICES: the spec of scale set "workers" and the services.
+cap_spec() {
+	mkdir -p "$1"
+	{
+		printf 'version: 1\nname: %s\n' "$OWNER"
+		[ -z "${4:-}" ] || printf 'swarm:\n  services:\n%s\n' "$4"
+		printf 'azure:\n  subscription: %s\n  resource_group: %s\n  location: westeurope\n' "$SUB" "$RG"
+		printf '  scale_sets:\n    workers:\n      capacity: %s\n      swarm: %s\n' "$2" "$3"
+	} >"$1/berth.yaml"
+}
+
+# svc NAME REPLICAS CONSTRAINT [EXTRA]: one service entry (busybox sleeping).
+svc() {
+	printf '    %s:\n      image: %s\n      command: [sleep, "100000"]\n      deploy: {replicas: %s, placement: {constraints: ["%s"]%s}}\n' \
+		"$1" "$IMG" "$2" "$3" "${4:-}"
+}
+
+running() { docker service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true; }
+running_is() { [ "$(running "$1")" = "$2" ]; }
+instances() { sim_state "' '.join(v['properties']['osProfile']['computerName'] for s in st['scale_sets'] if s['name'] == 'workers' for v in s['virtualMachines'])"; }
+node_tasks() { docker node ps "$1" --filter desired-state=running -q | wc -l; }
+
+setup_workers() {
+	OWNER=$(unique_owner)
+	workers_up
+	trap workers_down EXIT
+	workers_sim workers "$1"
+	wait_until 60 "$1 workers are Ready" workers_ready "$1"
+}
+workers_ready() { [ "$(worker_nodes ready | wc -l)" -eq "$1" ]; }
+
+test_plan_maps_instances_to_nodes_and_flags_strays() {
+	setup_workers 2
+	local dir
+	dir=$(mktemp -d)
+	cap_spec "$dir" 2 "{role: worker}"
+	# a node no instance stands for: a worker started outside the scale set
+	"$WORKERS_HOOK" create other stray000001
+	wait_until 60 "the stray worker is Ready" workers_ready 3
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" "scale set workers: instances and swarm nodes: 0=workers000000 (node workers000000, ready, 0 tasks), 1=workers000001 (node workers000001, ready, 0 tasks)"
+	assert_contains "$T_OUT" "swarm node stray000001 (worker) has no instance in a scale set that backs the swarm"
+	# an instance whose worker died still has its (down) node; one whose node was removed has none
+	"$WORKERS_HOOK" delete workers workers000001
+	docker node rm -f workers000001 >/dev/null
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" "scale set workers: instance 1 (workers000001) has no swarm node"
+}
+
+# Loads: workers 0 and 1 carry the label load=high and run 2 "heavy" tasks each besides one
+# "spread" task each; workers 2 and 3 run one "spread" task each. 4 -> 2 must drain 2 and 3.
+test_scale_in_drains_exactly_the_least_loaded_nodes_and_keeps_every_task() {
+	setup_workers 4
+	docker node update --label-add load=high workers000000 >/dev/null
+	docker node update --label-add load=high workers000001 >/dev/null
+	local dir services
+	dir=$(mktemp -d)
+	services="$(svc "${OWNER}-heavy" 4 node.labels.load==high)
+$(svc "${OWNER}-spread" 4 node.role==worker ", max_replicas_per_node: 2")"
+	cap_spec "$dir" 4 "{role: worker, drain_timeout: 60s}" "$services"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	wait_until 60 "heavy runs 4" running_is "${OWNER}-heavy" 4
+	wait_until 60 "spread runs 4" running_is "${OWNER}-spread" 4
+	# spread puts one task on each worker (the least loaded first)
+	assert_eq "1 1" "$(node_tasks workers000002) $(node_tasks workers000003)" "tasks on workers 2 and 3"
+	cap_spec "$dir" 2 "{role: worker, drain_timeout: 60s}" "$services"
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" 'instance 3: "workers000003 (node workers000003, 1 task): fewest tasks" -> "drained"'
+	assert_contains "$T_OUT" 'instance 2: "workers000002 (node workers000002, 1 task): fewest tasks" -> "drained"'
+	assert_not_contains "$T_OUT" "instance 0:"
+	assert_not_contains "$T_OUT" "instance 1:"
+	# apply in the background, watching the running counts all along
+	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/apply.out" 2>&1 &
+	local pid=$! min_heavy=4 min_spread=4 h s
+	while kill -0 "$pid" 2>/dev/null; do
+		h=$(running "${OWNER}-heavy") s=$(running "${OWNER}-spread")
+		[ "$h" -ge "$min_heavy" ] || min_heavy=$h
+		[ "$s" -ge "$min_spread" ] || min_spread=$s
+		sleep 0.2
+	done
+	wait "$pid" || { cat "$T_DIR/apply.out"; t_fail "apply failed"; }
+	t_log "$(cat "$T_DIR/apply.out")"
+	assert_eq 4 "$min_heavy" "heavy tasks running at the least during the drain (none was on a drained node)"
+	# the two spread tasks of the drained nodes are stopped before their replacements start
+	[ "$min_spread" -ge 2 ] || t_fail "spread dropped to $min_spread running during the drain"
+	assert_eq "workers000000 workers000001" "$(instances)" "the instances left"
+	assert_eq "workers000000
+workers000001" "$(worker_nodes)" "the nodes left in the swarm"
+	assert_eq 4 "$(running "${OWNER}-heavy")" "heavy after"
+	assert_eq 4 "$(running "${OWNER}-spread")" "spread after"
+	assert_requests_match_spec
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+}
+
+# A service pinned to the node being drained cannot move: the drain times out, says why, and the
+# node stays drained with its instance.
+test_drain_timeout_is_reported_and_the_node_stays_drained() {
+	setup_workers 2
+	local dir services
+	dir=$(mktemp -d)
+	services=$(svc "${OWNER}-pinned" 1 node.hostname==workers000001)
+	cap_spec "$dir" 2 "{role: worker, drain_timeout: 4s}" "$services"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	wait_until 60 "pinned runs" running_is "${OWNER}-pinned" 1
+	docker service create -q --detach --name "${OWNER}-x" --label berth.owner="$OWNER" \
+		--constraint node.hostname==workers000000 --replicas 2 "$IMG" sleep 100000 >/dev/null
+	wait_until 60 "x runs" running_is "${OWNER}-x" 2
+	cap_spec "$dir" 1 "{role: worker, drain_timeout: 4s}" "$services"
+	assert_exit 1 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_contains "$T_OUT$T_ERR" "scale set workers: drain did not finish within 4s: service ${OWNER}-pinned runs 0/1 tasks elsewhere; the nodes stay drained"
+	assert_eq "drain $OWNER" "$(docker node inspect workers000001 --format '{{.Spec.Availability}} {{index .Spec.Labels "berth.draining"}}')" "the node"
+	assert_eq "workers000000 workers000001" "$(instances)" "no instance deleted"
+	# the next plan continues with the same node (resumed, not re-chosen)
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" 'instance 1: "workers000001 (node workers000001, 0 tasks): already drained by berth (resumed)"'
+}
+
+# kill -9 while berth waits for the drain, then after the instances are deleted but before the
+# nodes are removed: each rerun carries on with the same instances.
+test_kill_during_drain_and_after_delete_resumes() {
+	setup_workers 3
+	local dir services pid
+	dir=$(mktemp -d)
+	services=$(svc "${OWNER}-pinned" 1 node.hostname==workers000002)
+	cap_spec "$dir" 3 "{role: worker, drain_timeout: 120s}" "$services"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	wait_until 60 "pinned runs" running_is "${OWNER}-pinned" 1
+	# workers 0 and 1 carry more tasks, so 2 goes; its pinned task keeps the drain waiting
+	docker service create -q --detach --name "${OWNER}-x" --label berth.owner="$OWNER" \
+		--constraint node.hostname!=workers000002 --constraint node.role==worker --replicas 4 "$IMG" sleep 100000 >/dev/null
+	wait_until 60 "x runs" running_is "${OWNER}-x" 4
+	cap_spec "$dir" 2 "{role: worker, drain_timeout: 120s}" "$services"
+	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/a1.out" 2>&1 &
+	pid=$!
+	drained() { [ "$(docker node inspect workers000002 --format '{{.Spec.Availability}}')" = drain ]; }
+	wait_until 60 "workers000002 is drained" drained
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	# (1) drain started: the plan continues it; let the pinned service go and the rerun finishes
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" 'instance 2: "workers000002 (node workers000002, 0 tasks): already drained by berth (resumed)"'
+	services=$(svc "${OWNER}-pinned" 1 node.role==worker)
+	cap_spec "$dir" 2 "{role: worker, drain_timeout: 120s}" "$services"
+	# (2) hold the delete's poll: kill berth once the instance is gone but its node is not removed
+	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/a2.out" 2>&1 &
+	pid=$!
+	gone() { [ "$(instances)" = "workers000000 workers000001" ]; }
+	wait_until 120 "instance 2 is deleted" gone
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	if worker_nodes | grep -qx workers000002; then
+		# (3) nodes not yet removed: the plan removes the drained node whose instance is gone
+		assert_exit 0 "$BERTH" plan --no-color "$dir"
+		assert_contains "$T_OUT" "swarm node workers000002"
+		assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	else
+		t_log "berth removed the node before it was killed: stage (3) not reached this run"
+	fi
+	assert_eq "workers000000
+workers000001" "$(worker_nodes)" "the nodes left"
+	wait_until 60 "pinned runs elsewhere" running_is "${OWNER}-pinned" 1
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+}
+
+# Growth: the service that needs one task per worker on three workers converges only once the new
+# instance's node joined; berth waits for it before the service step. The new worker joins 8 s
+# after its instance is created and a service may take 4 s to converge: without the join wait the
+# service step would fail.
+test_scale_out_waits_for_the_new_node_before_the_services() {
+	setup_workers 2
+	local dir services
+	dir=$(mktemp -d)
+	services=$(svc "${OWNER}-one-each" 2 node.role==worker ", max_replicas_per_node: 1")
+	cap_spec "$dir" 2 "{role: worker, join_timeout: 60s}" "$services"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	services=$(svc "${OWNER}-one-each" 3 node.role==worker ", max_replicas_per_node: 1")
+	cap_spec "$dir" 3 "{role: worker, join_timeout: 60s}" "$services"
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" "(kept; Azure adds the new ones, berth waits for their nodes)"
+	sim_post /_sim/config "{\"instance_hook\": \"env WORKERS_JOIN_DELAY=8 $WORKERS_HOOK\"}"
+	local t0
+	t0=$(t_now_ms)
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color --timeout 4s "$dir"
+	[ $(($(t_now_ms) - t0)) -ge 8000 ] || t_fail "apply took less than the join delay"
+	assert_contains "$T_OUT" "Apply complete: 2 done, 0 failed, 0 skipped."
+	assert_eq 3 "$(running "${OWNER}-one-each")" "one task per worker"
+	assert_eq "workers000000
+workers000001
+workers000002" "$(worker_nodes ready)" "the nodes"
+}
