@@ -40,6 +40,8 @@ static void run_usage(FILE *out)
 	      "                        also BERTH_LEADER_LEASE_DURATION\n"
 	      "  --leader-lease-key-file F  the storage account key (else the SAS, else the Azure\n"
 	      "                        credential chain); also BERTH_LEADER_LEASE_KEY_FILE\n"
+	      "  --leader-lease-ca-file F  PEM CAs trusted for the lease's https instead of the system's\n"
+	      "                        (a private CA); also BERTH_LEADER_LEASE_CA_FILE\n"
 	      "  --instance-id ID      this replica's name in the lease (default HOSTNAME-PID); also\n"
 	      "                        BERTH_INSTANCE_ID\n"
 	      "  -h, --help            show this help\n",
@@ -64,7 +66,7 @@ static const char *env(const char *name)
 }
 
 enum { OPT_INTERVAL = 256, OPT_LISTEN, OPT_SECRET, OPT_ONCE, OPT_LOGFMT, OPT_PAR, OPT_TIMEOUT, OPT_MASS, OPT_LEASE, OPT_LEASE_DUR,
-       OPT_LEASE_KEY, OPT_INSTANCE };
+       OPT_LEASE_KEY, OPT_LEASE_CA, OPT_INSTANCE };
 
 int cmd_run(int argc, char **argv)
 {
@@ -80,6 +82,7 @@ int cmd_run(int argc, char **argv)
 		{"leader-lease", required_argument, NULL, OPT_LEASE},
 		{"leader-lease-duration", required_argument, NULL, OPT_LEASE_DUR},
 		{"leader-lease-key-file", required_argument, NULL, OPT_LEASE_KEY},
+		{"leader-lease-ca-file", required_argument, NULL, OPT_LEASE_CA},
 		{"instance-id", required_argument, NULL, OPT_INSTANCE},
 		{"help", no_argument, NULL, 'h'},
 	};
@@ -96,7 +99,9 @@ int cmd_run(int argc, char **argv)
 	cli_env_options(&cfg.opts);
 	const char *interval = env("BERTH_INTERVAL"), *secret_file = env("BERTH_WEBHOOK_SECRET_FILE");
 	const char *logfmt = env("BERTH_LOG_FORMAT");
-	berth_leader_config leader = {.url = env("BERTH_LEADER_LEASE"), .instance_id = env("BERTH_INSTANCE_ID")};
+	berth_leader_config leader = {.url = env("BERTH_LEADER_LEASE"),
+				      .ca_file = env("BERTH_LEADER_LEASE_CA_FILE"),
+				      .instance_id = env("BERTH_INSTANCE_ID")};
 	const char *lease_dur = env("BERTH_LEADER_LEASE_DURATION"), *lease_key_file = env("BERTH_LEADER_LEASE_KEY_FILE");
 	cfg.listen = env("BERTH_LISTEN");
 	cfg.once = env("BERTH_ONCE") && strcmp(env("BERTH_ONCE"), "0") && strcmp(env("BERTH_ONCE"), "false");
@@ -115,6 +120,7 @@ int cmd_run(int argc, char **argv)
 		case OPT_LEASE: leader.url = optarg; break;
 		case OPT_LEASE_DUR: lease_dur = optarg; break;
 		case OPT_LEASE_KEY: lease_key_file = optarg; break;
+		case OPT_LEASE_CA: leader.ca_file = optarg; break;
 		case OPT_INSTANCE: leader.instance_id = optarg; break;
 		case OPT_PAR: {
 			char *end = NULL;

@@ -304,7 +304,11 @@ int berth_leader_start(const berth_leader_config *cfg, const berth_leader_hooks 
 			return rc;
 		}
 	}
-	blob_config bc = {.url = cfg->url, .account_key = cfg->account_key, .credential = l->cred, .cancel = l->stop};
+	blob_config bc = {.url = cfg->url,
+			  .account_key = cfg->account_key,
+			  .credential = l->cred,
+			  .ca_file = cfg->ca_file,
+			  .cancel = l->stop};
 	if (blob_open(&bc, &l->blob, err) != 0) {
 		berth_leader_stop(l);
 		return err->code;

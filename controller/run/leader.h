@@ -21,6 +21,7 @@
 typedef struct berth_leader_config {
 	const char *url;         /* the lease blob (blob.h); a SAS in its query is a credential */
 	const char *account_key; /* storage account key (base64); NULL: SAS or the Azure chain */
+	const char *ca_file;     /* PEM CAs trusted for the blob's https; NULL: the system's */
 	double duration_s;       /* 15..60; 0: 30 */
 	const char *instance_id; /* NULL: HOSTNAME-PID */
 } berth_leader_config;

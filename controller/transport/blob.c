@@ -39,6 +39,7 @@ struct blob_client {
 	size_t key_len;
 	char *shown;
 	azure_credential *cred;
+	char *ca_file;
 	long timeout_ms;
 	berth_cancel *cancel;
 	CURL *curl;
@@ -163,6 +164,7 @@ int blob_open(const blob_config *cfg, blob_client **out, berth_error *err)
 		}
 	}
 	b->cred = cfg->credential;
+	b->ca_file = cfg->ca_file && *cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
 	if (!b->sas && !b->key && !b->cred) {
 		blob_close(b);
 		return berth_error_set(err, BERTH_EAUTH, "no credential for the lease blob (a SAS, an account key or an Azure credential)");
@@ -196,6 +198,7 @@ void blob_close(blob_client *b)
 	free(b->container_path);
 	free(b->account);
 	free(b->shown);
+	free(b->ca_file);
 	free(b);
 }
 
@@ -351,6 +354,7 @@ static long request(blob_client *b, const char *verb, const char *path, const ch
 			.timeout_ms = timeout_ms > 0 ? timeout_ms : b->timeout_ms,
 			.connect_timeout_ms = timeout_ms > 0 ? timeout_ms : b->timeout_ms,
 			.web_only = true,
+			.ca_file = b->ca_file,
 			.out = &body,
 			.max_body = 64 * 1024,
 			.header_fn = on_header,
@@ -389,8 +393,13 @@ static int fail(const blob_client *b, const char *what, long status, const answe
 				: status >= 500 || status == 429 ? BERTH_ETRANSIENT
 				: status == 400			 ? BERTH_EINVALID
 								 : BERTH_EGENERIC;
-	return berth_error_set(err, code, "%s %s: HTTP %ld%s%s", what, b->shown, status, a->error_code ? " " : "",
-			       a->error_code ? a->error_code : "");
+	/* Which credential was refused says where to look (the token itself is never shown). */
+	const char *hint = code != BERTH_EAUTH ? ""
+			   : b->sas	       ? " (the SAS was refused)"
+			   : b->key	       ? " (the storage account key was refused)"
+					       : " (the Azure credential's token for " BLOB_STORAGE_AUDIENCE " was refused)";
+	return berth_error_set(err, code, "%s %s: HTTP %ld%s%s%s", what, b->shown, status, a->error_code ? " " : "",
+			       a->error_code ? a->error_code : "", hint);
 }
 
 int blob_ensure(blob_client *b, berth_error *err)

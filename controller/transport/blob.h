@@ -24,6 +24,7 @@ typedef struct blob_config {
 	const char *url;              /* the blob, as above (a SAS query allowed) */
 	const char *account_key;      /* base64 storage account key; NULL: none */
 	azure_credential *credential; /* borrowed; used without SAS and key; NULL: none */
+	const char *ca_file;          /* PEM CAs for https (a private or test CA); NULL: the system's */
 	long timeout_ms;              /* per request; 0: 10 s */
 	berth_cancel *cancel;         /* stops a request in flight; may be NULL */
 } blob_config;

@@ -127,6 +127,8 @@ void http_easy_setup(CURL *c, const http_setup *s)
 		curl_easy_setopt(c, CURLOPT_PROXY, "");
 	if (s->web_only)
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (s->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
 	if (s->out) {
 		s->out->max = s->max_body;

@@ -36,6 +36,7 @@ typedef struct http_setup {
 	long timeout_ms, connect_timeout_ms;
 	bool no_proxy;                /* ignore *_proxy (the Docker engine, IMDS) */
 	bool web_only;                /* only http:// and https:// */
+	const char *ca_file;          /* PEM CAs trusted instead of the system's; NULL: the system's */
 	http_buffer *out;             /* the body goes here */
 	size_t max_body;              /* out->max */
 	size_t (*header_fn)(char *buffer, size_t size, size_t n, void *data); /* may be NULL */

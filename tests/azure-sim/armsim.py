@@ -18,6 +18,13 @@ Behaviour worth knowing when writing tests against it:
   POST /_sim/credentials) or from IMDS (after {"msi": true}); ARM checks issuer, expiry and audience.
   No Authorization header -> 401 AuthenticationFailed (as ARM does); an unknown, expired or
   wrong-audience token -> 401 InvalidAuthenticationToken / ExpiredAuthenticationToken.
+  Tokens are JWTs shaped like Entra ID v1 access tokens (what Entra issues for Azure Storage and
+  ARM, whose resources take v1 tokens): base64url header.payload.signature with the claims aud (the
+  resource, without its trailing /), iss https://sts.windows.net/<tenant>/, iat, nbf, exp, tid,
+  appid, oid, sub, ver 1.0 -- enough for Azurite's `--oauth basic`, which decodes the token and
+  checks issuer, audience and lifetime (the signature, an HMAC under a per-run key, is not
+  checked by anyone). Config "token_audience" (POST /_sim/config, a string or null) makes every
+  token issued after it carry that audience instead: a misconfigured token, for tests.
 - Long-running operations (ACI PUT/DELETE, VMSS PATCH) finish after `lro_polls` polls; a poll is a
   GET of the Azure-AsyncOperation URL, of the Location URL or of the resource itself. lro_polls 0
   finishes at once (ACI DELETE then answers 200 with the deleted group instead of 202).
@@ -121,6 +128,8 @@ import argparse
 import base64
 import copy
 import datetime
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -263,6 +272,7 @@ class Clock:
 class State:
     def __init__(self, defaults):
         self.defaults = dict(defaults)
+        self.jwt_key = os.urandom(32)  # signs the tokens (nobody verifies them; they only look real)
         self.lock = threading.RLock()
         self.clock = Clock(self.defaults.get("time_scale", 1))
         self.reset()
@@ -446,7 +456,18 @@ class Sim:
                      {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
 
     def issue(self, aud, tenant, cid, life):
-        tok = "armsim." + base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
+        aud = self.st.config.get("token_audience") or aud
+        now = int(time.time())
+        def b64(b):
+            return base64.urlsafe_b64encode(b).decode().rstrip("=")
+        header = {"typ": "JWT", "alg": "HS256", "kid": "armsim"}
+        oid = str(uuid.uuid5(uuid.NAMESPACE_URL, "armsim:%s:%s" % (tenant.lower(), cid.lower())))
+        claims = {"aud": aud[:-1] if aud.endswith("/") else aud, "iss": "https://sts.windows.net/%s/" % tenant,
+                  "iat": now, "nbf": now - 300, "exp": now + life, "tid": tenant, "appid": cid, "oid": oid,
+                  "sub": oid, "idtyp": "app", "ver": "1.0", "uti": b64(os.urandom(12))}
+        signed = b64(json.dumps(header, separators=(",", ":")).encode()) + "." + \
+            b64(json.dumps(claims, separators=(",", ":")).encode())
+        tok = signed + "." + b64(hmac.new(self.st.jwt_key, signed.encode(), hashlib.sha256).digest())
         self.st.tokens[tok] = {"exp": time.time() + life, "aud": aud, "tenant": tenant, "client_id": cid}
         return tok
 
@@ -1811,6 +1832,10 @@ class Sim:
                 for k in ("token_lifetime", "page_size", "lro_polls", "retry_after"):
                     if k in body:
                         st.config[k] = int(body[k])
+                if "token_audience" in body:
+                    if body["token_audience"] is not None and not isinstance(body["token_audience"], str):
+                        raise ArmError(400, "BadRequest", "token_audience must be a string or null")
+                    st.config["token_audience"] = body["token_audience"]
                 if "instance_hook" in body:
                     if body["instance_hook"] is not None and not isinstance(body["instance_hook"], str):
                         raise ArmError(400, "BadRequest", "instance_hook must be a command line or null")

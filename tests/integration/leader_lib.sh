@@ -23,6 +23,30 @@ azurite_start() {
 	wait_until 30 "azurite listens" curl -s -o /dev/null "http://127.0.0.1:$AZ_PORT/devstoreaccount1?comp=list"
 }
 
+# azurite_start_https: Azurite as azurite_start but over https only, with `--oauth basic` (bearer
+# tokens: it decodes them and checks issuer, audience and lifetime; Shared Key and SAS still work),
+# its certificate for 127.0.0.1 signed by a CA made here ($AZ_CA, PEM); the same variables.
+azurite_start_https() {
+	local bin=$LEADER_ROOT/build/tools/node_modules/.bin/azurite-blob tls=$C_DIR/tls
+	[ -x "$bin" ] || t_fail "azurite is not installed (scripts/install-deps.sh puts it in build/tools)"
+	AZ_PORT=$(free_port)
+	mkdir -p "$C_DIR/azurite" "$tls"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=berth test CA" \
+		-keyout "$tls/ca.key" -out "$tls/ca.pem" 2>>"$C_DIR/tls.log" || t_fail "openssl: the CA"
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" \
+		-out "$tls/server.csr" 2>>"$C_DIR/tls.log" || t_fail "openssl: the server key"
+	printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/ext"
+	openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 1 \
+		-extfile "$tls/ext" -out "$tls/server.pem" 2>>"$C_DIR/tls.log" || t_fail "openssl: the server certificate"
+	AZ_CA=$tls/ca.pem
+	"$bin" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" --location "$C_DIR/azurite" --silent \
+		--cert "$tls/server.pem" --key "$tls/server.key" --oauth basic >>"$C_DIR/azurite.log" 2>&1 &
+	AZ_PID=$!
+	AZ_KEYFILE=$C_DIR/azkey
+	printf '%s\n' "$AZ_KEY" >"$AZ_KEYFILE"
+	wait_until 30 "azurite listens on https" curl -s -o /dev/null --cacert "$AZ_CA" "https://127.0.0.1:$AZ_PORT/devstoreaccount1?comp=list"
+}
+
 azurite_stop() {
 	[ -n "${AZ_PID:-}" ] || return 0
 	kill -9 "$AZ_PID" 2>/dev/null || true
@@ -32,6 +56,7 @@ azurite_stop() {
 
 # The blob the replicas lease, through port P (default Azurite's).
 lease_url() { echo "http://127.0.0.1:${1:-$AZ_PORT}/devstoreaccount1/berth-leader/$T_STEM"; }
+lease_url_https() { echo "https://127.0.0.1:$AZ_PORT/devstoreaccount1/berth-leader/$T_STEM"; }
 
 # leader_setup OWNER: a directory for the case ($C_DIR), the simulator with a scale set "workers" at capacity 2 and a spec that wants
 # it at 3, in $SPEC_DIR.
@@ -47,11 +72,13 @@ leader_setup() {
 }
 
 # replica_start NAME [LEASE_URL]: berth run as instance NAME; its port in PORT_NAME, pid in
-# PID_NAME, JSON log in $C_DIR/NAME.log. With NO_KEY=1, no account key (a SAS in the URL).
+# PID_NAME, JSON log in $C_DIR/NAME.log. With NO_KEY=1, no account key (a SAS in the URL, or the
+# Azure credential chain); with LEASE_CA=FILE, --leader-lease-ca-file FILE.
 replica_start() {
 	local name=$1 url=${2:-$(lease_url)} port key=(--leader-lease-key-file "$AZ_KEYFILE")
 	port=$(free_port)
 	[ -z "${NO_KEY:-}" ] || key=()
+	[ -z "${LEASE_CA:-}" ] || key+=(--leader-lease-ca-file "$LEASE_CA")
 	"$BERTH" run "$SPEC_DIR" --interval 1s --listen "127.0.0.1:$port" --log-format json \
 		--leader-lease "$url" --leader-lease-duration "${LEASE_S}s" "${key[@]}" \
 		--instance-id "$name" >>"$C_DIR/$name.log" 2>&1 &

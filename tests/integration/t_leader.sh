@@ -46,6 +46,61 @@ test_two_replicas_elect_one_leader_and_the_follower_names_it() {
 	done
 }
 
+# A bearer token of the sim (Entra-shaped JWT, tests/azure-sim/armsim.py) for SCOPE, on stdout.
+sim_token() {
+	curl -fsS "$SIM/$AZURE_TENANT_ID/oauth2/v2.0/token" -d grant_type=client_credentials \
+		-d "client_id=$AZURE_CLIENT_ID" -d "client_secret=$AZURE_CLIENT_SECRET" -d "scope=$1" |
+		/usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
+}
+
+# The blob's x-ms-meta-berthleader as Azurite (https, --oauth basic) tells a bearer of a storage token.
+blob_leader_meta() {
+	curl -fsS -I --cacert "$AZ_CA" -H "Authorization: Bearer $(sim_token https://storage.azure.com/.default)" \
+		-H "x-ms-version: 2021-12-02" "$(lease_url_https)" | tr -d '\r' | sed -n 's/^x-ms-meta-berthleader: //Ip'
+}
+
+test_a_bearer_token_from_the_credential_chain_over_https() {
+	leader_setup "$(unique_owner)"
+	azurite_start_https
+	# Azurite refuses a token that is not Entra-shaped or not for storage: the check can fail
+	assert_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' -I --cacert "$AZ_CA" -H "x-ms-version: 2021-12-02" \
+		-H "Authorization: Bearer $(sim_token https://management.azure.com/.default)" "$(lease_url_https)")" \
+		"Azurite refuses an ARM token"
+	NO_KEY=1 LEASE_CA=$AZ_CA replica_start a "$(lease_url_https)"
+	# the CA through the environment this time
+	BERTH_LEADER_LEASE_CA_FILE=$AZ_CA NO_KEY=1 replica_start b "$(lease_url_https)"
+	wait_until 20 "exactly one of a, b leads and both name it" agree a b
+	local l n shown
+	l=$(leaders a b)
+	assert_eq "$l" "$(blob_leader_meta)" "the blob's metadata names the leader (written with the token)"
+	for n in a b; do
+		shown=$(cat "$C_DIR/$n.log"; curl -fsS "http://127.0.0.1:$(replica_port "$n")/status"; curl -fsS "http://127.0.0.1:$(replica_port "$n")/metrics")
+		# every JWT starts with eyJ (base64url of '{"')
+		assert_not_contains "$shown" "eyJ" "a token leaked ($n)"
+	done
+}
+
+# The log of NAME has a refused lease naming Azurite's error code (a function: wait_until reruns it).
+refused_auth() {
+	grep -qF "HTTP 403 AuthenticationFailed (the Azure credential's token for https://storage.azure.com/ was refused)" "$C_DIR/$1.log"
+}
+
+test_a_token_for_the_wrong_audience_or_no_credential_is_refused_without_showing_a_token() {
+	leader_setup "$(unique_owner)"
+	azurite_start_https
+	sim_post /_sim/config '{"token_audience":"https://management.azure.com/"}'
+	NO_KEY=1 LEASE_CA=$AZ_CA replica_start a "$(lease_url_https)"
+	wait_until 20 "a is refused by Azurite" refused_auth a
+	assert_eq False "$(leader_field a "l['is_leader']")" "a replica with a wrong token does not lead"
+	assert_not_contains "$(cat "$C_DIR/a.log")" "eyJ" "a token leaked"
+	# no credential at all: berth run stops at once, saying so
+	local out rc=0
+	out=$(env -u AZURE_CLIENT_SECRET -u AZURE_CLIENT_ID -u AZURE_TENANT_ID AZURE_IMDS_ENDPOINT=http://127.0.0.1:1 \
+		timeout 20 "$BERTH" run "$SPEC_DIR" --once --leader-lease "$(lease_url_https)" --leader-lease-ca-file "$AZ_CA" 2>&1) || rc=$?
+	assert_eq 2 "$rc" "exit status without a credential"
+	assert_contains "$out" "no credential for the leader lease" "the error"
+}
+
 test_a_sas_in_the_url_is_the_credential_and_never_shown() {
 	leader_setup "$(unique_owner)"
 	azurite_start
