@@ -12,25 +12,17 @@ REPLICAS=()
 # azurite_start [PORT]: the Blob service on PORT (default a free one) storing under $C_DIR/azurite;
 # $AZ_PORT, $AZ_PID, $AZ_KEYFILE.
 azurite_start() {
-	local bin=$LEADER_ROOT/build/tools/node_modules/.bin/azurite-blob
-	[ -x "$bin" ] || t_fail "azurite is not installed (scripts/install-deps.sh puts it in build/tools)"
 	AZ_PORT=${1:-$(free_port)}
-	mkdir -p "$C_DIR/azurite"
-	"$bin" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" --location "$C_DIR/azurite" --silent >>"$C_DIR/azurite.log" 2>&1 &
-	AZ_PID=$!
-	AZ_KEYFILE=$C_DIR/azkey
-	printf '%s\n' "$AZ_KEY" >"$AZ_KEYFILE"
-	wait_until 30 "azurite listens" curl -s -o /dev/null "http://127.0.0.1:$AZ_PORT/devstoreaccount1?comp=list"
+	azurite_launch "http://127.0.0.1:$AZ_PORT" --
 }
 
-# azurite_start_https: Azurite as azurite_start but over https only, with `--oauth basic` (bearer
-# tokens: it decodes them and checks issuer, audience and lifetime; Shared Key and SAS still work),
-# its certificate for 127.0.0.1 signed by a CA made here ($AZ_CA, PEM); the same variables.
+# azurite_start_https: the same over https only, with `--oauth basic` (bearer tokens: it decodes
+# them and checks issuer, audience and lifetime; Shared Key and SAS still work), its certificate
+# for 127.0.0.1 signed by a CA made here ($AZ_CA, PEM).
 azurite_start_https() {
-	local bin=$LEADER_ROOT/build/tools/node_modules/.bin/azurite-blob tls=$C_DIR/tls
-	[ -x "$bin" ] || t_fail "azurite is not installed (scripts/install-deps.sh puts it in build/tools)"
+	local tls=$C_DIR/tls
 	AZ_PORT=$(free_port)
-	mkdir -p "$C_DIR/azurite" "$tls"
+	mkdir -p "$tls"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=berth test CA" \
 		-keyout "$tls/ca.key" -out "$tls/ca.pem" 2>>"$C_DIR/tls.log" || t_fail "openssl: the CA"
 	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" \
@@ -39,12 +31,24 @@ azurite_start_https() {
 	openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 1 \
 		-extfile "$tls/ext" -out "$tls/server.pem" 2>>"$C_DIR/tls.log" || t_fail "openssl: the server certificate"
 	AZ_CA=$tls/ca.pem
-	"$bin" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" --location "$C_DIR/azurite" --silent \
-		--cert "$tls/server.pem" --key "$tls/server.key" --oauth basic >>"$C_DIR/azurite.log" 2>&1 &
+	azurite_launch "https://127.0.0.1:$AZ_PORT" --cacert "$AZ_CA" -- \
+		--cert "$tls/server.pem" --key "$tls/server.key" --oauth basic
+}
+
+# azurite_launch BASE_URL [CURL_ARGS...] -- [AZURITE_ARGS...]: starts it on $AZ_PORT, waits until
+# BASE_URL answers (curl with CURL_ARGS).
+azurite_launch() {
+	local bin=$LEADER_ROOT/build/tools/node_modules/.bin/azurite-blob base=$1 curl_args=()
+	shift
+	while [ "$1" != -- ]; do curl_args+=("$1"); shift; done
+	shift
+	[ -x "$bin" ] || t_fail "azurite is not installed (scripts/install-deps.sh puts it in build/tools)"
+	mkdir -p "$C_DIR/azurite"
+	"$bin" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" --location "$C_DIR/azurite" --silent "$@" >>"$C_DIR/azurite.log" 2>&1 &
 	AZ_PID=$!
 	AZ_KEYFILE=$C_DIR/azkey
 	printf '%s\n' "$AZ_KEY" >"$AZ_KEYFILE"
-	wait_until 30 "azurite listens on https" curl -s -o /dev/null --cacert "$AZ_CA" "https://127.0.0.1:$AZ_PORT/devstoreaccount1?comp=list"
+	wait_until 30 "azurite listens" curl -s -o /dev/null "${curl_args[@]}" "$base/devstoreaccount1?comp=list"
 }
 
 azurite_stop() {

@@ -4,7 +4,10 @@
 # naming it; the leader killed -9 and another leading within the lease plus one renew period; the
 # lease broken by hand; Azurite restarted; the network to Azurite cut for longer than the lease,
 # where no write of the cut-off leader may start after its lease expired. Leases last 15 s (the
-# shortest the service allows), renewed every 5 s, with a margin of 5 s.
+# shortest the service allows), renewed every 5 s, with a margin of 5 s. The three credentials:
+# the account key and a SAS over http, and a bearer token from the Azure credential chain (the ARM
+# simulator's token endpoint) against Azurite over https with `--oauth basic`, where tokens for
+# the wrong audience and a missing credential are refused.
 
 # shellcheck source=azure_lib.sh
 source "$(dirname "$T_FILE")/azure_lib.sh"
