@@ -178,6 +178,12 @@ int cmd_run(int argc, char **argv)
 			return 2;
 		}
 		leader.duration_s = (double)(ns / 1000000000LL);
+		/* Said now, not as a TLS error on every try of the lease. */
+		if (leader.ca_file && access(leader.ca_file, R_OK) != 0) {
+			fprintf(stderr, "berth run: cannot read the CA file %s\n", leader.ca_file);
+			free(secret);
+			return 2;
+		}
 		if (lease_key_file && !(lease_key = cli_read_first_line(lease_key_file))) {
 			fprintf(stderr, "berth run: cannot read the storage account key file %s\n", lease_key_file);
 			free(secret);

@@ -102,6 +102,13 @@ test_a_token_for_the_wrong_audience_or_no_credential_is_refused_without_showing_
 		timeout 20 "$BERTH" run "$SPEC_DIR" --once --leader-lease "$(lease_url_https)" --leader-lease-ca-file "$AZ_CA" 2>&1) || rc=$?
 	assert_eq 2 "$rc" "exit status without a credential"
 	assert_contains "$out" "no credential for the leader lease" "the error"
+	assert_not_contains "$out" "Sanitizer" "a sanitizer report"
+	# a CA file that cannot be read is said at once too
+	rc=0
+	out=$(timeout 20 "$BERTH" run "$SPEC_DIR" --once --leader-lease "$(lease_url_https)" \
+		--leader-lease-ca-file "$C_DIR/no-such-ca.pem" 2>&1) || rc=$?
+	assert_eq 2 "$rc" "exit status with an unreadable CA file"
+	assert_contains "$out" "cannot read the CA file $C_DIR/no-such-ca.pem" "the error"
 }
 
 test_a_sas_in_the_url_is_the_credential_and_never_shown() {
