@@ -39,8 +39,9 @@ bool swarm_stats_usage(json_t *stats, double *cpus, double *memory, bool *has_me
 	double usage = num_at(mem, "usage");
 	double cache = json_object_get(ms, "total_inactive_file") ? num_at(ms, "total_inactive_file")
 				: num_at(ms, "inactive_file");
-	*has_memory = json_object_get(mem, "usage") != NULL;
-	*memory = usage > cache ? usage - cache : usage;
+	/* A negative usage or cache is no reading (no engine sends one): no memory figure. */
+	*has_memory = json_object_get(mem, "usage") != NULL && usage >= 0;
+	*memory = !*has_memory ? 0 : cache >= 0 && usage > cache ? usage - cache : usage;
 	*cpus = 0;
 	/* No previous reading (a container's first), or a clock that did not move: no CPU figure. */
 	if (pre_system <= 0 || system <= pre_system || online <= 0)
