@@ -131,9 +131,93 @@ static bool f_ss_swarm(spec_ctx *c, const ynode *v, void *o)
 	return dec_object(c, v, f, NFIELDS(f), sw);
 }
 
+/* A percentage: 20, 20.5 or "20%", between 0 (exclusive) and 100. */
+static bool f_ca_cpu_below(spec_ctx *c, const ynode *v, void *o)
+{
+	double *out = &((spec_cluster_autoscale *)o)->cpu_below;
+	if (v && v->kind == YNODE_SCALAR && v->u.str[0] && v->u.str[strlen(v->u.str) - 1] == '%') {
+		char *end;
+		double pct = strtod(v->u.str, &end);
+		if (end == v->u.str || *end != '%' || end[1] || !(pct > 0 && pct <= 100)) {
+			spec_error_at(c, v, "expected a percentage above 0 and at most 100 like 20%%, got '%s'", v->u.str);
+			return false;
+		}
+		*out = pct;
+		return true;
+	}
+	if (!dec_num(c, v, 0, 100, out))
+		return false;
+	if (*out <= 0) {
+		spec_error_at(c, v, "must be above 0: no node is ever below 0%% CPU");
+		return false;
+	}
+	return true;
+}
+
+static bool f_ca_pending_for(spec_ctx *c, const ynode *v, void *o)
+{
+	return decode_positive_duration(c, v, &((spec_cluster_autoscale *)o)->pending_for_ns);
+}
+static bool f_ca_idle_for(spec_ctx *c, const ynode *v, void *o)
+{
+	return decode_positive_duration(c, v, &((spec_cluster_autoscale *)o)->idle_for_ns);
+}
+
+static bool f_ca_scale_out(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {F_FN("pending_tasks_for", f_ca_pending_for, 0)};
+	return dec_object(c, v, f, NFIELDS(f), o);
+}
+
+static bool f_ca_scale_in(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {F_FN("cpu_below", f_ca_cpu_below, 0), F_FN("for", f_ca_idle_for, 0)};
+	return dec_object(c, v, f, NFIELDS(f), o);
+}
+
+#define CLUSTER_COOLDOWN_DEFAULT_NS (10 * 60 * 1000000000LL)
+#define CLUSTER_PENDING_DEFAULT_NS (60 * 1000000000LL)
+
+static bool f_ss_autoscale(spec_ctx *c, const ynode *v, void *o)
+{
+	static const field f[] = {
+		F_INT("min", spec_cluster_autoscale, min, 0, 1000),
+		F_INT("max", spec_cluster_autoscale, max, 0, 1000),
+		F_DUR("cooldown", spec_cluster_autoscale, cooldown_ns),
+		F_FN("scale_out", f_ca_scale_out, 0),
+		F_FN("scale_in", f_ca_scale_in, 0),
+	};
+	spec_cluster_autoscale *a = &((spec_scale_set *)o)->autoscale;
+	const ynode *key = c->depth > 0 && c->depth <= SPEC_PATH_MAX ? c->path[c->depth - 1].at : NULL;
+	*a = (spec_cluster_autoscale){
+		.present = true,
+		.loc = spec_loc_of(c, key ? key : v),
+		.min = 0,
+		.max = -1,
+		.cooldown_ns = CLUSTER_COOLDOWN_DEFAULT_NS,
+		.pending_for_ns = CLUSTER_PENDING_DEFAULT_NS,
+		.cpu_below = 20,
+		.idle_for_ns = CLUSTER_COOLDOWN_DEFAULT_NS,
+	};
+	if (!dec_object(c, v, f, NFIELDS(f), a))
+		return false;
+	if (a->max < 0) {
+		spec_error_at(c, key ? key : v, "missing required key 'max'");
+		return false;
+	}
+	if (a->min > a->max) {
+		spec_push_key(c, "min");
+		spec_error_at(c, ymap_key(v, "min"), "min %lld is above max %lld", (long long)a->min, (long long)a->max);
+		spec_pop(c);
+		return false;
+	}
+	return true;
+}
+
 static bool decode_scale_set(spec_ctx *c, const ynode *key, const ynode *v, void *item)
 {
-	static const field f[] = {F_INT("capacity", spec_scale_set, capacity, 0, 1000), F_FN("swarm", f_ss_swarm, 0)};
+	static const field f[] = {F_INT("capacity", spec_scale_set, capacity, 0, 1000), F_FN("swarm", f_ss_swarm, 0),
+				  F_FN("autoscale", f_ss_autoscale, 0)};
 	spec_scale_set *ss = item;
 	ss->name = key->u.str;
 	ss->loc = spec_loc_of(c, key);
@@ -141,8 +225,24 @@ static bool decode_scale_set(spec_ctx *c, const ynode *key, const ynode *v, void
 	bool ok = spec_check_name(c, key, NAME_SCALE_SET, "scale set name", ss->name);
 	size_t before = spec_diags_errors(c->diags);
 	dec_object(c, v, f, NFIELDS(f), ss);
-	if (ss->capacity < 0 && spec_diags_errors(c->diags) == before && v && v->kind == YNODE_MAP)
-		spec_error_at(c, v, "missing required key 'capacity'");
+	if (spec_diags_errors(c->diags) == before && v && v->kind == YNODE_MAP) {
+		if (ss->autoscale.present && ss->capacity >= 0) {
+			spec_push_key(c, "capacity");
+			spec_error_at(c, ymap_key(v, "capacity"),
+				      "cannot be set with autoscale: the autoscaler decides the capacity (between min %lld and "
+				      "max %lld)",
+				      (long long)ss->autoscale.min, (long long)ss->autoscale.max);
+			spec_pop(c);
+		} else if (ss->autoscale.present && !ss->swarm.present) {
+			spec_push_key(c, "autoscale");
+			spec_error_at(c, ymap_key(v, "autoscale"),
+				      "needs a swarm block: the cluster autoscaler sizes a scale set by its swarm nodes' "
+				      "pending tasks and load");
+			spec_pop(c);
+		} else if (!ss->autoscale.present && ss->capacity < 0) {
+			spec_error_at(c, v, "missing required key 'capacity' (or autoscale)");
+		}
+	}
 	return ok && spec_diags_errors(c->diags) == before;
 }
 

@@ -252,11 +252,24 @@ typedef struct spec_scale_set_swarm {
 	int64_t join_timeout_ns;  /* default 10 m: the new instances' nodes must be Ready by then */
 } spec_scale_set_swarm;
 
+/* Cluster autoscaling of a scale set that backs the swarm (controller/autoscale/cluster.h): out
+ * when tasks stay pending for lack of resources, in (through the drain) when a node stays idle. */
+typedef struct spec_cluster_autoscale {
+	bool present;
+	spec_loc loc;           /* the autoscale key */
+	int64_t min, max;       /* 0 <= min <= max <= 1000; max required */
+	int64_t cooldown_ns;    /* default 10m: no scale-in this long after any change */
+	int64_t pending_for_ns; /* scale_out.pending_tasks_for, default 1m */
+	double cpu_below;       /* scale_in.cpu_below: percent of the node's CPUs, default 20 */
+	int64_t idle_for_ns;    /* scale_in.for, default 10m */
+} spec_cluster_autoscale;
+
 typedef struct spec_scale_set {
 	const char *name;
 	spec_loc loc;
-	int64_t capacity;
+	int64_t capacity; /* -1 with autoscale: the autoscaler decides */
 	spec_scale_set_swarm swarm;
+	spec_cluster_autoscale autoscale;
 } spec_scale_set;
 
 typedef struct spec_file_share {

@@ -146,7 +146,7 @@ static int64_t recommend(const autoscale_input *in, const autoscale_metric *m, c
 	return r;
 }
 
-static void fmt_wait(char *buf, size_t size, int64_t ns)
+void autoscale_fmt_duration(char *buf, size_t size, int64_t ns)
 {
 	long long s = (long long)((ns + 999999999) / 1000000000);
 	if (s >= 60)
@@ -215,7 +215,7 @@ void autoscale_decide(const autoscale_input *in, autoscale_decision *out)
 	if (desired < in->current && since < in->cooldown_ns) {
 		char w[32];
 		out->wait_ns = in->cooldown_ns - since;
-		fmt_wait(w, sizeof(w), out->wait_ns);
+		autoscale_fmt_duration(w, sizeof(w), out->wait_ns);
 		say(out->reason, sizeof(out->reason), "%s%s; scale-in held by the cooldown for %s more, stays %lld", best_why,
 		    tail, w, (long long)in->current);
 		return;
@@ -223,7 +223,7 @@ void autoscale_decide(const autoscale_input *in, autoscale_decision *out)
 	if (desired > in->current && since < AUTOSCALE_UP_STABILISE_NS) {
 		char w[32];
 		out->wait_ns = AUTOSCALE_UP_STABILISE_NS - since;
-		fmt_wait(w, sizeof(w), out->wait_ns);
+		autoscale_fmt_duration(w, sizeof(w), out->wait_ns);
 		say(out->reason, sizeof(out->reason), "%s%s; scale-out held for %s more while the last change starts, stays %lld",
 		    best_why, tail, w, (long long)in->current);
 		return;

@@ -63,6 +63,9 @@ typedef struct autoscale_decision {
 /* The decision for one evaluation. Always fills *out. */
 void autoscale_decide(const autoscale_input *in, autoscale_decision *out);
 
+/* A wait as the explanations show it, rounded up to the second: "45s", "2m05s". */
+void autoscale_fmt_duration(char *buf, size_t size, int64_t ns);
+
 /* "up", "down", "hold": metric label values. */
 const char *autoscale_direction_name(autoscale_direction d);
 
