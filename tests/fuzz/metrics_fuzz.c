@@ -1,6 +1,6 @@
 /* libFuzzer target: what autoscaling reads from the network, on arbitrary bytes: a Prometheus
  * query API answer (controller/providers/swarm/swarm_prom.c, swarm_prom_total) when the first
- * byte is even, a Docker container stats answer (swarm_usage.c, swarm_stats_usage) when it is
+ * byte is even, a Docker container stats answer (providers/common/engine_stats.c, engine_stats_usage) when it is
  * odd; the rest is the body. Built by tests/fuzz/run.sh with clang
  * -fsanitize=fuzzer,address,undefined from those sources; what they call from build/libberth.a.
  *
@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "autoscale/autoscale.h"
+#include "providers/common/engine_stats.h"
 #include "providers/swarm/swarm.h"
 #include "providers/swarm/swarm_prom.h"
 
@@ -55,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (j) {
 			double cpus = -1, mem = -1;
 			bool has_mem = false;
-			bool ok = swarm_stats_usage(j, &cpus, &mem, &has_mem);
+			bool ok = engine_stats_usage(j, &cpus, &mem, &has_mem);
 			if (!isfinite(cpus) || cpus < 0 || !isfinite(mem) || mem < 0)
 				__builtin_trap();
 			if (ok)

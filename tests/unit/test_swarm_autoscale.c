@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include "autoscale/autoscale.h"
 #include "core/plan.h"
+#include "providers/common/engine_stats.h"
 #include "providers/swarm/swarm.h"
 #include "providers/swarm/swarm_prom.h"
 #include "providers/swarm/swarm_step.h"
@@ -30,7 +31,7 @@ static void test_stats_formula(void **state)
 		       "\"memory_stats\":{\"usage\":6537216,\"stats\":{\"total_inactive_file\":1537216}}}");
 	double cpus, mem;
 	bool has_mem;
-	assert_true(swarm_stats_usage(v1, &cpus, &mem, &has_mem));
+	assert_true(engine_stats_usage(v1, &cpus, &mem, &has_mem));
 	assert_true(has_mem);
 	assert_true(mem == 5000000);
 	double want = (100215355.0 - 100093996.0) / (739306590000000.0 - 9492140000000.0) * 4;
@@ -41,7 +42,7 @@ static void test_stats_formula(void **state)
 		       "\"online_cpus\":2},\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":2000000000},"
 		       "\"system_cpu_usage\":2000000000},"
 		       "\"memory_stats\":{\"usage\":1000,\"stats\":{\"inactive_file\":200}}}");
-	assert_true(swarm_stats_usage(v2, &cpus, &mem, &has_mem));
+	assert_true(engine_stats_usage(v2, &cpus, &mem, &has_mem));
 	assert_true(cpus > 0.999 && cpus < 1.001);
 	assert_true(mem == 800);
 	json_decref(v2);
@@ -49,14 +50,14 @@ static void test_stats_formula(void **state)
 	json_t *old = j("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":200,\"percpu_usage\":[1,1,1,1]},"
 			"\"system_cpu_usage\":2000},\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":100},"
 			"\"system_cpu_usage\":1000},\"memory_stats\":{}}");
-	assert_true(swarm_stats_usage(old, &cpus, &mem, &has_mem));
+	assert_true(engine_stats_usage(old, &cpus, &mem, &has_mem));
 	assert_false(has_mem);
 	assert_true(cpus > 0.399 && cpus < 0.401);
 	json_decref(old);
 	/* A container's first read: precpu_stats is empty, so there is no CPU figure yet. */
 	json_t *first = j("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":200},\"system_cpu_usage\":2000,\"online_cpus\":1},"
 			  "\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":0}},\"memory_stats\":{\"usage\":10}}");
-	assert_false(swarm_stats_usage(first, &cpus, &mem, &has_mem));
+	assert_false(engine_stats_usage(first, &cpus, &mem, &has_mem));
 	assert_true(has_mem && mem == 10);
 	json_decref(first);
 }

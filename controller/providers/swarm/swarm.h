@@ -91,9 +91,7 @@ void swarm_state_set_tasks(swarm_state *st, json_t *tasks, long long observed_ms
  * stats call per running task, on the engine of the task's node (swarm.engines), and one query
  * per Prometheus source. A task whose stats cannot be read is a missing metric, not an error. */
 void swarm_observe_usage(docker *d, const struct spec_model *m, swarm_state *st);
-/* CPUs and bytes in use from one GET /containers/{id}/stats?stream=false answer; false when it
- * has no previous CPU reading (the first read of a container just started). */
-bool swarm_stats_usage(json_t *stats, double *cpus, double *memory, bool *has_memory);
+/* (The stats formula itself is engine_stats_usage, providers/common/engine_stats.h.) */
 
 /* Whether a service has converged on the spec it has now, judged from live state only: its
  * UpdateStatus (an update in progress, paused or rolled back by the engine) and its tasks (as
