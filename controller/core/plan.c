@@ -39,6 +39,7 @@ struct plan {
 	bool executed;
 	const char **notes;
 	size_t n_notes;
+	double recheck; /* seconds; 0: none */
 };
 
 plan *plan_new(void)
@@ -154,6 +155,14 @@ void plan_add_note(plan *p, const char *fmt, ...)
 
 size_t plan_n_notes(const plan *p) { return p->n_notes; }
 const char *plan_note(const plan *p, size_t i) { return i < p->n_notes ? p->notes[i] : NULL; }
+
+void plan_recheck_after(plan *p, double seconds)
+{
+	if (seconds > 0 && (p->recheck <= 0 || seconds < p->recheck))
+		p->recheck = seconds;
+}
+
+double plan_recheck(const plan *p) { return p->recheck; }
 
 size_t plan_count(const plan *p) { return p->n; }
 const plan_step *plan_step_at(const plan *p, size_t id) { return id < p->n ? &p->steps[id] : NULL; }

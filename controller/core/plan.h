@@ -66,6 +66,11 @@ void plan_add_ref(plan *p, size_t step, plan_ref_mode mode, const char *fmt, ...
 void plan_add_note(plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 size_t plan_n_notes(const plan *p);
 const char *plan_note(const plan *p, size_t i);
+/* When the same inputs may give another plan without anything changing but the time (a held
+ * autoscale decision whose cooldown or idle clock runs out), in seconds from now: the soonest
+ * of the values given; 0 when none was. berth run reconciles again then. */
+void plan_recheck_after(plan *p, double seconds);
+double plan_recheck(const plan *p);
 
 /* ---- reading what a step is (fixed once built) ---- */
 

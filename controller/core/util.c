@@ -1,9 +1,11 @@
 #include "core/util.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 
 void set_err(char **err, char *msg)
@@ -95,4 +97,30 @@ char *pct_decode(const char *s, size_t n, const char *what, char **why)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+/* "2026-11-24T09:42:16.731463323Z" (RFC 3339, as the engine writes times) -> ms since the
+ * epoch; 0 when absent, unreadable or Go's zero time. */
+long long berth_rfc3339_ms(const char *s)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || y < 1970)
+		return 0;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+	long long ms = (long long)timegm(&tm) * 1000;
+	const char *p = s + n;
+	if (*p == '.') {
+		int digits = 0;
+		long long frac = 0;
+		for (p++; isdigit((unsigned char)*p); p++)
+			if (digits < 3)
+				frac = frac * 10 + (*p - '0'), digits++;
+		for (; digits < 3; digits++)
+			frac *= 10;
+		ms += frac;
+	}
+	int oh, om;
+	if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2)
+		ms += (*p == '+' ? -1 : 1) * (oh * 60LL + om) * 60000LL;
+	return ms;
 }

@@ -34,4 +34,8 @@ char *problems_finish(problems *pr);
 #include "core/error.h"
 int problems_to_error(problems *pr, berth_error *err);
 
+/* "2026-11-24T09:42:16.731463323Z" (RFC 3339, as the Docker engine writes times) -> ms since
+ * the epoch; 0 when absent, unreadable or Go's zero time. */
+long long berth_rfc3339_ms(const char *s);
+
 #endif

@@ -193,6 +193,7 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 		return rc;
 	}
 	out->plan = p;
+	out->requeue_after = plan_recheck(p);
 	r.env.plan = p;
 	berth_event ready = {.kind = BERTH_EV_PLAN_READY, .plan = p};
 	berth_emit(&e->events, &ready);
@@ -223,7 +224,8 @@ int berth_reconcile(berth_engine *e, const struct spec_model *m, const berth_rec
 			berth_error_set(err, rc, "%zu done, %zu failed, %zu skipped%s", out->summary.done, out->summary.failed,
 					out->summary.skipped, rc == BERTH_ECANCELED ? " (cancelled)" : "");
 	}
-	out->requeue_after = r.requeue_after;
+	if (r.requeue_after > 0 && (out->requeue_after <= 0 || r.requeue_after < out->requeue_after))
+		out->requeue_after = r.requeue_after;
 	free_observed(r.slots, n);
 	pthread_mutex_destroy(&r.mu);
 	return rc;

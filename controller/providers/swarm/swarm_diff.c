@@ -285,6 +285,7 @@ int swarm_plan(const struct spec_model *m, const swarm_state *st, const swarm_pl
 			if (dec.direction == AUTOSCALE_HOLD)
 				plan_add_note(p, "service %s: autoscale keeps %lld replica%s: %s", s->name,
 					      (long long)dec.replicas, dec.replicas == 1 ? "" : "s", dec.reason);
+			plan_recheck_after(p, (double)dec.wait_ns / 1e9); /* a held scale-in, when its cooldown ends */
 		}
 		swarm_step *step = new_step(SWARM_SERVICE, s->name, s->name);
 		step->index = i;

@@ -174,32 +174,6 @@ void swarm_state_free(swarm_state *st)
 
 /* ---- convergence, from UpdateStatus and tasks ---- */
 
-/* "2026-11-24T09:42:16.731463323Z" (RFC 3339, as the engine writes times) -> ms since the
- * epoch; 0 when absent, unreadable or Go's zero time. */
-static long long time_ms(const char *s)
-{
-	int y, mo, d, h, mi, sec, n = 0;
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || y < 1970)
-		return 0;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-	long long ms = (long long)timegm(&tm) * 1000;
-	const char *p = s + n;
-	if (*p == '.') {
-		int digits = 0;
-		long long frac = 0;
-		for (p++; isdigit((unsigned char)*p); p++)
-			if (digits < 3)
-				frac = frac * 10 + (*p - '0'), digits++;
-		for (; digits < 3; digits++)
-			frac *= 10;
-		ms += frac;
-	}
-	int oh, om;
-	if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2)
-		ms += (*p == '+' ? -1 : 1) * (oh * 60LL + om) * 60000LL;
-	return ms;
-}
-
 /* The view of a task template: a task carries the one it was made from (as Spec), the service
  * the current one; the engine adds fields to the service's copy (Runtime) that the task's lacks,
  * so the two compare by view, and by the redeploy counter that the view leaves out. */
@@ -251,8 +225,8 @@ static void summarise_tasks(const swarm_state *st, const swarm_object *svc, bool
 		json_t *status = json_object_get(t, "Status");
 		const char *state = json_string_value(json_object_get(status, "State"));
 		const char *terr = json_string_value(json_object_get(status, "Err"));
-		long long since = time_ms(json_string_value(json_object_get(status, "Timestamp")));
-		long long created = time_ms(json_string_value(json_object_get(t, "CreatedAt")));
+		long long since = berth_rfc3339_ms(json_string_value(json_object_get(status, "Timestamp")));
+		long long created = berth_rfc3339_ms(json_string_value(json_object_get(t, "CreatedAt")));
 		json_t *tv = template_view(json_object_get(t, "Spec"));
 		bool cur = json_equal(tv, current);
 		json_decref(tv);
