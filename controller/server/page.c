@@ -1,7 +1,8 @@
 /* The status page (page.h): HTML drawn from the /status JSON, one section per thing it shows.
- * Written to a memory stream; every string from the status goes through put_text/put_attr
- * (escaped), and numbers through printf. No script: the page reloads itself by a meta refresh,
- * and a weight's bar is a <meter> of its share of the profile's (or the rollout's) total. */
+ * Written to a memory stream; every string from the status goes through put_text (escaped),
+ * and numbers through printf. Every table is a struct table (headers and a row writer) that
+ * put_table draws. No script: the page reloads itself by a meta refresh, and a weight's bar is
+ * a <meter> of its share of the profile's (or the rollout's) total. */
 #include "server/page.h"
 
 #include <jansson.h>
@@ -28,6 +29,17 @@ static const char style[] =
 	".task.fail{background:#fde8e8}.task.wait{background:#fff6d6}"
 	".muted{color:#777}";
 
+/* A stream into *buf (malloc'd at fclose, the caller frees it); out of memory aborts, as xmalloc does. */
+static FILE *mem_open(char **buf, size_t *len)
+{
+	*buf = NULL;
+	*len = 0;
+	FILE *f = open_memstream(buf, len);
+	if (!f)
+		abort();
+	return f;
+}
+
 /* ---- escaping ---- */
 
 static void put_text(FILE *f, const char *s)
@@ -46,11 +58,9 @@ static void put_text(FILE *f, const char *s)
 
 char *page_escape(const char *s)
 {
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (!f)
-		abort();
+	char *out;
+	size_t len;
+	FILE *f = mem_open(&out, &len);
 	put_text(f, s);
 	fclose(f);
 	return out;
@@ -137,7 +147,107 @@ static size_t count_kind(json_t *list, const char *kind)
 		if (!str(e, "kind") || strcmp(str(e, "kind"), kind)) {                                                 \
 		} else
 
+/* ---- tables ---- */
+
+/* One row's cells (each a <td>…</td>) for the element e; ctx is what the table's section hands
+ * put_table (a weight total, the resources), or NULL. */
+typedef void row_fn(FILE *f, json_t *e, void *ctx);
+
+/* A table of the page: its <table> tag's attributes, its column headers (page literals, not
+ * escaped; up to the first NULL) and the writer of its rows. */
+struct table {
+	const char *attrs;
+	const char *heads[8];
+	row_fn *row;
+};
+
+/* The table t with a row per element of rows (only those of kind kind when kind is not NULL);
+ * rows that is no array gives a table of headers only. */
+static void put_table(FILE *f, const struct table *t, json_t *rows, const char *kind, void *ctx)
+{
+	fprintf(f, "<table %s><tr>", t->attrs);
+	for (size_t h = 0; h < sizeof(t->heads) / sizeof(t->heads[0]) && t->heads[h]; h++)
+		fprintf(f, "<th>%s</th>", t->heads[h]);
+	fputs("</tr>\n", f);
+	size_t i;
+	json_t *e;
+	json_array_foreach(rows, i, e) {
+		const char *k = str(e, "kind");
+		if (kind && (!k || strcmp(k, kind)))
+			continue;
+		fputs("<tr>", f);
+		t->row(f, e, ctx);
+		fputs("</tr>\n", f);
+	}
+	fputs("</table>\n", f);
+}
+
+/* A section that is one table of the resources of one kind, under the heading title; none of
+ * that kind, no section. The rows get the resources as their ctx. */
+static void kind_section(FILE *f, json_t *res, const char *kind, const char *title, const struct table *t)
+{
+	if (!count_kind(res, kind))
+		return;
+	fprintf(f, "<h2>%s</h2>\n", title);
+	put_table(f, t, res, kind, res);
+}
+
+/* Cells: text (escaped), text as code, a value (put_value), a state (put_state). */
+static void cell_text(FILE *f, const char *s)
+{
+	fputs("<td>", f);
+	put_text(f, s);
+	fputs("</td>", f);
+}
+
+static void cell_code(FILE *f, const char *s)
+{
+	fputs("<td><code>", f);
+	put_text(f, s);
+	fputs("</code></td>", f);
+}
+
+static void cell_value(FILE *f, json_t *v)
+{
+	fputs("<td>", f);
+	put_value(f, v);
+	fputs("</td>", f);
+}
+
+static void cell_state(FILE *f, const char *state)
+{
+	fputs("<td>", f);
+	put_state(f, state);
+	fputs("</td>", f);
+}
+
+/* The sum of the "weight"s of list's elements: the whole that put_bar draws a share of. */
+static long long sum_weights(json_t *list)
+{
+	long long total = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e)
+		total += num(e, "weight");
+	return total;
+}
+
+/* After a resource the status lists but the cloud does not have yet. */
+static void put_not_created(FILE *f, json_t *r)
+{
+	if (!json_is_true(json_object_get(r, "exists")))
+		fputs(" <span class=\"muted\">(not created)</span>", f);
+}
+
 /* ---- sections ---- */
+
+/* A row of the source table: the label, and the value as code. */
+static void source_row(FILE *f, const char *label, json_t *v)
+{
+	fprintf(f, "<tr><th>%s</th><td><code>", label);
+	put_value(f, v);
+	fputs("</code></td></tr>", f);
+}
 
 static void source_section(FILE *f, json_t *st)
 {
@@ -150,13 +260,9 @@ static void source_section(FILE *f, json_t *st)
 		put_text(f, str(src, "ref"));
 		fputs("</code></td></tr>", f);
 	}
-	fputs("<tr><th>path</th><td><code>", f);
-	put_value(f, json_object_get(src, "path"));
-	fputs("</code></td></tr><tr><th>fetched</th><td><code>", f);
-	put_value(f, json_object_get(st, "fetched_revision"));
-	fputs("</code></td></tr><tr><th>applied</th><td><code>", f);
-	put_value(f, json_object_get(st, "applied_revision"));
-	fputs("</code></td></tr>", f);
+	source_row(f, "path", json_object_get(src, "path"));
+	source_row(f, "fetched", json_object_get(st, "fetched_revision"));
+	source_row(f, "applied", json_object_get(st, "applied_revision"));
 	if (str(commit, "summary")) {
 		fputs("<tr><th>commit</th><td id=\"commit\">", f);
 		put_text(f, str(commit, "summary"));
@@ -182,15 +288,29 @@ static void source_section(FILE *f, json_t *st)
 	fputs("</td></tr></table>\n", f);
 }
 
+/* One failure: "WHAT NAME: WHY", and ": MORE" when there is more (all escaped). */
+static void put_failure(FILE *f, const char *what, const char *name, const char *why, const char *more)
+{
+	fputs("<div class=\"err\">", f);
+	put_text(f, what);
+	fputs(" ", f);
+	put_text(f, name);
+	fputs(": ", f);
+	put_text(f, why);
+	if (more) {
+		fputs(": ", f);
+		put_text(f, more);
+	}
+	fputs("</div>\n", f);
+}
+
 /* Everything that failed, in one place at the top: the last reconcile's error and diagnostics,
  * failed steps, services that do not converge, rollouts rolled back. */
 static void failures_section(FILE *f, json_t *st)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *g = open_memstream(&buf, &len);
-	if (!g)
-		abort();
+	char *buf;
+	size_t len;
+	FILE *g = mem_open(&buf, &len);
 	json_t *last = json_object_get(st, "last_reconcile");
 	if (str(last, "error")) {
 		fputs("<div class=\"err\">last reconcile: ", g);
@@ -206,36 +326,15 @@ static void failures_section(FILE *f, json_t *st)
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(json_object_get(st, "last_change"), "steps"), i, s)
-		if (str(s, "error") && str(s, "status") && !strcmp(str(s, "status"), "failed")) {
-			fputs("<div class=\"err\">", g);
-			put_text(g, str(s, "kind"));
-			fputs(" ", g);
-			put_text(g, str(s, "name"));
-			fputs(": ", g);
-			put_text(g, str(s, "error"));
-			fputs("</div>\n", g);
-		}
+		if (str(s, "error") && str(s, "status") && !strcmp(str(s, "status"), "failed"))
+			put_failure(g, str(s, "kind"), str(s, "name"), str(s, "error"), NULL);
 	json_t *res = json_object_get(st, "resources");
-	foreach_kind(res, "swarm_service", i, s) if (str(s, "problem")) {
-		fputs("<div class=\"err\">service ", g);
-		put_text(g, str(s, "name"));
-		fputs(": ", g);
-		put_text(g, str(s, "problem"));
-		fputs("</div>\n", g);
-	}
+	foreach_kind(res, "swarm_service", i, s) if (str(s, "problem"))
+		put_failure(g, "service", str(s, "name"), str(s, "problem"), NULL);
 	json_array_foreach(json_object_get(st, "rollouts"), i, s) {
 		const char *phase = str(s, "phase");
-		if (phase && (!strcmp(phase, "failed") || !strcmp(phase, "rolling_back"))) {
-			fputs("<div class=\"err\">rollout ", g);
-			put_text(g, str(s, "group"));
-			fputs(": ", g);
-			put_text(g, phase);
-			if (str(s, "reason")) {
-				fputs(": ", g);
-				put_text(g, str(s, "reason"));
-			}
-			fputs("</div>\n", g);
-		}
+		if (phase && (!strcmp(phase, "failed") || !strcmp(phase, "rolling_back")))
+			put_failure(g, "rollout", str(s, "group"), phase, str(s, "reason"));
 	}
 	fclose(g);
 	fputs("<h2>Failures</h2>\n<div id=\"failures\">", f);
@@ -243,6 +342,29 @@ static void failures_section(FILE *f, json_t *st)
 	fputs("</div>\n", f);
 	free(buf);
 }
+
+static void reconcile_row(FILE *f, json_t *e, void *ctx)
+{
+	cell_value(f, json_object_get(e, "time"));
+	fputs("<td><code>", f);
+	const char *rev = str(e, "revision");
+	if (rev && strlen(rev) == 40) {
+		char short_rev[13];
+		memcpy(short_rev, rev, 12);
+		short_rev[12] = '\0';
+		put_text(f, short_rev);
+	} else {
+		put_value(f, json_object_get(e, "revision"));
+	}
+	fputs("</code></td>", f);
+	cell_state(f, str(e, "result"));
+	json_t *d = json_object_get(e, "duration_seconds");
+	fprintf(f, "<td>%.2f s</td>", json_is_number(d) ? json_number_value(d) : 0.0);
+	cell_text(f, str(e, "error"));
+}
+
+static const struct table reconcile_table = {
+	"id=\"reconciles\"", {"time", "revision", "result", "duration", "error"}, reconcile_row};
 
 static void reconciles_section(FILE *f, json_t *st)
 {
@@ -252,32 +374,19 @@ static void reconciles_section(FILE *f, json_t *st)
 		fputs("<p class=\"muted\">none yet</p>\n", f);
 		return;
 	}
-	fputs("<table id=\"reconciles\"><tr><th>time</th><th>revision</th><th>result</th><th>duration</th><th>error</th></tr>\n", f);
-	size_t i;
-	json_t *e;
-	json_array_foreach(h, i, e) {
-		fputs("<tr><td>", f);
-		put_value(f, json_object_get(e, "time"));
-		fputs("</td><td><code>", f);
-		const char *rev = str(e, "revision");
-		if (rev && strlen(rev) == 40) {
-			char short_rev[13];
-			memcpy(short_rev, rev, 12);
-			short_rev[12] = '\0';
-			put_text(f, short_rev);
-		} else {
-			put_value(f, json_object_get(e, "revision"));
-		}
-		fputs("</code></td><td>", f);
-		put_state(f, str(e, "result"));
-		json_t *d = json_object_get(e, "duration_seconds");
-		fprintf(f, "</td><td>%.2f s</td><td>", json_is_number(d) ? json_number_value(d) : 0.0);
-		if (str(e, "error"))
-			put_text(f, str(e, "error"));
-		fputs("</td></tr>\n", f);
-	}
-	fputs("</table>\n", f);
+	put_table(f, &reconcile_table, h, NULL, NULL);
 }
+
+static void step_row(FILE *f, json_t *s, void *ctx)
+{
+	cell_value(f, json_object_get(s, "action"));
+	cell_value(f, json_object_get(s, "kind"));
+	cell_value(f, json_object_get(s, "name"));
+	cell_value(f, json_object_get(s, "reason"));
+	cell_state(f, str(s, "status"));
+}
+
+static const struct table plan_table = {"id=\"plan\"", {"action", "kind", "name", "reason", "result"}, step_row};
 
 static void plan_section(FILE *f, json_t *st)
 {
@@ -291,48 +400,25 @@ static void plan_section(FILE *f, json_t *st)
 	put_value(f, json_object_get(lc, "time"));
 	fputs(", revision <code>", f);
 	put_value(f, json_object_get(lc, "revision"));
-	fputs("</code></p>\n<table id=\"plan\"><tr><th>action</th><th>kind</th><th>name</th><th>reason</th><th>result</th></tr>\n", f);
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(lc, "steps"), i, s) {
-		fputs("<tr><td>", f);
-		put_value(f, json_object_get(s, "action"));
-		fputs("</td><td>", f);
-		put_value(f, json_object_get(s, "kind"));
-		fputs("</td><td>", f);
-		put_value(f, json_object_get(s, "name"));
-		fputs("</td><td>", f);
-		put_value(f, json_object_get(s, "reason"));
-		fputs("</td><td>", f);
-		put_state(f, str(s, "status"));
-		fputs("</td></tr>\n", f);
-	}
-	fputs("</table>\n", f);
+	fputs("</code></p>\n", f);
+	put_table(f, &plan_table, json_object_get(lc, "steps"), NULL, NULL);
 }
 
-static void services_section(FILE *f, json_t *res)
+static void service_row(FILE *f, json_t *s, void *ctx)
 {
-	if (!count_kind(res, "swarm_service"))
-		return;
-	fputs("<h2>Swarm services</h2>\n<table id=\"services\"><tr><th>service</th><th>image</th><th>mode</th>"
-	      "<th>running / desired</th></tr>\n", f);
-	size_t i;
-	json_t *s;
-	foreach_kind(res, "swarm_service", i, s) {
-		fputs("<tr><td class=\"service\">", f);
-		put_text(f, str(s, "name"));
-		fputs("</td><td><code>", f);
-		put_text(f, str(s, "image"));
-		fputs("</code></td><td>", f);
-		put_text(f, str(s, "mode"));
-		long long run = num(s, "running"), want = num(s, "desired");
-		fprintf(f, "</td><td><span class=\"%s\">%lld / %lld</span>", run >= want ? "ok" : "bad", run, want);
-		if (!json_is_true(json_object_get(s, "exists")))
-			fputs(" <span class=\"muted\">(not created)</span>", f);
-		fputs("</td></tr>\n", f);
-	}
-	fputs("</table>\n", f);
+	fputs("<td class=\"service\">", f);
+	put_text(f, str(s, "name"));
+	fputs("</td>", f);
+	cell_code(f, str(s, "image"));
+	cell_text(f, str(s, "mode"));
+	long long run = num(s, "running"), want = num(s, "desired");
+	fprintf(f, "<td><span class=\"%s\">%lld / %lld</span>", run >= want ? "ok" : "bad", run, want);
+	put_not_created(f, s);
+	fputs("</td>", f);
 }
+
+static const struct table service_table = {
+	"id=\"services\"", {"service", "image", "mode", "running / desired"}, service_row};
 
 static void put_task(FILE *f, const char *service, json_t *t)
 {
@@ -400,13 +486,28 @@ static void node_map_section(FILE *f, json_t *res)
 	fputs("</div>\n", f);
 }
 
+/* ctx: the profile's total weight. */
+static void endpoint_row(FILE *f, json_t *e, void *total)
+{
+	cell_text(f, str(e, "name"));
+	cell_code(f, str(e, "target"));
+	fprintf(f, "<td class=\"weight\">%lld</td><td>", num(e, "weight"));
+	put_bar(f, num(e, "weight"), *(long long *)total);
+	fputs("</td>", f);
+	cell_state(f, str(e, "status"));
+	cell_state(f, str(e, "monitor"));
+}
+
+static const struct table endpoint_table = {
+	"class=\"endpoints\"", {"endpoint", "target", "weight", "share", "status", "monitor"}, endpoint_row};
+
 static void traffic_section(FILE *f, json_t *res)
 {
 	if (!count_kind(res, "traffic_manager"))
 		return;
 	fputs("<h2>Traffic Manager</h2>\n", f);
-	size_t i, k;
-	json_t *p, *e;
+	size_t i;
+	json_t *p;
 	foreach_kind(res, "traffic_manager", i, p) {
 		fputs("<h3 class=\"profile\">", f);
 		put_text(f, str(p, "name"));
@@ -418,97 +519,87 @@ static void traffic_section(FILE *f, json_t *res)
 		}
 		fputs("monitor ", f);
 		put_state(f, str(p, "monitor"));
-		if (!json_is_true(json_object_get(p, "exists")))
-			fputs(" <span class=\"muted\">(not created)</span>", f);
-		fputs("</p>\n<table class=\"endpoints\"><tr><th>endpoint</th><th>target</th><th>weight</th><th>share</th>"
-		      "<th>status</th><th>monitor</th></tr>\n", f);
-		long long total = 0;
-		json_array_foreach(json_object_get(p, "endpoints"), k, e)
-			total += num(e, "weight");
-		json_array_foreach(json_object_get(p, "endpoints"), k, e) {
-			fputs("<tr><td>", f);
-			put_text(f, str(e, "name"));
-			fputs("</td><td><code>", f);
-			put_text(f, str(e, "target"));
-			fprintf(f, "</code></td><td class=\"weight\">%lld</td><td>", num(e, "weight"));
-			put_bar(f, num(e, "weight"), total);
-			fputs("</td><td>", f);
-			put_state(f, str(e, "status"));
-			fputs("</td><td>", f);
-			put_state(f, str(e, "monitor"));
-			fputs("</td></tr>\n", f);
-		}
-		fputs("</table>\n", f);
+		put_not_created(f, p);
+		fputs("</p>\n", f);
+		long long total = sum_weights(json_object_get(p, "endpoints"));
+		put_table(f, &endpoint_table, json_object_get(p, "endpoints"), NULL, &total);
 	}
 }
 
-static void scale_sets_section(FILE *f, json_t *res)
+/* ctx: the resources, whose swarm nodes say which instances joined the swarm. */
+static void scale_set_row(FILE *f, json_t *s, void *ctx)
 {
-	if (!count_kind(res, "scale_set"))
-		return;
-	fputs("<h2>Scale sets</h2>\n<table id=\"scalesets\"><tr><th>scale set</th><th>capacity / desired</th>"
-	      "<th>instances (swarm node)</th></tr>\n", f);
-	size_t i, k, j;
-	json_t *s, *in, *n;
-	foreach_kind(res, "scale_set", i, s) {
-		fputs("<tr><td>", f);
-		put_text(f, str(s, "name"));
-		fprintf(f, "</td><td>%lld / %lld</td><td>", num(s, "capacity"), num(s, "desired"));
-		json_array_foreach(json_object_get(s, "instances"), k, in) {
-			const char *entry = json_string_value(in);
-			const char *eq = entry ? strchr(entry, '=') : NULL;
-			const char *host = eq ? eq + 1 : entry;
-			put_text(f, entry);
-			const char *state = NULL;
-			foreach_kind(res, "swarm_node", j, n) if (host && str(n, "hostname") && !strcmp(str(n, "hostname"), host))
-				state = str(n, "state");
-			fputs(" (", f);
-			if (state)
-				put_state(f, state);
-			else
-				fputs("<span class=\"muted\">not a swarm node</span>", f);
-			fputs(")<br>", f);
-		}
-		fputs("</td></tr>\n", f);
-	}
-	fputs("</table>\n", f);
-}
-
-static void groups_section(FILE *f, json_t *res)
-{
-	if (!count_kind(res, "container_group"))
-		return;
-	fputs("<h2>Container groups</h2>\n<table id=\"groups\"><tr><th>group</th><th>provisioning</th><th>state</th>"
-	      "<th>FQDN</th><th>containers</th></tr>\n", f);
-	size_t i, k;
-	json_t *g, *c;
-	foreach_kind(res, "container_group", i, g) {
-		fputs("<tr><td>", f);
-		put_text(f, str(g, "name"));
-		fputs("</td><td>", f);
-		if (json_is_true(json_object_get(g, "exists")))
-			put_state(f, str(g, "provisioning"));
+	json_t *res = ctx;
+	size_t k, j;
+	json_t *in, *n;
+	cell_text(f, str(s, "name"));
+	fprintf(f, "<td>%lld / %lld</td><td>", num(s, "capacity"), num(s, "desired"));
+	json_array_foreach(json_object_get(s, "instances"), k, in) {
+		const char *entry = json_string_value(in);
+		const char *eq = entry ? strchr(entry, '=') : NULL;
+		const char *host = eq ? eq + 1 : entry;
+		put_text(f, entry);
+		const char *state = NULL;
+		foreach_kind(res, "swarm_node", j, n) if (host && str(n, "hostname") && !strcmp(str(n, "hostname"), host))
+			state = str(n, "state");
+		fputs(" (", f);
+		if (state)
+			put_state(f, state);
 		else
-			fputs("<span class=\"muted\">not created</span>", f);
-		fputs("</td><td>", f);
-		put_state(f, str(g, "state"));
-		fputs("</td><td><code>", f);
-		put_text(f, str(g, "fqdn"));
-		fputs("</code></td><td>", f);
-		json_array_foreach(json_object_get(g, "containers"), k, c) {
-			put_text(f, str(c, "name"));
-			fputs(" <code>", f);
-			put_text(f, str(c, "image"));
-			fputs("</code> ", f);
-			put_state(f, str(c, "state"));
-			if (num(c, "restarts"))
-				fprintf(f, ", %lld restarts", num(c, "restarts"));
-			fputs("<br>", f);
-		}
-		fputs("</td></tr>\n", f);
+			fputs("<span class=\"muted\">not a swarm node</span>", f);
+		fputs(")<br>", f);
 	}
-	fputs("</table>\n", f);
+	fputs("</td>", f);
 }
+
+static const struct table scale_set_table = {
+	"id=\"scalesets\"", {"scale set", "capacity / desired", "instances (swarm node)"}, scale_set_row};
+
+static void group_row(FILE *f, json_t *g, void *ctx)
+{
+	size_t k;
+	json_t *c;
+	cell_text(f, str(g, "name"));
+	fputs("<td>", f);
+	if (json_is_true(json_object_get(g, "exists")))
+		put_state(f, str(g, "provisioning"));
+	else
+		fputs("<span class=\"muted\">not created</span>", f);
+	fputs("</td>", f);
+	cell_state(f, str(g, "state"));
+	cell_code(f, str(g, "fqdn"));
+	fputs("<td>", f);
+	json_array_foreach(json_object_get(g, "containers"), k, c) {
+		put_text(f, str(c, "name"));
+		fputs(" <code>", f);
+		put_text(f, str(c, "image"));
+		fputs("</code> ", f);
+		put_state(f, str(c, "state"));
+		if (num(c, "restarts"))
+			fprintf(f, ", %lld restarts", num(c, "restarts"));
+		fputs("<br>", f);
+	}
+	fputs("</td>", f);
+}
+
+static const struct table group_table = {
+	"id=\"groups\"", {"group", "provisioning", "state", "FQDN", "containers"}, group_row};
+
+/* ctx: the rollout's total weight. */
+static void revision_row(FILE *f, json_t *rev, void *total)
+{
+	cell_code(f, str(rev, "revision"));
+	cell_state(f, json_is_true(json_object_get(rev, "running")) ? "running"
+		      : json_is_true(json_object_get(rev, "group")) ? "not running"
+								   : "no group");
+	fprintf(f, "<td class=\"weight\">%lld ", num(rev, "weight"));
+	put_bar(f, num(rev, "weight"), *(long long *)total);
+	fputs("</td>", f);
+	cell_state(f, str(rev, "monitor"));
+}
+
+static const struct table revision_table = {
+	"class=\"revisions\"", {"revision", "group", "weight", "monitor"}, revision_row};
 
 static void rollouts_section(FILE *f, json_t *st)
 {
@@ -516,8 +607,8 @@ static void rollouts_section(FILE *f, json_t *st)
 	if (!json_array_size(ros))
 		return;
 	fputs("<h2>Rollouts</h2>\n", f);
-	size_t i, k;
-	json_t *ro, *rev;
+	size_t i;
+	json_t *ro;
 	json_array_foreach(ros, i, ro) {
 		fputs("<h3 class=\"rollout\">", f);
 		put_text(f, str(ro, "group"));
@@ -543,35 +634,18 @@ static void rollouts_section(FILE *f, json_t *st)
 			fputs("<br>next: ", f);
 			put_text(f, str(ro, "next"));
 		}
-		fputs("</p>\n<table class=\"revisions\"><tr><th>revision</th><th>group</th><th>weight</th><th>monitor</th></tr>\n", f);
-		long long total = 0;
-		json_array_foreach(json_object_get(ro, "revisions"), k, rev)
-			total += num(rev, "weight");
-		json_array_foreach(json_object_get(ro, "revisions"), k, rev) {
-			fputs("<tr><td><code>", f);
-			put_text(f, str(rev, "revision"));
-			fputs("</code></td><td>", f);
-			put_state(f, json_is_true(json_object_get(rev, "running")) ? "running"
-				     : json_is_true(json_object_get(rev, "group")) ? "not running"
-										  : "no group");
-			fprintf(f, "</td><td class=\"weight\">%lld ", num(rev, "weight"));
-			put_bar(f, num(rev, "weight"), total);
-			fputs("</td><td>", f);
-			put_state(f, str(rev, "monitor"));
-			fputs("</td></tr>\n", f);
-		}
-		fputs("</table>\n", f);
+		fputs("</p>\n", f);
+		long long total = sum_weights(json_object_get(ro, "revisions"));
+		put_table(f, &revision_table, json_object_get(ro, "revisions"), NULL, &total);
 	}
 }
 
 char *page_render(const char *status_json)
 {
 	json_t *st = status_json ? json_loads(status_json, 0, NULL) : NULL;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (!f)
-		abort();
+	char *out;
+	size_t len;
+	FILE *f = mem_open(&out, &len);
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		   "<meta http-equiv=\"refresh\" content=\"%d\">\n<title>berth run</title>\n<style>%s</style>\n</head>\n<body>\n"
 		   "<h1>berth run</h1>\n",
@@ -584,11 +658,11 @@ char *page_render(const char *status_json)
 		failures_section(f, st);
 		reconciles_section(f, st);
 		plan_section(f, st);
-		services_section(f, res);
+		kind_section(f, res, "swarm_service", "Swarm services", &service_table);
 		node_map_section(f, res);
 		traffic_section(f, res);
-		scale_sets_section(f, res);
-		groups_section(f, res);
+		kind_section(f, res, "scale_set", "Scale sets", &scale_set_table);
+		kind_section(f, res, "container_group", "Container groups", &group_table);
 		rollouts_section(f, st);
 	}
 	fprintf(f, "<p class=\"muted\">This page reloads every %d s; the same as JSON: <a href=\"/status\">/status</a>, "
