@@ -238,11 +238,14 @@ static void declare_metrics(berth_metrics *m)
 			      NULL, 0);
 	berth_metrics_declare(m, "berth_autoscale_desired_replicas", BERTH_GAUGE,
 			      "The replicas the autoscaler last decided for a service.", NULL, 0);
+	berth_metrics_declare(m, "berth_autoscale_desired_capacity", BERTH_GAUGE,
+			      "The capacity the cluster autoscaler last decided for a scale set.", NULL, 0);
 	berth_metrics_declare(m, "berth_autoscale_decisions_total", BERTH_COUNTER,
-			      "Autoscale evaluations of a service, by direction (up, down, hold).", NULL, 0);
+			      "Autoscale evaluations of a service or a scale set, by direction (up, down, hold).", NULL, 0);
 }
 
-/* Each autoscale decision of a pass: its gauge, its count, and a log line when it changes replicas. */
+/* Each autoscale decision of a pass (a service's replicas, a scale set's capacity): its gauge,
+ * its count, and a log line when it changes something. */
 static void count_autoscale(run *r, json_t *items)
 {
 	size_t i;
@@ -250,20 +253,23 @@ static void count_autoscale(run *r, json_t *items)
 	json_array_foreach(items, i, it) {
 		const char *kind = json_string_value(json_object_get(it, "kind"));
 		const char *svc = json_string_value(json_object_get(it, "service"));
+		const char *set = json_string_value(json_object_get(it, "scale_set"));
 		const char *dir = json_string_value(json_object_get(it, "direction"));
-		if (!kind || strcmp(kind, "autoscale") || !svc || !dir)
+		if (!kind || strcmp(kind, "autoscale") || (!svc && !set) || !dir)
 			continue;
-		char *sl = berth_metrics_label("service", svc), *dl = berth_metrics_label("direction", dir);
+		const char *key = svc ? "service" : "scale_set", *name = svc ? svc : set;
+		json_int_t to_n = json_integer_value(json_object_get(it, svc ? "replicas" : "capacity"));
+		char *sl = berth_metrics_label(key, name), *dl = berth_metrics_label("direction", dir);
 		char *both = xasprintf("%s,%s", sl, dl);
-		berth_metrics_set(r->metrics, "berth_autoscale_desired_replicas", sl,
-				  (double)json_integer_value(json_object_get(it, "replicas")));
+		berth_metrics_set(r->metrics, svc ? "berth_autoscale_desired_replicas" : "berth_autoscale_desired_capacity", sl,
+				  (double)to_n);
 		berth_metrics_add(r->metrics, "berth_autoscale_decisions_total", both, 1);
 		if (strcmp(dir, "hold")) {
 			char from[32], to[32];
 			snprintf(from, sizeof(from), "%lld", (long long)json_integer_value(json_object_get(it, "current")));
-			snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(json_object_get(it, "replicas")));
-			run_log_line(&r->log, "info", "autoscale", "service", svc, "direction", dir, "from", from, "to", to,
-				     "reason", json_string_value(json_object_get(it, "reason")), (const char *)NULL);
+			snprintf(to, sizeof(to), "%lld", (long long)to_n);
+			run_log_line(&r->log, "info", "autoscale", key, name, "direction", dir, "from", from, "to", to, "reason",
+				     json_string_value(json_object_get(it, "reason")), (const char *)NULL);
 		}
 		free(both);
 		free(sl);

@@ -25,6 +25,9 @@ typedef struct {
 	json_t *vms;        /* scale set name -> its VM list items (NULL: not listed) */
 	json_t *nodes;      /* the swarm's nodes when a scale set backs the swarm, else NULL */
 	json_t *tasks;      /* the swarm's tasks that should run, likewise */
+	json_t *load;       /* autoscaled sets' nodes: node id -> {cpus, known} */
+	long long observed_ms;
+	unsigned long stats_requests;
 } vmss_observed_mirror;
 
 typedef struct {
@@ -485,6 +488,155 @@ static void test_vmss_swarm_scale_in_drains_then_deletes_the_least_loaded(void *
 					     "1=swarmwrk000001 (node swarmwrk000001, ready, 0 tasks), "
 					     "2=swarmwrk000002 (node swarmwrk000002, ready, 3 tasks), "
 					     "3=swarmwrk000003 (node swarmwrk000003, ready, 1 task)");
+	plan_free(p);
+	spec_free(s);
+}
+
+/* ---- cluster autoscale: the four nodes of the fixture's set, each 2 CPUs and 4 GiB ---- */
+
+#define AS_NOW_MS 1800000000000LL
+#define AS_GIB 4294967296LL /* 4 GiB */
+
+/* An autoscaled swarm-workers set (min 1, max 10) with its four instances' nodes n0..n3: tasks[i]
+ * running tasks of 0.5 CPU on node i, cpus[i] the CPUs they use (< 0: not read), idle[i] the
+ * node's berth.idle-since (seconds before now; < 0: none). */
+static vmss_observed_mirror *autoscaled(const int tasks[4], const double cpus[4], const int idle[4])
+{
+	json_t *vms = fixture("vmss-swarm-workers-vms.json");
+	vmss_observed_mirror *o = vmss_observed(fixture("vmss-scale-sets.json"), "swarm-workers", json_incref(vms));
+	o->vms = json_pack("{s:o}", "swarm-workers", vms);
+	o->nodes = json_array();
+	o->tasks = json_array();
+	o->load = json_object();
+	o->observed_ms = AS_NOW_MS;
+	for (int i = 0; i < 4; i++) {
+		char id[8], host[32], since[32];
+		snprintf(id, sizeof(id), "n%d", i);
+		snprintf(host, sizeof(host), "swarmwrk00000%d", i);
+		json_t *labels = json_object();
+		if (idle[i] >= 0) {
+			snprintf(since, sizeof(since), "%lld", AS_NOW_MS / 1000 - idle[i]);
+			json_object_set_new(labels, "berth.idle-since", json_string(since));
+		}
+		json_array_append_new(o->nodes,
+				      json_pack("{s:s, s:{s:s, s:{s:I, s:I}}, s:{s:s}, s:{s:s, s:s, s:o}}", "ID", id,
+						"Description", "Hostname", host, "Resources", "NanoCPUs", (json_int_t)2000000000,
+						"MemoryBytes", (json_int_t)AS_GIB, "Status", "State", "ready", "Spec", "Role",
+						"worker", "Availability", "active", "Labels", labels));
+		for (int k = 0; k < tasks[i]; k++)
+			json_array_append_new(o->tasks, json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:{s:{s:I}}}}", "ID", "t", "NodeID",
+								  id, "DesiredState", "running", "Status", "State", "running",
+								  "Spec", "Resources", "Reservations", "NanoCPUs",
+								  (json_int_t)500000000));
+		json_object_set_new(o->load, id, json_pack("{s:f, s:b}", "cpus", cpus[i] < 0 ? 0 : cpus[i], "known", cpus[i] >= 0));
+	}
+	return o;
+}
+
+static spec *autoscaled_spec(void)
+{
+	return example(VMSS_SWARM, EDITS(E("      capacity: 4\n", "      swarm: {role: worker}\n      autoscale: {min: 1, max: 10}\n")));
+}
+
+static const char *tag_of(const plan_step *st)
+{
+	azure_step *as = plan_step_payload(st);
+	return json_string_value(json_object_get(json_object_get(as->body, "tags"), "berth-autoscale"));
+}
+
+/* Tasks pending for lack of resources for longer than pending_tasks_for: the set grows by the
+ * nodes they need, the decision goes on the set's tags with the capacity, and the step says why. */
+static void test_cluster_autoscale_out_on_pending_tasks(void **state)
+{
+	(void)state;
+	spec *s = autoscaled_spec();
+	const int tasks[4] = {3, 3, 3, 3};
+	const double cpus[4] = {1.5, 1.5, 1.5, 1.5};
+	const int idle[4] = {-1, -1, -1, -1};
+	vmss_observed_mirror *o = autoscaled(tasks, cpus, idle);
+	for (int i = 0; i < 3; i++)
+		json_array_append_new(o->tasks, json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:I}}}}", "ID", "p", "ServiceID",
+							  "svc", "CreatedAt", "2027-01-15T07:58:00.5Z", "DesiredState", "running",
+							  "Status", "State", "pending", "Err",
+							  "no suitable node (insufficient resources on 4 nodes)", "Spec", "Resources",
+							  "Reservations", "NanoCPUs", (json_int_t)1500000000));
+	plan *p = diff_ok("vmss", s, o, true);
+	assert_steps(p, 1);
+	const plan_step *up = step(p, PLAN_UPDATE, "scale set", "swarm-workers");
+	assert_string_equal(plan_step_reason(up),
+			    "capacity increased; autoscale up: 3 tasks pending for lack of resources for 1m00s or more "
+			    "(oldest 2m00s); 3 new nodes of 2.00 CPUs, 4.0 GiB take them: 4 -> 7");
+	assert_string_equal(find_change(up, "capacity")->new_value, "7");
+	assert_string_equal(tag_of(up), "7 1800000000 up");
+	assert_refs(up, REFS("gives capacity swarm"));
+	plan_free(p);
+	spec_free(s);
+}
+
+/* A node idle for longer than scale_in.for goes alone, through the drain: the decision is
+ * recorded first, then exactly that node is drained and its instance deleted. */
+static void test_cluster_autoscale_in_drains_the_idle_node(void **state)
+{
+	(void)state;
+	spec *s = autoscaled_spec();
+	const int tasks[4] = {2, 0, 1, 2};
+	const double cpus[4] = {1.2, 0, 1.0, 1.4};
+	const int idle[4] = {-1, 700, -1, -1};
+	plan *p = diff_ok("vmss", s, autoscaled(tasks, cpus, idle), true);
+	assert_steps(p, 3);
+	const plan_step *rec = plan_step_at(p, 1), *drain = plan_step_at(p, 0), *del = plan_step_at(p, 2);
+	assert_string_equal(plan_step_reason(rec), "record the autoscale decision");
+	assert_changes(rec, CHANGES({"tag berth-autoscale", NULL, "3 1800000000 down"}));
+	assert_string_equal(plan_step_reason(drain),
+			    "drain nodes before deleting their instances; autoscale down: node swarmwrk000001 (instance 1, 0 "
+			    "tasks) idle: cpu 0% below 20% for 11m40s (at least 10m00s): 4 -> 3");
+	assert_changes(drain, CHANGES({"instance 1", "swarmwrk000001 (node swarmwrk000001, 0 tasks): fewest tasks", "drained"}));
+	assert_changes(del, CHANGES({"capacity", "4", "3"}, {"instance 1", "swarmwrk000001 (node swarmwrk000001, 0 tasks): fewest tasks", "(deleted)"}));
+	plan_free(p);
+	spec_free(s);
+}
+
+/* The idle clock: a node seen idle for the first time gets berth.idle-since (and the plan says
+ * when a scale-in may follow: berth run comes back then); a busy node loses it. */
+static void test_cluster_autoscale_idle_clock(void **state)
+{
+	(void)state;
+	spec *s = autoscaled_spec();
+	const int tasks[4] = {2, 0, 1, 2};
+	const double cpus[4] = {1.2, 0, 1.0, -1};
+	const int idle[4] = {-1, -1, 300, 300};
+	plan *p = diff_ok("vmss", s, autoscaled(tasks, cpus, idle), true);
+	assert_steps(p, 2);
+	const plan_step *mark = step(p, PLAN_UPDATE, "swarm node", "swarmwrk000001");
+	assert_string_equal(plan_step_reason(mark), "idle: its tasks use 0% of its CPUs, below 20%");
+	assert_changes(mark, CHANGES({"label berth.idle-since", NULL, "1800000000"}));
+	const plan_step *busy = step(p, PLAN_UPDATE, "swarm node", "swarmwrk000002");
+	assert_string_equal(plan_step_reason(busy), "busy again: its tasks use 50% of its CPUs");
+	assert_changes(busy, CHANGES({"label berth.idle-since", "1799999700", NULL}));
+	/* node 3's load could not be read: its clock is left as it is */
+	assert_null(find_step(p, "swarm node", "swarmwrk000003"));
+	int found = 0;
+	for (size_t i = 0; i < plan_n_notes(p); i++)
+		found += strstr(plan_note(p, i), "scale set swarm-workers: autoscale keeps 4 instances: 1 idle node (cpu below "
+						 "20%), the first for 10m00s in 10m00s") != NULL;
+	assert_int_equal(found, 1);
+	assert_true(plan_recheck(p) > 599 && plan_recheck(p) <= 600);
+	plan_free(p);
+	spec_free(s);
+}
+
+/* A manual capacity next to autoscale is a spec error; an autoscale decision never undoes
+ * itself: with nothing to do the plan is empty. */
+static void test_cluster_autoscale_steady_plans_nothing(void **state)
+{
+	(void)state;
+	spec *s = autoscaled_spec();
+	const int tasks[4] = {2, 2, 2, 2};
+	const double cpus[4] = {1.2, 1.2, 1.2, 1.2};
+	const int idle[4] = {-1, -1, -1, -1};
+	plan *p = diff_ok("vmss", s, autoscaled(tasks, cpus, idle), true);
+	assert_steps(p, 0);
+	assert_true(plan_recheck(p) == 0);
 	plan_free(p);
 	spec_free(s);
 }
@@ -1361,6 +1513,10 @@ int main(void)
 		cmocka_unit_test(test_vmss_capacity_down_removes_capacity),
 		cmocka_unit_test(test_vmss_swarm_scale_in_drains_then_deletes_the_least_loaded),
 		cmocka_unit_test(test_vmss_no_instances_no_instances_change),
+		cmocka_unit_test(test_cluster_autoscale_out_on_pending_tasks),
+		cmocka_unit_test(test_cluster_autoscale_in_drains_the_idle_node),
+		cmocka_unit_test(test_cluster_autoscale_idle_clock),
+		cmocka_unit_test(test_cluster_autoscale_steady_plans_nothing),
 		cmocka_unit_test(test_vmss_missing_or_unowned_scale_sets_are_plan_errors),
 		cmocka_unit_test(test_vmss_names_match_case_insensitively),
 		cmocka_unit_test(test_fileshare_applied_examples_plan_nothing),

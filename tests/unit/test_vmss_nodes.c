@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "providers/vmss/vmss_autoscale.h"
 #include "providers/vmss/vmss_nodes.h"
 
 static json_t *vm(const char *iid, const char *cn, bool protect)
@@ -167,6 +168,46 @@ static void test_mapping_text(void **state)
 	world_free(&w);
 }
 
+/* Which pending tasks a new node would take: the scheduler's explanation says resources (or the
+ * max per node), and the task's constraints hold on a node of the set's role, with the platform
+ * and labels of the set's nodes (berth's own labels are not a new node's). */
+static void test_pending_tasks_a_new_node_would_take(void **state)
+{
+	(void)state;
+	assert_true(vmss_pending_for_resources("no suitable node (insufficient resources on 3 nodes)"));
+	assert_true(vmss_pending_for_resources("no suitable node (max replicas per node limit exceed)"));
+	assert_false(vmss_pending_for_resources("no suitable node (scheduling constraints not satisfied on 3 nodes)"));
+	assert_false(vmss_pending_for_resources(NULL));
+	json_t *tmpl = json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:{s:s, s:s}}}", "Description", "Hostname", "w1", "Platform",
+				 "OS", "linux", "Architecture", "x86_64", "Spec", "Labels", "zone", "a", "berth.idle-since", "1");
+	struct {
+		const char *constraints; /* JSON array */
+		spec_node_role role;
+		bool tmpl, fits;
+	} cases[] = {
+		{"[]", SPEC_NODE_WORKER, true, true},
+		{"[\"node.role==worker\"]", SPEC_NODE_WORKER, true, true},
+		{"[\"node.role == manager\"]", SPEC_NODE_WORKER, true, false},
+		{"[\"node.role!=manager\", \"node.platform.os==linux\"]", SPEC_NODE_WORKER, true, true},
+		{"[\"node.platform.arch==aarch64\"]", SPEC_NODE_WORKER, true, false},
+		{"[\"node.labels.zone==a\"]", SPEC_NODE_WORKER, true, true},
+		{"[\"node.labels.zone==b\"]", SPEC_NODE_WORKER, true, false},
+		{"[\"node.labels.berth.idle-since==1\"]", SPEC_NODE_WORKER, true, false},
+		{"[\"node.hostname==w1\"]", SPEC_NODE_WORKER, true, false},
+		{"[\"node.hostname!=w1\"]", SPEC_NODE_WORKER, true, true},
+		{"[\"node.labels.zone==b\"]", SPEC_NODE_WORKER, false, true}, /* no node to tell by: it may */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *c = json_loads(cases[i].constraints, 0, NULL);
+		bool got = vmss_constraints_fit_new(c, cases[i].role, cases[i].tmpl ? tmpl : NULL);
+		if (got != cases[i].fits)
+			print_error("case %zu %s: got %d\n", i, cases[i].constraints, got);
+		assert_int_equal(got, cases[i].fits);
+		json_decref(c);
+	}
+	json_decref(tmpl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_drained_by_us_then_nodeless_then_least_loaded),
 		cmocka_unit_test(test_a_ready_node_wins_over_a_down_one_of_the_same_name),
 		cmocka_unit_test(test_mapping_text),
+		cmocka_unit_test(test_pending_tasks_a_new_node_would_take),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

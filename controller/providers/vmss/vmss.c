@@ -22,6 +22,7 @@
 #include "core/provider.h"
 #include "core/util.h"
 #include "providers/common/azure_common.h"
+#include "providers/vmss/vmss_autoscale.h"
 #include "providers/vmss/vmss_nodes.h"
 #include "spec/spec.h"
 #include "spec/xalloc.h"
@@ -36,16 +37,27 @@ typedef struct {
 	json_t *vms;        /* scale set name -> its VM list items (NULL: not listed) */
 	json_t *nodes;      /* the swarm's nodes, when a scale set backs the swarm (else NULL) */
 	json_t *tasks;      /* the swarm's tasks that should run (DesiredState running), likewise */
+	json_t *load;       /* autoscaled sets' nodes: node id -> {cpus, known} (vmss_observe_load) */
+	long long observed_ms; /* the wall clock when observed: the autoscalers' now */
+	unsigned long stats_requests;
 } vmss_observed;
 
 /* azure_step kinds: the capacity PATCH (body: the PATCH), and the swarm steps of a scale set
  * that backs the swarm (body: the chosen instances, vmss_choose's shape). */
-enum { STEP_CAPACITY, STEP_DRAIN, STEP_DELETE_INSTANCES, STEP_REMOVE_NODES, STEP_JOIN };
+enum { STEP_CAPACITY, STEP_DRAIN, STEP_DELETE_INSTANCES, STEP_REMOVE_NODES, STEP_JOIN, STEP_RECORD, STEP_IDLE_MARK };
 
 static bool any_swarm_set(const struct spec_model *m)
 {
 	for (size_t i = 0; i < m->azure.n_scale_sets; i++)
 		if (m->azure.scale_sets[i].swarm.present)
+			return true;
+	return false;
+}
+
+static bool any_autoscaled(const struct spec_model *m)
+{
+	for (size_t i = 0; i < m->azure.n_scale_sets; i++)
+		if (m->azure.scale_sets[i].autoscale.present)
 			return true;
 	return false;
 }
@@ -70,6 +82,7 @@ static void vmss_observed_free(void *o)
 	json_decref(v->vms);
 	json_decref(v->nodes);
 	json_decref(v->tasks);
+	json_decref(v->load);
 	free(v);
 }
 
@@ -152,7 +165,10 @@ static int vmss_observe(const berth_env *env, const struct spec_model *m, void *
 			vmss_observed_free(o);
 			return rc;
 		}
+		if (any_autoscaled(m))
+			o->load = vmss_observe_load(env->docker, m, o->vms, o->nodes, o->tasks, &o->stats_requests);
 	}
+	o->observed_ms = (long long)(berth_wall(env->clock) * 1000.0);
 	*observed = o;
 	*complete = true;
 	return 0;
@@ -281,27 +297,65 @@ static char *chosen_text(json_t *c)
 			 (long long)tasks, tasks == 1 ? "" : "s", json_string_value(json_object_get(c, "reason")));
 }
 
-/* A scale-in of a set that backs the swarm: a drain step and a delete step, tied by references. */
-static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_int_t have,
-			   plan *p, problems *pr)
+/* The VM list with only the instance whose computer name is host (a new array). */
+static json_t *only_instance(json_t *vms, const char *host)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *vm;
+	json_array_foreach(vms, i, vm) {
+		const char *cn = vmss_vm_computer_name(vm);
+		if (cn && host && !strcmp(cn, host))
+			json_array_append(out, vm);
+	}
+	return out;
+}
+
+/* The step that records an autoscale decision on the scale set (its tags), which the cooldown
+ * counts from; returns its id. */
+static size_t record_step(const struct spec_model *m, const spec_scale_set *ss, json_t *obs, const vmss_scaling *sc,
+			  long long now_ms, plan *p)
+{
+	json_t *tags = vmss_autoscale_tags(obs, &sc->d, now_ms);
+	const char *old = json_string_value(json_object_get(json_object_get(obs, "tags"), CLUSTER_TAG));
+	size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "record the autoscale decision",
+				  azure_step_new(STEP_RECORD, azure_resource_path(m, VMSS_TYPE, ss->name),
+						 json_pack("{s:O}", "tags", tags), ss->name));
+	plan_add_change(p, id, "tag " CLUSTER_TAG, old, json_string_value(json_object_get(tags, CLUSTER_TAG)), false);
+	json_decref(tags);
+	return id;
+}
+
+/* A scale-in of a set that backs the swarm: a drain step and a delete step, tied by references.
+ * An autoscaler's decision (sc) is recorded first, and names the one node that goes. */
+static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_t *obs,
+			   json_int_t have, int64_t want, const vmss_scaling *sc, plan *p, problems *pr)
 {
 	json_t *vms = json_object_get(o->vms, ss->name);
-	size_t k = (size_t)(have - ss->capacity);
+	json_t *only = sc && sc->d.victim >= 0 ? only_instance(vms, sc->nodes[sc->d.victim].hostname) : NULL;
+	size_t k = (size_t)(have - want);
 	json_t *chosen = NULL;
 	char *why = NULL;
-	if (vmss_choose(vms, o->nodes, o->tasks, m->name, k, &chosen, &why) != 0) {
+	if (vmss_choose(only ? only : vms, o->nodes, o->tasks, m->name, k, &chosen, &why) != 0) {
 		problem(pr, "scale set '%s': cannot scale in from %lld to %lld: %s", ss->name, (long long)have,
-			(long long)ss->capacity, why);
+			(long long)want, why);
 		free(why);
+		json_decref(only);
 		return;
 	}
+	json_decref(only);
 	char *path = azure_resource_path(m, VMSS_TYPE, ss->name);
-	size_t drain = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "drain nodes before deleting their instances",
+	char *reason = sc ? xasprintf("drain nodes before deleting their instances; autoscale down: %s", sc->d.reason)
+			  : xstrdup("drain nodes before deleting their instances");
+	size_t drain = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, reason,
 				     azure_step_new(STEP_DRAIN, xstrdup(path), json_incref(chosen), ss->name));
+	free(reason);
+	if (sc && !sc->resumed)
+		plan_add_dep(p, drain, record_step(m, ss, obs, sc, o->observed_ms, p));
 	plan_add_ref(p, drain, PLAN_REMOVES, "capacity swarm");
 	char old_v[32], new_v[32];
 	snprintf(old_v, sizeof(old_v), "%lld", (long long)have);
-	snprintf(new_v, sizeof(new_v), "%lld", (long long)ss->capacity);
+	snprintf(new_v, sizeof(new_v), "%lld", (long long)want);
 	size_t del = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "delete the drained instances",
 				   azure_step_new(STEP_DELETE_INSTANCES, path, chosen, ss->name));
 	plan_add_change(p, del, "capacity", old_v, new_v, false);
@@ -319,6 +373,121 @@ static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, c
 		plan_add_ref(p, drain, PLAN_GIVES, "drained %s/%s", ss->name, iid);
 		plan_add_ref(p, del, PLAN_NEEDS, "drained %s/%s", ss->name, iid);
 	}
+}
+
+/* The idle clock of each node of an autoscaled set: berth.idle-since set when berth first sees
+ * it idle (and a scale-in could follow), removed when it is busy again or stops taking tasks. */
+static void idle_marks(const vmss_scaling *sc, long long now_ms, plan *p)
+{
+	for (size_t i = 0; i < sc->in.n_nodes; i++) {
+		const cluster_node *n = &sc->nodes[i];
+		if (n->draining_ours || (long)i == sc->d.victim)
+			continue;
+		bool idle = cluster_node_idle(&sc->in, n), marked = n->idle_since_ns >= 0;
+		char since[32], *why;
+		snprintf(since, sizeof(since), "%lld", now_ms / 1000);
+		if (idle && !marked && n->removable && sc->in.current > sc->in.min)
+			why = xasprintf("idle: its tasks use %.0f%% of its CPUs, below %.0f%%", n->cpu_percent, sc->in.cpu_below);
+		else if (marked && !idle && n->cpu_known && n->ready)
+			why = xasprintf("busy again: its tasks use %.0f%% of its CPUs", n->cpu_percent);
+		else if (marked && !n->ready)
+			why = xstrdup("not taking tasks");
+		else
+			continue;
+		const char *id = json_string_value(json_object_get(sc->node_of[i], "ID"));
+		size_t step = plan_add_step(p, PLAN_UPDATE, "swarm node", n->hostname, why,
+					    azure_step_new(STEP_IDLE_MARK, NULL,
+							   json_pack("{s:s, s:s?}", "node", id, "since", idle ? since : NULL),
+							   n->hostname));
+		char *old = marked ? xasprintf("%lld", (long long)(n->idle_since_ns / 1000000000LL)) : NULL;
+		plan_add_change(p, step, "label " CLUSTER_LABEL_IDLE_SINCE, old, idle ? since : NULL, false);
+		free(old);
+		free(why);
+	}
+}
+
+/* A capacity change that is not a swarm scale-in: a PATCH of sku.capacity (with the autoscale
+ * decision's tags), waiting for the new nodes when the set backs the swarm. */
+static void capacity_step(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_t *obs,
+			  bool swarm, json_int_t have, int64_t want, const vmss_scaling *sc, plan *p)
+{
+	char old_v[32], new_v[32];
+	snprintf(old_v, sizeof(old_v), "%lld", (long long)have);
+	snprintf(new_v, sizeof(new_v), "%lld", (long long)want);
+	bool grow = want > have;
+	json_t *body = json_pack("{s:{s:I}}", "sku", "capacity", (json_int_t)want);
+	if (sc)
+		json_object_set_new(body, "tags", vmss_autoscale_tags(obs, &sc->d, o->observed_ms));
+	char *reason = sc ? xasprintf("capacity %s; autoscale %s: %s", grow ? "increased" : "decreased",
+				      autoscale_direction_name(sc->d.direction), sc->d.reason)
+			  : xstrdup(grow ? "capacity increased" : "capacity decreased");
+	azure_step *s =
+		azure_step_new(swarm ? STEP_JOIN : STEP_CAPACITY, azure_resource_path(m, VMSS_TYPE, ss->name), body, ss->name);
+	size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, reason, s);
+	free(reason);
+	plan_add_change(p, id, "capacity", old_v, new_v, false);
+	/* Which instances there are now; on a decrease the scale-in policy picks which go. */
+	json_t *inst = json_object_get(o->instances, ss->name);
+	if (json_array_size(inst)) {
+		char *now = instance_list(inst);
+		plan_add_change(p, id, "instances", now,
+				grow ? (swarm ? "(kept; Azure adds the new ones, berth waits for their nodes)"
+					      : "(kept; Azure adds the new ones)")
+				     : "(Azure's scale-in policy picks which go)",
+				false);
+		free(now);
+	}
+	plan_add_ref(p, id, grow ? PLAN_GIVES : PLAN_REMOVES, "capacity swarm");
+}
+
+/* A scale-out whose wait was cut short: the nodes have still to be waited for. */
+static void join_step(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, plan *p)
+{
+	size_t j;
+	json_t *vm;
+	bool unjoined = false;
+	json_array_foreach(json_object_get(o->vms, ss->name), j, vm)
+		if (!vmss_node_for(o->nodes, vmss_vm_computer_name(vm)))
+			unjoined = true;
+	if (!unjoined)
+		return;
+	size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "wait for instances to join the swarm",
+				  azure_step_new(STEP_JOIN, azure_resource_path(m, VMSS_TYPE, ss->name), NULL, ss->name));
+	plan_add_ref(p, id, PLAN_GIVES, "capacity swarm");
+}
+
+/* One scale set of the spec, owned and observed as obs: its capacity, or its autoscaler's. */
+static void diff_set(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_t *obs, plan *p,
+		     problems *pr)
+{
+	bool swarm = ss->swarm.present && o->nodes && json_object_get(o->vms, ss->name);
+	json_int_t have = json_integer_value(json_object_get(json_object_get(obs, "sku"), "capacity"));
+	int64_t want = ss->capacity;
+	vmss_scaling scaling, *sc = NULL;
+	if (ss->autoscale.present && !swarm) {
+		problem(pr, "scale set '%s': autoscale needs its instances and the swarm's nodes, which were not observed",
+			ss->name);
+		return;
+	}
+	if (ss->autoscale.present) {
+		sc = &scaling;
+		vmss_autoscale_eval(ss, m->name, obs, json_object_get(o->vms, ss->name), o->nodes, o->tasks, o->load,
+				    o->observed_ms, sc);
+		want = sc->d.capacity;
+		if (sc->d.direction == AUTOSCALE_HOLD)
+			plan_add_note(p, "scale set %s: autoscale keeps %lld instance%s: %s", ss->name, (long long)want,
+				      want == 1 ? "" : "s", sc->d.reason);
+		plan_recheck_after(p, (double)sc->d.wait_ns / 1e9);
+		idle_marks(sc, o->observed_ms, p);
+	}
+	if (swarm && want < have)
+		swarm_scale_in(m, o, ss, obs, have, want, sc, p, pr);
+	else if (have == want && swarm)
+		join_step(m, o, ss, p);
+	else if (have != want)
+		capacity_step(m, o, ss, obs, swarm, have, want, sc, p);
+	if (sc)
+		vmss_scaling_free(sc);
 }
 
 static int vmss_diff(const struct spec_model *m, const void *observed, bool complete, const berth_options *opts,
@@ -347,49 +516,7 @@ static int vmss_diff(const struct spec_model *m, const void *observed, bool comp
 				owner ? "')" : "");
 			continue;
 		}
-		bool swarm = ss->swarm.present && o->nodes && json_object_get(o->vms, ss->name);
-		json_int_t have = json_integer_value(json_object_get(json_object_get(obs, "sku"), "capacity"));
-		if (swarm && ss->capacity < have) {
-			swarm_scale_in(m, o, ss, have, p, &pr);
-			continue;
-		}
-		if (have == ss->capacity) {
-			/* A scale-out whose wait was cut short: the nodes have still to be waited for. */
-			json_t *vms = json_object_get(o->vms, ss->name);
-			size_t j;
-			json_t *vm;
-			bool unjoined = false;
-			json_array_foreach(vms, j, vm)
-				if (swarm && !vmss_node_for(o->nodes, vmss_vm_computer_name(vm)))
-					unjoined = true;
-			if (unjoined) {
-				size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "wait for instances to join the swarm",
-							  azure_step_new(STEP_JOIN, azure_resource_path(m, VMSS_TYPE, ss->name),
-									 NULL, ss->name));
-				plan_add_ref(p, id, PLAN_GIVES, "capacity swarm");
-			}
-			continue;
-		}
-		char old_v[32], new_v[32];
-		snprintf(old_v, sizeof(old_v), "%lld", (long long)have);
-		snprintf(new_v, sizeof(new_v), "%lld", (long long)ss->capacity);
-		bool grow = ss->capacity > have;
-		azure_step *s = azure_step_new(swarm ? STEP_JOIN : STEP_CAPACITY, azure_resource_path(m, VMSS_TYPE, ss->name),
-					       json_pack("{s:{s:I}}", "sku", "capacity", (json_int_t)ss->capacity), ss->name);
-		size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, grow ? "capacity increased" : "capacity decreased", s);
-		plan_add_change(p, id, "capacity", old_v, new_v, false);
-		/* Which instances there are now; on a decrease the scale-in policy picks which go. */
-		json_t *inst = json_object_get(o->instances, ss->name);
-		if (json_array_size(inst)) {
-			char *now = instance_list(inst);
-			plan_add_change(p, id, "instances", now,
-					grow ? (swarm ? "(kept; Azure adds the new ones, berth waits for their nodes)"
-						      : "(kept; Azure adds the new ones)")
-					     : "(Azure's scale-in policy picks which go)",
-					false);
-			free(now);
-		}
-		plan_add_ref(p, id, grow ? PLAN_GIVES : PLAN_REMOVES, "capacity swarm");
+		diff_set(m, o, ss, obs, p, &pr);
 	}
 	if (o->nodes) {
 		json_t *orphans = orphan_drained(m, o);
@@ -481,6 +608,9 @@ static int vmss_apply(const berth_env *env, const struct spec_model *m, const pl
 		return delete_instances(env, ss, s, err);
 	case STEP_REMOVE_NODES:
 		return vmss_remove_nodes(env, s->body, 600, err);
+	case STEP_IDLE_MARK:
+		return vmss_set_node_label(env, json_string_value(json_object_get(s->body, "node")), CLUSTER_LABEL_IDLE_SINCE,
+					   json_string_value(json_object_get(s->body, "since")), err);
 	default:
 		break;
 	}
@@ -503,17 +633,28 @@ static int vmss_apply(const berth_env *env, const struct spec_model *m, const pl
  * "<instance id>=<computer name>" (the computer name is the swarm node's hostname). */
 static char *vmss_status(const struct spec_model *m, const void *observed, double wall_now)
 {
-	(void)wall_now;
+	(void)wall_now; /* the autoscalers' now is the observation's, as in the plan */
 	const vmss_observed *o = observed;
 	json_t *out = json_array();
 	for (size_t i = 0; i < m->azure.n_scale_sets; i++) {
 		const spec_scale_set *ss = &m->azure.scale_sets[i];
 		json_t *obs = azure_find_named(o->scale_sets, ss->name);
 		json_t *inst = json_object_get(o->instances, ss->name);
+		json_int_t have = json_integer_value(json_object_get(json_object_get(obs, "sku"), "capacity"));
+		json_int_t desired = ss->capacity;
+		json_t *vms = json_object_get(o->vms, ss->name);
+		if (ss->autoscale.present && obs && vms && o->nodes) {
+			vmss_scaling sc;
+			vmss_autoscale_eval(ss, m->name, obs, vms, o->nodes, o->tasks, o->load, o->observed_ms, &sc);
+			desired = sc.d.capacity;
+			json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "kind", "autoscale", "scale_set",
+							     ss->name, "current", have, "capacity", desired, "direction",
+							     autoscale_direction_name(sc.d.direction), "reason", sc.d.reason));
+			vmss_scaling_free(&sc);
+		}
 		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:b, s:o}", "kind", "scale_set", "name", ss->name,
-						     "desired", (json_int_t)ss->capacity, "capacity",
-						     json_integer_value(json_object_get(json_object_get(obs, "sku"), "capacity")),
-						     "exists", obs != NULL, "instances", inst ? json_incref(inst) : json_array()));
+						     "desired", desired, "capacity", have, "exists", obs != NULL, "instances",
+						     inst ? json_incref(inst) : json_array()));
 	}
 	char *text = json_dumps(out, JSON_COMPACT);
 	json_decref(out);

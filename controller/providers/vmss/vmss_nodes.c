@@ -223,9 +223,10 @@ static int running_tasks(const berth_env *env, json_t **tasks, berth_error *err)
 	return rc;
 }
 
-/* Sets one node to drain with the label, unless it already is: read-modify-write with the
- * node's version, as the Engine API wants. */
-static int drain_one(const berth_env *env, const char *id, const char *owner, berth_error *err)
+/* Sets a label (value NULL: removes it) and, unless NULL, the availability of one node, unless
+ * it has them already: read-modify-write with the node's version, as the Engine API wants. */
+static int update_node(const berth_env *env, const char *id, const char *key, const char *value,
+		       const char *availability, berth_error *err)
 {
 	char *path = xasprintf("/nodes/%s", id);
 	json_t *node = NULL;
@@ -235,8 +236,9 @@ static int drain_one(const berth_env *env, const char *id, const char *owner, be
 		return rc;
 	json_t *spec = json_deep_copy(json_object_get(node, "Spec"));
 	const char *avail = json_string_value(json_object_get(spec, "Availability"));
-	const char *label = vmss_node_draining(node);
-	if (avail && !strcmp(avail, "drain") && label && !strcmp(label, owner)) {
+	const char *label = str_at(spec, "Labels", key, NULL);
+	bool label_ok = value ? label && !strcmp(label, value) : !label;
+	if (label_ok && (!availability || (avail && !strcmp(avail, availability)))) {
 		json_decref(spec);
 		json_decref(node);
 		return 0;
@@ -247,14 +249,24 @@ static int drain_one(const berth_env *env, const char *id, const char *owner, be
 		labels = json_object();
 		json_object_set_new(spec, "Labels", labels);
 	}
-	json_object_set_new(labels, VMSS_LABEL_DRAINING, json_string(owner));
-	json_object_set_new(spec, "Availability", json_string("drain"));
+	if (value)
+		json_object_set_new(labels, key, json_string(value));
+	else
+		json_object_del(labels, key);
+	if (availability)
+		json_object_set_new(spec, "Availability", json_string(availability));
 	path = xasprintf("/nodes/%s/update?version=%lld", id, (long long)version);
 	rc = call(env, "POST", path, spec, NULL, err);
 	free(path);
 	json_decref(spec);
 	json_decref(node);
 	return rc;
+}
+
+int vmss_set_node_label(const berth_env *env, const char *node_id, const char *key, const char *value,
+			berth_error *err)
+{
+	return update_node(env, node_id, key, value, NULL, err);
 }
 
 static bool in_chosen(json_t *chosen, const char *node_id)
@@ -354,7 +366,7 @@ int vmss_drain(const berth_env *env, json_t *chosen, const char *owner, double t
 	json_array_foreach(chosen, i, c) {
 		const char *id = json_string_value(json_object_get(c, "node"));
 		if (rc == 0 && id)
-			rc = drain_one(env, id, owner, err);
+			rc = update_node(env, id, VMSS_LABEL_DRAINING, owner, "drain", err);
 	}
 	double deadline = berth_now(env->clock) + timeout_s;
 	while (rc == 0) {

@@ -43,6 +43,10 @@ int vmss_choose(json_t *vms, json_t *nodes, json_t *tasks, const char *owner, si
  * did not move; the nodes stay drained. */
 int vmss_drain(const berth_env *env, json_t *chosen, const char *owner, double timeout_s, berth_error *err);
 
+/* Sets the label key=value on a node (value NULL: removes it), unless it is so already. */
+int vmss_set_node_label(const berth_env *env, const char *node_id, const char *key, const char *value,
+			berth_error *err);
+
 /* Waits until every node of the chosen list is down (its instance is gone), then removes it from
  * the swarm; a node already removed is fine. */
 int vmss_remove_nodes(const berth_env *env, json_t *chosen, double timeout_s, berth_error *err);
