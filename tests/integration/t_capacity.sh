@@ -10,14 +10,17 @@ source "$(dirname "$T_FILE")/workers_lib.sh"
 
 IMG=berth-test/busybox:latest
 
-# cap_spec DIR CAPACITY SWARM_BLOCK SERVICES: the spec of scale set "workers" and the services.
+# cap_spec DIR CAPACITY SWARM_BLOCK SERVICES: the spec of scale set "workers" and the services;
+# CAPACITY is a number, or an autoscale block ("autoscale: {...}").
 cap_spec() {
 	mkdir -p "$1"
+	local size="capacity: $2"
+	case $2 in autoscale:*) size=$2 ;; esac
 	{
 		printf 'version: 1\nname: %s\n' "$OWNER"
 		[ -z "${4:-}" ] || printf 'swarm:\n  services:\n%s\n' "$4"
 		printf 'azure:\n  subscription: %s\n  resource_group: %s\n  location: westeurope\n' "$SUB" "$RG"
-		printf '  scale_sets:\n    workers:\n      capacity: %s\n      swarm: %s\n' "$2" "$3"
+		printf '  scale_sets:\n    workers:\n      %s\n      swarm: %s\n' "$size" "$3"
 	} >"$1/berth.yaml"
 }
 
@@ -199,4 +202,82 @@ test_scale_out_waits_for_the_new_node_before_the_services() {
 	assert_eq "workers000000
 workers000001
 workers000002" "$(worker_nodes ready)" "the nodes"
+}
+
+# ---- cluster autoscaling ----
+
+set_tag() { sim_state "[s.get('tags', {}).get('berth-autoscale', '') for s in st['scale_sets'] if s['name'] == 'workers'][0]"; }
+node_label() { docker node inspect "$1" --format "{{index .Spec.Labels \"$2\"}}"; }
+pending_for_resources() { docker service ps "$1" --filter desired-state=running --format '{{.Error}}' --no-trunc | grep -q 'insufficient resources'; }
+plan_says() { "$BERTH" plan --no-color "$1" | grep -qF "$2"; }
+
+# One worker (with the host's CPUs) and a service of two tasks that reserve 3/4 of them each: one
+# stays pending for lack of resources. Once it has been pending for pending_tasks_for, the set
+# grows by the node it needs, berth waits for that node to join, and the task runs there.
+test_cluster_scales_out_when_tasks_stay_pending() {
+	setup_workers 1
+	local dir services cpus
+	dir=$(mktemp -d)
+	# each task reserves three quarters of a worker's CPUs: two never fit on one
+	cpus=$(docker node inspect workers000000 --format '{{.Description.Resources.NanoCPUs}}' | awk '{printf "%.2f", $1 * 0.75 / 1e9}')
+	services=$(svc "${OWNER}-big" 2 node.role==worker "}, resources: {reservations: {cpus: '$cpus'}")
+	cap_spec "$dir" "autoscale: {min: 1, max: 3, scale_out: {pending_tasks_for: 3s}}" "{role: worker, join_timeout: 60s}" "$services"
+	# the service cannot converge with one of its tasks pending: the apply says so
+	assert_exit 1 "$BERTH" apply --auto-approve --no-color --timeout 3s "$dir"
+	wait_until 30 "a task is pending for lack of resources" pending_for_resources "${OWNER}-big"
+	assert_eq 1 "$(running "${OWNER}-big")" "running before"
+	wait_until 30 "the plan scales out" plan_says "$dir" "autoscale up: 1 task pending for lack of resources for 3s or more"
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" "1 new node of"
+	assert_contains "$T_OUT" ': 1 -> 2)'
+	assert_contains "$T_OUT" 'capacity: "1" -> "2"'
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_eq "workers000000 workers000001" "$(instances)" "the instances"
+	assert_eq "workers000000
+workers000001" "$(worker_nodes ready)" "both nodes joined before the apply ended"
+	wait_until 60 "both tasks run" running_is "${OWNER}-big" 2
+	case $(set_tag) in "2 "*" up") ;; *) t_fail "the scale set's berth-autoscale tag is '$(set_tag)'" ;; esac
+	assert_requests_match_spec
+	# nothing pending, nothing idle: no further change
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "scale set workers: autoscale keeps 2 instances"
+}
+
+# Two workers, one task: the empty worker is idle (no task, 0% CPU). berth starts its idle clock
+# (a node label), and once it has been idle for scale_in.for the scale set shrinks by that node,
+# through the drain: the task never stops, the instance and the node go.
+test_cluster_scales_in_an_idle_node_through_the_drain() {
+	setup_workers 2
+	local dir services busy idle
+	dir=$(mktemp -d)
+	services=$(svc "${OWNER}-one" 1 node.role==worker)
+	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {cpu_below: 20%, for: 4s}}" "{role: worker, drain_timeout: 60s}" "$services"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	wait_until 60 "one runs" running_is "${OWNER}-one" 1
+	busy=$(docker service ps "${OWNER}-one" --filter desired-state=running --format '{{.Node}}')
+	idle=workers000000
+	[ "$busy" != "$idle" ] || idle=workers000001
+	# the first apply saw both nodes empty and started both clocks; the next stops the busy node's
+	# (its task's stats are on its own engine, which berth does not reach here: its load is unknown)
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	[ -n "$(node_label "$idle" berth.idle-since)" ] || t_fail "$idle has no berth.idle-since label"
+	[ -z "$(node_label "$busy" berth.idle-since)" ] || t_fail "the busy node $busy kept its idle clock"
+	wait_until 30 "the plan scales in" plan_says "$dir" "autoscale down: node $idle"
+	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/apply.out" 2>&1 &
+	local pid=$! least=1
+	while kill -0 "$pid" 2>/dev/null; do
+		[ "$(running "${OWNER}-one")" -ge 1 ] || least=0
+		sleep 0.2
+	done
+	wait "$pid" || { cat "$T_DIR/apply.out"; t_fail "apply failed"; }
+	t_log "$(cat "$T_DIR/apply.out")"
+	assert_contains "$(cat "$T_DIR/apply.out")" "record the autoscale decision"
+	assert_eq 1 "$least" "the task kept running"
+	assert_eq "$busy" "$(worker_nodes)" "the node left"
+	assert_eq 1 "$(running "${OWNER}-one")" "one after"
+	case $(set_tag) in "1 "*" down") ;; *) t_fail "the scale set's berth-autoscale tag is '$(set_tag)'" ;; esac
+	# at min: nothing more goes
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
+	assert_contains "$T_OUT" "autoscale keeps 1 instance: at min 1"
+	assert_requests_match_spec
 }

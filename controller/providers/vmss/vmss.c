@@ -376,7 +376,8 @@ static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, c
 }
 
 /* The idle clock of each node of an autoscaled set: berth.idle-since set when berth first sees
- * it idle (and a scale-in could follow), removed when it is busy again or stops taking tasks. */
+ * it idle (and a scale-in could follow), removed when it is busy again, stops taking tasks or
+ * its load cannot be read. */
 static void idle_marks(const vmss_scaling *sc, long long now_ms, plan *p)
 {
 	for (size_t i = 0; i < sc->in.n_nodes; i++) {
@@ -388,10 +389,12 @@ static void idle_marks(const vmss_scaling *sc, long long now_ms, plan *p)
 		snprintf(since, sizeof(since), "%lld", now_ms / 1000);
 		if (idle && !marked && n->removable && sc->in.current > sc->in.min)
 			why = xasprintf("idle: its tasks use %.0f%% of its CPUs, below %.0f%%", n->cpu_percent, sc->in.cpu_below);
-		else if (marked && !idle && n->cpu_known && n->ready)
-			why = xasprintf("busy again: its tasks use %.0f%% of its CPUs", n->cpu_percent);
-		else if (marked && !n->ready)
+		else if (marked && !idle && !n->ready)
 			why = xstrdup("not taking tasks");
+		else if (marked && !idle && !n->cpu_known) /* the clock cannot be trusted across a gap */
+			why = xstrdup("its load could not be read");
+		else if (marked && !idle)
+			why = xasprintf("busy again: its tasks use %.0f%% of its CPUs", n->cpu_percent);
 		else
 			continue;
 		const char *id = json_string_value(json_object_get(sc->node_of[i], "ID"));
