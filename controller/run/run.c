@@ -342,6 +342,7 @@ typedef struct {
 	bool changed;
 	double requeue_after; /* seconds of the engine's clock */
 	json_t *rollouts;
+	json_t *decided; /* the status the plan was made from: its autoscale decisions are this pass's */
 } outcome;
 
 /* The checkout's root, so diagnostics can name files as they are in the repository. */
@@ -422,6 +423,7 @@ static void reconcile(run *r, berth_engine *e, const berth_revision *rev, outcom
 	}
 	oc->requeue_after = res.requeue_after;
 	char *status = res.status ? xstrdup(res.status) : NULL;
+	oc->decided = res.status ? json_loads(res.status, 0, NULL) : NULL;
 	if ((rolled || oc->changed) && res.applied) {
 		/* What the steps did, for /status, the page and the metrics (three reads per rollout,
 		 * the swarm's and the other providers' lists again). */
@@ -510,7 +512,8 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 		r->requeue_at = oc.requeue_after > 0 ? wall_now() + oc.requeue_after / rate : 0;
 		if (oc.rollouts) {
 			count_rollouts(r, oc.rollouts);
-			count_autoscale(r, oc.rollouts);
+			/* the decisions made, not the state after them (a scale-out then holds) */
+			count_autoscale(r, oc.decided ? oc.decided : oc.rollouts);
 			json_t *autoscale = of_kind(oc.rollouts, "autoscale");
 			pthread_mutex_lock(&r->mu);
 			/* Leaves only the rollouts: the rest (resources, autoscale) is the page's. */
@@ -591,6 +594,7 @@ static bool pass(run *r, berth_engine *e, berth_source *src)
 	}
 	bool ok = !skipped && !strcmp(oc.result, "success");
 	json_decref(oc.rollouts);
+	json_decref(oc.decided);
 	free(oc.error);
 	json_decref(oc.diagnostics);
 	berth_error_clear(&err);

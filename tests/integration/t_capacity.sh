@@ -281,3 +281,39 @@ test_cluster_scales_in_an_idle_node_through_the_drain() {
 	assert_contains "$T_OUT" "autoscale keeps 1 instance: at min 1"
 	assert_requests_match_spec
 }
+
+# berth run does the same by itself, and comes back when the idle clock runs out (its interval
+# is an hour here: nothing else would wake it), logs the decision, and shows it in /status and
+# the metrics.
+test_cluster_autoscale_under_berth_run() {
+	setup_workers 2
+	local dir services port log
+	dir=$(mktemp -d)
+	services=$(svc "${OWNER}-one" 1 node.role==worker)
+	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {cpu_below: 20%, for: 4s}}" "{role: worker, drain_timeout: 60s}" "$services"
+	port=$(free_port) log=$T_DIR/run.log
+	"$BERTH" run "$dir" --interval 1h --listen "127.0.0.1:$port" >"$log" 2>&1 &
+	CAP_RUN_PID=$!
+	trap 'kill $CAP_RUN_PID 2>/dev/null || true; workers_down' EXIT
+	one_instance() { [ "$(instances | wc -w)" = 1 ]; }
+	wait_until 90 "berth run scaled in to one instance" one_instance
+	wait_until 30 "one worker left" workers_ready 1
+	metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+	status_ok() {
+		curl -fsS "http://127.0.0.1:$port/status" | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+a = [x for x in s["autoscale"] if x.get("scale_set") == "workers"]
+assert a and a[0]["capacity"] == 1 and a[0]["current"] == 1 and a[0]["direction"] == "hold", a
+assert "at min 1" in a[0]["reason"], a'
+	}
+	wait_until 30 "/status shows the decision" status_ok
+	gauge_one() { [ "$(metric 'berth_autoscale_desired_capacity{scale_set="workers"}')" = 1 ]; }
+	wait_until 10 "the desired capacity gauge" gauge_one
+	t_log "$(cat "$log")"
+	assert_eq 1 "$(metric 'berth_autoscale_decisions_total{scale_set="workers",direction="down"}')" "one decision down"
+	assert_contains "$(cat "$log")" "info autoscale scale_set=workers direction=down from=2 to=1 reason=node workers00000"
+	assert_eq 1 "$(running "${OWNER}-one")" "the service still runs"
+	kill -TERM "$CAP_RUN_PID"
+	wait "$CAP_RUN_PID" 2>/dev/null || true
+}
