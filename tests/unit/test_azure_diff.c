@@ -596,6 +596,35 @@ static void test_cluster_autoscale_in_drains_the_idle_node(void **state)
 	spec_free(s);
 }
 
+/* The cooldown counts from the change the tag records, once the set has that capacity: a
+ * recorded scale-in that was cut short before its drain is not held back by itself. */
+static void test_cluster_autoscale_cooldown_from_the_tag(void **state)
+{
+	(void)state;
+	spec *s = autoscaled_spec();
+	const int tasks[4] = {2, 0, 1, 2};
+	const double cpus[4] = {1.2, 0, 1.0, 1.4};
+	const int idle[4] = {-1, 700, -1, -1};
+	vmss_observed_mirror *o = autoscaled(tasks, cpus, idle);
+	json_object_set_new(json_object_get(named(o->scale_sets, "swarm-workers"), "tags"), "berth-autoscale",
+			    json_string("4 1799999940 up"));
+	plan *p = diff_ok("vmss", s, o, true);
+	assert_steps(p, 0);
+	int found = 0;
+	for (size_t i = 0; i < plan_n_notes(p); i++)
+		found += strstr(plan_note(p, i), "node swarmwrk000001 is idle, scale-in held by the cooldown for 9m00s more") != NULL;
+	assert_int_equal(found, 1);
+	plan_free(p);
+	o = autoscaled(tasks, cpus, idle);
+	json_object_set_new(json_object_get(named(o->scale_sets, "swarm-workers"), "tags"), "berth-autoscale",
+			    json_string("3 1799999940 down"));
+	p = diff_ok("vmss", s, o, true);
+	assert_steps(p, 3);
+	assert_changes(plan_step_at(p, 1), CHANGES({"tag berth-autoscale", "3 1799999940 down", "3 1800000000 down"}));
+	plan_free(p);
+	spec_free(s);
+}
+
 /* The idle clock: a node seen idle for the first time gets berth.idle-since (and the plan says
  * when a scale-in may follow: berth run comes back then); a busy node loses it, and so does one
  * whose load cannot be read. */
@@ -1519,6 +1548,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_autoscale_out_on_pending_tasks),
 		cmocka_unit_test(test_cluster_autoscale_in_drains_the_idle_node),
 		cmocka_unit_test(test_cluster_autoscale_idle_clock),
+		cmocka_unit_test(test_cluster_autoscale_cooldown_from_the_tag),
 		cmocka_unit_test(test_cluster_autoscale_steady_plans_nothing),
 		cmocka_unit_test(test_vmss_missing_or_unowned_scale_sets_are_plan_errors),
 		cmocka_unit_test(test_vmss_names_match_case_insensitively),

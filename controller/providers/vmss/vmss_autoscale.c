@@ -211,11 +211,16 @@ static int64_t label_since_ns(json_t *node)
 	return v && end != v && !*end && s > 0 ? s * 1000000000LL : -1;
 }
 
+/* When the capacity last changed, from the tag: only if the set has the capacity recorded. A
+ * scale-in is recorded before its drain, so a set still larger than its tag says is one whose
+ * scale-in was cut short before it drained anything: no cooldown holds it back. */
 static int64_t tag_at_ns(json_t *obs)
 {
 	const char *v = str(at(obs, "tags", NULL), CLUSTER_TAG, NULL);
 	long long cap, s;
-	return v && sscanf(v, "%lld %lld", &cap, &s) == 2 && s > 0 ? s * 1000000000LL : -1;
+	if (!v || sscanf(v, "%lld %lld", &cap, &s) != 2 || s <= 0)
+		return -1;
+	return cap == json_integer_value(at(obs, "sku", "capacity")) ? s * 1000000000LL : -1;
 }
 
 void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *obs, json_t *vms, json_t *nodes,
