@@ -322,9 +322,14 @@ void cluster_decide(const cluster_input *in, cluster_decision *out)
 	size_t draining = 0;
 	for (size_t i = 0; i < in->n_nodes; i++)
 		draining += in->nodes[i].draining_ours;
-	if (draining) {
+	if (draining && in->current > in->min) {
+		int64_t to = in->current - (int64_t)draining;
 		say(out, "continues the scale-in of %zu %s berth drained", draining, plural((long long)draining, "node", "nodes"));
-		set(out, in, in->current - (int64_t)draining, AUTOSCALE_DOWN);
+		if (to < in->min) { /* min was raised since: the rest go back into service */
+			say(out, ", down to min %lld", (long long)in->min);
+			to = in->min;
+		}
+		set(out, in, to, AUTOSCALE_DOWN);
 		return;
 	}
 	if (in->current < in->min) {

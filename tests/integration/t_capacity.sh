@@ -128,6 +128,14 @@ test_drain_timeout_is_reported_and_the_node_stays_drained() {
 	# the next plan continues with the same node (resumed, not re-chosen)
 	assert_exit 0 "$BERTH" plan --no-color "$dir"
 	assert_contains "$T_OUT" 'instance 1: "workers000001 (node workers000001, 0 tasks): already drained by berth (resumed)"'
+	# giving the scale-in up (the capacity back at 2) puts the node back into service
+	cap_spec "$dir" 2 "{role: worker, drain_timeout: 4s}" "$services"
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" "swarm node workers000001 will be updated in place (drained for a scale-in that is no longer wanted: back into service)"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	assert_eq "active " "$(docker node inspect workers000001 --format '{{.Spec.Availability}} {{index .Spec.Labels "berth.draining"}}')" "the node"
+	wait_until 60 "pinned runs again" running_is "${OWNER}-pinned" 1
+	assert_exit 0 "$BERTH" plan --detailed-exitcode --no-color "$dir"
 }
 
 # kill -9 while berth waits for the drain, then after the instances are deleted but before the

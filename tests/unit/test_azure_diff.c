@@ -673,6 +673,29 @@ static void test_cluster_autoscale_steady_plans_nothing(void **state)
 	spec_free(s);
 }
 
+/* A node berth drained for a scale-in that is no longer wanted (the capacity put back after a
+ * drain timed out) goes back into service, before the services (it gives capacity). */
+static void test_vmss_drained_node_of_an_abandoned_scale_in_is_undrained(void **state)
+{
+	(void)state;
+	spec *s = example(VMSS_SWARM, EDITS(E("      capacity: 4\n", "      capacity: 4\n      swarm: {role: worker}\n")));
+	const int tasks[4] = {1, 0, 1, 1};
+	const double cpus[4] = {-1, -1, -1, -1};
+	const int idle[4] = {-1, -1, -1, -1};
+	vmss_observed_mirror *o = autoscaled(tasks, cpus, idle);
+	json_t *spec1 = json_object_get(json_array_get(o->nodes, 1), "Spec");
+	json_object_set_new(spec1, "Availability", json_string("drain"));
+	json_object_set_new(json_object_get(spec1, "Labels"), "berth.draining", json_string("vmss-swarm"));
+	plan *p = diff_ok("vmss", s, o, true);
+	assert_steps(p, 1);
+	const plan_step *st = step(p, PLAN_UPDATE, "swarm node", "swarmwrk000001");
+	assert_string_equal(plan_step_reason(st), "drained for a scale-in that is no longer wanted: back into service");
+	assert_changes(st, CHANGES({"availability", "drain", "active"}));
+	assert_refs(st, REFS("gives capacity swarm"));
+	plan_free(p);
+	spec_free(s);
+}
+
 /* Without listed instances there is nothing to say about them: the capacity alone changes. */
 static void test_vmss_no_instances_no_instances_change(void **state)
 {
@@ -1545,6 +1568,7 @@ int main(void)
 		cmocka_unit_test(test_vmss_capacity_down_removes_capacity),
 		cmocka_unit_test(test_vmss_swarm_scale_in_drains_then_deletes_the_least_loaded),
 		cmocka_unit_test(test_vmss_no_instances_no_instances_change),
+		cmocka_unit_test(test_vmss_drained_node_of_an_abandoned_scale_in_is_undrained),
 		cmocka_unit_test(test_cluster_autoscale_out_on_pending_tasks),
 		cmocka_unit_test(test_cluster_autoscale_in_drains_the_idle_node),
 		cmocka_unit_test(test_cluster_autoscale_idle_clock),

@@ -44,7 +44,7 @@ typedef struct {
 
 /* azure_step kinds: the capacity PATCH (body: the PATCH), and the swarm steps of a scale set
  * that backs the swarm (body: the chosen instances, vmss_choose's shape). */
-enum { STEP_CAPACITY, STEP_DRAIN, STEP_DELETE_INSTANCES, STEP_REMOVE_NODES, STEP_JOIN, STEP_RECORD, STEP_IDLE_MARK };
+enum { STEP_CAPACITY, STEP_DRAIN, STEP_DELETE_INSTANCES, STEP_REMOVE_NODES, STEP_JOIN, STEP_RECORD, STEP_IDLE_MARK, STEP_UNDRAIN };
 
 static bool any_swarm_set(const struct spec_model *m)
 {
@@ -328,8 +328,8 @@ static size_t record_step(const struct spec_model *m, const spec_scale_set *ss, 
 
 /* A scale-in of a set that backs the swarm: a drain step and a delete step, tied by references.
  * An autoscaler's decision (sc) is recorded first, and names the one node that goes. */
-static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_t *obs,
-			   json_int_t have, int64_t want, const vmss_scaling *sc, plan *p, problems *pr)
+static json_t *swarm_scale_in(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_t *obs,
+			      json_int_t have, int64_t want, const vmss_scaling *sc, plan *p, problems *pr)
 {
 	json_t *vms = json_object_get(o->vms, ss->name);
 	json_t *only = sc && sc->d.victim >= 0 ? only_instance(vms, sc->nodes[sc->d.victim].hostname) : NULL;
@@ -341,9 +341,10 @@ static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, c
 			(long long)want, why);
 		free(why);
 		json_decref(only);
-		return;
+		return NULL;
 	}
 	json_decref(only);
+	json_t *ids = json_array();
 	char *path = azure_resource_path(m, VMSS_TYPE, ss->name);
 	char *reason = sc ? xasprintf("drain nodes before deleting their instances; autoscale down: %s", sc->d.reason)
 			  : xstrdup("drain nodes before deleting their instances");
@@ -372,6 +373,41 @@ static void swarm_scale_in(const struct spec_model *m, const vmss_observed *o, c
 		free(field);
 		plan_add_ref(p, drain, PLAN_GIVES, "drained %s/%s", ss->name, iid);
 		plan_add_ref(p, del, PLAN_NEEDS, "drained %s/%s", ss->name, iid);
+		if (json_object_get(c, "node"))
+			json_array_append(ids, json_object_get(c, "node"));
+	}
+	return ids;
+}
+
+static bool in_ids(json_t *ids, const char *id)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		if (id && !strcmp(json_string_value(v), id))
+			return true;
+	return false;
+}
+
+/* Nodes of the set berth drained for a scale-in that is no longer wanted (the capacity was put
+ * back, min was raised, a timed-out drain was given up): back into service, before the services. */
+static void undrain_steps(const struct spec_model *m, const vmss_observed *o, const spec_scale_set *ss, json_t *going,
+			  plan *p)
+{
+	size_t i;
+	json_t *vm;
+	json_array_foreach(json_object_get(o->vms, ss->name), i, vm) {
+		json_t *node = vmss_node_for(o->nodes, vmss_vm_computer_name(vm));
+		const char *d = node ? vmss_node_draining(node) : NULL;
+		const char *id = json_string_value(json_object_get(node, "ID"));
+		if (!d || strcmp(d, m->name) || !id || in_ids(going, id))
+			continue;
+		const char *host = vmss_vm_computer_name(vm);
+		size_t step = plan_add_step(p, PLAN_UPDATE, "swarm node", host,
+					    "drained for a scale-in that is no longer wanted: back into service",
+					    azure_step_new(STEP_UNDRAIN, NULL, json_pack("{s:s}", "node", id), host));
+		plan_add_change(p, step, "availability", "drain", "active", false);
+		plan_add_ref(p, step, PLAN_GIVES, "capacity swarm");
 	}
 }
 
@@ -483,12 +519,19 @@ static void diff_set(const struct spec_model *m, const vmss_observed *o, const s
 		plan_recheck_after(p, (double)sc->d.wait_ns / 1e9);
 		idle_marks(sc, o->observed_ms, p);
 	}
-	if (swarm && want < have)
-		swarm_scale_in(m, o, ss, obs, have, want, sc, p, pr);
-	else if (have == want && swarm)
-		join_step(m, o, ss, p);
-	else if (have != want)
-		capacity_step(m, o, ss, obs, swarm, have, want, sc, p);
+	if (swarm && want < have) {
+		json_t *going = swarm_scale_in(m, o, ss, obs, have, want, sc, p, pr);
+		if (going) /* NULL: the scale-in is a plan error, nothing to undo beside it */
+			undrain_steps(m, o, ss, going, p);
+		json_decref(going);
+	} else {
+		if (swarm)
+			undrain_steps(m, o, ss, NULL, p);
+		if (have == want && swarm)
+			join_step(m, o, ss, p);
+		else if (have != want)
+			capacity_step(m, o, ss, obs, swarm, have, want, sc, p);
+	}
 	if (sc)
 		vmss_scaling_free(sc);
 }
@@ -611,6 +654,8 @@ static int vmss_apply(const berth_env *env, const struct spec_model *m, const pl
 		return delete_instances(env, ss, s, err);
 	case STEP_REMOVE_NODES:
 		return vmss_remove_nodes(env, s->body, 600, err);
+	case STEP_UNDRAIN:
+		return vmss_undrain(env, json_string_value(json_object_get(s->body, "node")), err);
 	case STEP_IDLE_MARK:
 		return vmss_set_node_label(env, json_string_value(json_object_get(s->body, "node")), CLUSTER_LABEL_IDLE_SINCE,
 					   json_string_value(json_object_get(s->body, "since")), err);

@@ -263,6 +263,11 @@ static int update_node(const berth_env *env, const char *id, const char *key, co
 	return rc;
 }
 
+int vmss_undrain(const berth_env *env, const char *node_id, berth_error *err)
+{
+	return update_node(env, node_id, VMSS_LABEL_DRAINING, NULL, "active", err);
+}
+
 int vmss_set_node_label(const berth_env *env, const char *node_id, const char *key, const char *value,
 			berth_error *err)
 {

@@ -43,6 +43,9 @@ int vmss_choose(json_t *vms, json_t *nodes, json_t *tasks, const char *owner, si
  * did not move; the nodes stay drained. */
 int vmss_drain(const berth_env *env, json_t *chosen, const char *owner, double timeout_s, berth_error *err);
 
+/* Puts a node berth drained back into service: availability active, its berth.draining label gone. */
+int vmss_undrain(const berth_env *env, const char *node_id, berth_error *err);
+
 /* Sets the label key=value on a node (value NULL: removes it), unless it is so already. */
 int vmss_set_node_label(const berth_env *env, const char *node_id, const char *key, const char *value,
 			berth_error *err);
