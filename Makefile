@@ -78,9 +78,9 @@ asan-check: asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  tests/run-unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BIN))
 
-# Each target (spec loader, saved-plan reader, webhook verifier, autoscale metrics) is fuzzed for FUZZ_TIME seconds.
+# Each target (spec loader, saved-plan reader, webhook verifier, rollout, autoscale metrics, cluster autoscaler) is fuzzed for FUZZ_TIME seconds.
 FUZZ_TIME ?= 20
-FUZZ_TARGETS ?= spec plan webhook rollout metrics
+FUZZ_TARGETS ?= spec plan webhook rollout metrics cluster
 fuzz:
 	@FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh $(FUZZ_TIME)
 

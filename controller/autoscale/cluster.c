@@ -70,7 +70,8 @@ static size_t pack(const cluster_task *const *tasks, size_t n, bin *existing, si
 	size_t *where = calloc(n + n_already + 1, sizeof(*where));
 	if (!bins || !placed || !where)
 		abort();
-	memcpy(bins, existing, n_existing * sizeof(*bins));
+	if (n_existing)
+		memcpy(bins, existing, n_existing * sizeof(*bins));
 	size_t np = 0;
 	for (size_t i = 0; i < n_already; i++) {
 		placed[np] = already[i];

@@ -12,7 +12,11 @@
 #         (controller/rollout/rollout.c), live states from tests/fuzz/seeds/rollout/ (format in
 #         the target), tests/fuzz/rollout.dict.
 #   metrics  tests/fuzz/metrics_fuzz.c: what autoscaling reads (Prometheus query answers, container
-#         stats; controller/providers/swarm/swarm_prom.c, swarm_usage.c), seeds tests/fuzz/seeds/metrics/.
+#         stats; controller/providers/swarm/swarm_prom.c, providers/common/engine_stats.c), seeds
+#         tests/fuzz/seeds/metrics/.
+#   cluster  tests/fuzz/cluster_fuzz.c: the cluster autoscaler on arbitrary nodes, tasks and scale
+#         set (controller/providers/vmss/vmss_autoscale.c, controller/autoscale/cluster.c), seeds
+#         tests/fuzz/seeds/cluster/, dictionary tests/fuzz/cluster.dict.
 #
 # FUZZ_TARGETS="plan" (space-separated) runs only some of them. For each target:
 #  1. Builds build/fuzz/TARGET_fuzz with clang -fsanitize=fuzzer,address,undefined, when a source
@@ -81,12 +85,18 @@ target_def() {
 		dict=tests/fuzz/rollout.dict ;;
 	metrics)
 		srcs=(tests/fuzz/metrics_fuzz.c controller/providers/swarm/swarm_prom.c controller/providers/swarm/swarm_usage.c
-		      controller/autoscale/autoscale.c)
+		      controller/providers/common/engine_stats.c controller/autoscale/autoscale.c)
 		deps=(controller/providers/swarm/swarm_prom.h controller/providers/swarm/swarm.h controller/autoscale/autoscale.h
-		      build/libberth.a)
+		      controller/providers/common/engine_stats.h build/libberth.a)
 		pkgs="jansson libcurl libcrypto yaml-0.1" libs=(build/libberth.a -lpthread)
 		seeds=(tests/fuzz/seeds/metrics/*)
 		dict=tests/fuzz/metrics.dict ;;
+	cluster)
+		srcs=(tests/fuzz/cluster_fuzz.c controller/providers/vmss/vmss_autoscale.c controller/autoscale/cluster.c)
+		deps=(controller/providers/vmss/vmss_autoscale.h controller/autoscale/cluster.h build/libberth.a)
+		pkgs="jansson libcurl libcrypto yaml-0.1" libs=(build/libberth.a -lpthread)
+		seeds=(tests/fuzz/seeds/cluster/*)
+		dict=tests/fuzz/cluster.dict ;;
 	*) return 1 ;;
 	esac
 }
@@ -95,8 +105,7 @@ target_def() {
 run_target() {
 	local t=$1 srcs deps pkgs libs seeds dict
 	if ! target_def "$t"; then
-		echo "fuzz: $t: no such target (targets: spec plan webhook rollout)"
-		echo "fuzz: $t: no such target (targets: spec plan webhook metrics)"
+		echo "fuzz: $t: no such target (targets: spec plan webhook rollout metrics cluster)"
 		return 1
 	fi
 	local out=build/fuzz/$t bin=build/fuzz/${t}_fuzz

@@ -177,18 +177,40 @@ bool vmss_pending_for_resources(const char *err)
 
 /* ---- the input ---- */
 
+/* Engine figures, kept where sums of them cannot overflow: none is negative or near 2^63 on any
+ * real node (2^50 nano CPUs is a million cores). */
+#define FIGURE_MAX (1LL << 50)
+static int64_t figure(json_t *v)
+{
+	json_int_t n = json_integer_value(v);
+	return n < 0 ? 0 : n > FIGURE_MAX ? FIGURE_MAX : n;
+}
+
+/* Seconds since the epoch as wall ns; -1 when absent or beyond what ns can count (2262). */
+#define SECONDS_MAX 9000000000LL
+static int64_t seconds_ns(long long s)
+{
+	return s > 0 && s < SECONDS_MAX ? s * 1000000000LL : -1;
+}
+
 static int64_t reservation(json_t *t, const char *key)
 {
-	return json_integer_value(at(at(at(t, "Spec", "Resources"), "Reservations", NULL), key, NULL));
+	return figure(at(at(at(t, "Spec", "Resources"), "Reservations", NULL), key, NULL));
+}
+
+static int64_t created_ns(json_t *t)
+{
+	long long ms = berth_rfc3339_ms(str(t, "CreatedAt", NULL));
+	return ms > 0 && ms / 1000 < SECONDS_MAX ? ms * MS_NS : 0;
 }
 
 static cluster_task task_of(json_t *t)
 {
 	return (cluster_task){.service = str(t, "ServiceID", NULL),
-			      .since_ns = berth_rfc3339_ms(str(t, "CreatedAt", NULL)) * MS_NS,
+			      .since_ns = created_ns(t),
 			      .nano_cpus = reservation(t, "NanoCPUs"),
 			      .memory = reservation(t, "MemoryBytes"),
-			      .max_per_node = json_integer_value(at(at(t, "Spec", "Placement"), "MaxReplicas", NULL))};
+			      .max_per_node = figure(at(at(t, "Spec", "Placement"), "MaxReplicas", NULL))};
 }
 
 static bool is_manager(json_t *node)
@@ -208,7 +230,7 @@ static int64_t label_since_ns(json_t *node)
 	const char *v = str(at(node, "Spec", "Labels"), CLUSTER_LABEL_IDLE_SINCE, NULL);
 	char *end;
 	long long s = v ? strtoll(v, &end, 10) : -1;
-	return v && end != v && !*end && s > 0 ? s * 1000000000LL : -1;
+	return v && end != v && !*end ? seconds_ns(s) : -1;
 }
 
 /* When the capacity last changed, from the tag: only if the set has the capacity recorded. A
@@ -218,9 +240,9 @@ static int64_t tag_at_ns(json_t *obs)
 {
 	const char *v = str(at(obs, "tags", NULL), CLUSTER_TAG, NULL);
 	long long cap, s;
-	if (!v || sscanf(v, "%lld %lld", &cap, &s) != 2 || s <= 0)
+	if (!v || sscanf(v, "%lld %lld", &cap, &s) != 2)
 		return -1;
-	return cap == json_integer_value(at(obs, "sku", "capacity")) ? s * 1000000000LL : -1;
+	return cap == json_integer_value(at(obs, "sku", "capacity")) ? seconds_ns(s) : -1;
 }
 
 void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *obs, json_t *vms, json_t *nodes,
@@ -231,7 +253,8 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 	size_t n_vms = json_array_size(vms), n_tasks = json_array_size(tasks);
 	out->nodes = xcalloc(n_vms + 1, sizeof(*out->nodes));
 	out->node_of = xcalloc(n_vms + 1, sizeof(*out->node_of));
-	out->tasks = xcalloc(n_tasks + 1, sizeof(*out->tasks));
+	/* each task is on one node at most (ids are unique here), and pending or not: twice at most */
+	out->tasks = xcalloc(2 * n_tasks + 1, sizeof(*out->tasks));
 	size_t nn = 0, nt = 0;
 	json_t *tmpl = NULL;
 	size_t i;
@@ -240,8 +263,8 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 		json_t *node = vmss_node_for(nodes, vmss_vm_computer_name(vm));
 		const char *id = str(node, "ID", NULL);
 		bool seen = false;
-		for (size_t j = 0; j < nn; j++)
-			seen |= out->node_of[j] == node;
+		for (size_t j = 0; j < nn && id; j++)
+			seen |= !strcmp(str(out->node_of[j], "ID", NULL), id);
 		if (!id || seen) /* two instances of one computer name: the node counts once */
 			continue;
 		if (!tmpl && node_ready(node))
@@ -258,8 +281,8 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 				    .draining_ours = drained && owner && !strcmp(drained, owner),
 				    .cpu_known = json_is_true(json_object_get(l, "known")),
 				    .idle_since_ns = label_since_ns(node),
-				    .nano_cpus = json_integer_value(at(at(node, "Description", "Resources"), "NanoCPUs", NULL)),
-				    .memory = json_integer_value(at(at(node, "Description", "Resources"), "MemoryBytes", NULL)),
+				    .nano_cpus = figure(at(at(node, "Description", "Resources"), "NanoCPUs", NULL)),
+				    .memory = figure(at(at(node, "Description", "Resources"), "MemoryBytes", NULL)),
 				    .own = &out->tasks[nt]};
 		if (n->cpu_known && n->nano_cpus > 0)
 			n->cpu_percent = json_real_value(json_object_get(l, "cpus")) / ((double)n->nano_cpus / 1e9) * 100.0;
@@ -304,8 +327,8 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 		.n_nodes = nn,
 		.pending = pending,
 		.n_pending = np,
-		.new_cpus = tmpl ? json_integer_value(at(at(tmpl, "Description", "Resources"), "NanoCPUs", NULL)) : 0,
-		.new_memory = tmpl ? json_integer_value(at(at(tmpl, "Description", "Resources"), "MemoryBytes", NULL)) : 0,
+		.new_cpus = tmpl ? figure(at(at(tmpl, "Description", "Resources"), "NanoCPUs", NULL)) : 0,
+		.new_memory = tmpl ? figure(at(at(tmpl, "Description", "Resources"), "MemoryBytes", NULL)) : 0,
 	};
 	for (size_t j = 0; j < nn; j++)
 		out->resumed |= out->nodes[j].draining_ours;
