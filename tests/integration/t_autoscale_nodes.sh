@@ -58,13 +58,14 @@ task_nodes() { docker service ps "$1" --filter desired-state=running --format '{
 one_task_on_each_worker() { [ "$(task_nodes "$OWNER-burn")" = "$W0 $W1" ]; }
 
 # plan_says DIR TEXT: berth plan DIR exits 0 or 2 and its output has TEXT (a regex); the output in
-# $T_DIR/plan.out, appended to $T_DIR/all.out.
+# $T_DIR/plan.out, appended to $T_DIR/all.out, and printed when TEXT is not there (wait_until
+# shows the last one).
 plan_says() {
 	local rc=0
 	"$BERTH" plan --no-color --detailed-exitcode "$1" >"$T_DIR/plan.out" 2>&1 || rc=$?
 	cat "$T_DIR/plan.out" >>"$T_DIR/all.out"
 	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || { cat "$T_DIR/plan.out"; t_fail "berth plan exited with status $rc"; }
-	grep -qE "$2" "$T_DIR/plan.out"
+	grep -qE "$2" "$T_DIR/plan.out" || { cat "$T_DIR/plan.out"; return 1; }
 }
 
 test_cpu_is_read_from_each_worker_over_tls_and_scales_out() {
@@ -141,4 +142,39 @@ test_an_unverified_or_silent_engine_is_a_missing_metric_never_an_error() {
 	assert_not_contains "$all" "key.pem" "a key's path"
 	assert_not_contains "$all" "$WORKERS_DIR/tls" "the certificates' directory"
 	assert_not_contains "$all" "error" "an error"
+}
+
+# GET /nodes in its order (what berth maps hostnames with): "HOSTNAME STATE" per node.
+nodes_in_api_order() {
+	curl -fsS --unix-socket "$WORKERS_DIR/w-berthmgr/sock" http://localhost/nodes |
+		jq -r '.[] | "\(.Description.Hostname) \(.Status.State)"'
+}
+# The last node named $W1 in that list is a down one: where the first match alone would be wrong.
+last_w1_is_down() { [ "$(nodes_in_api_order | awk -v h="$W1" '$1 == h {s = $2} END {print s}')" = down ]; }
+
+# w1_nodes_are "N down M ready": how many nodes named $W1 there are in each state.
+w1_nodes_are() { [ "$(nodes_in_api_order | awk -v h="$W1" '$1 == h {print $2}' | sort | uniq -c | xargs)" = "$1" ]; }
+
+# A worker replaced under the same hostname (a reimaged VM, a worker that left and joined again)
+# leaves its old node, down, with that name. The tasks on the new node are read all the same.
+# GET /nodes lists the nodes in an order of their own: replace the worker until one of its down
+# nodes is listed after the new one (each round the new one is last with a chance of 1/(k+1)).
+test_a_node_replaced_under_the_same_hostname_is_read() {
+	setup_tls_workers
+	local round dir svc=$OWNER-burn
+	for round in 1 2 3 4 5 6; do
+		"$WORKERS_HOOK" delete - "$W1"
+		"$WORKERS_HOOK" create - "$W1"
+		wait_until 90 "$W1's old nodes are down and the new one Ready" w1_nodes_are "$round down 1 ready"
+		last_w1_is_down && break
+	done
+	t_log "after $round replacement(s): $(nodes_in_api_order | xargs)"
+	last_w1_is_down || t_fail "the new $W1 was listed last after $round replacements"
+	dir=$(mktemp -d)
+	node_spec "$dir" "$(endpoint "$W0")" "$(endpoint "$W1")" "$WORKERS_DIR/tls/ca.pem"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	wait_until 60 "one task runs on each worker" one_task_on_each_worker
+	wait_until 60 "the plan scales out on both workers' CPU" \
+		plan_says "$dir" "autoscale up: cpu [0-9.]+% of target 60% over 2 tasks: ceil\(2 x "
+	assert_not_contains "$(cat "$T_DIR/plan.out")" "without a value" "no task's CPU is missing"
 }

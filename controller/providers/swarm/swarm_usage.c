@@ -105,27 +105,34 @@ static void open_engines(docker *d, const spec_swarm *sw, engines *e, json_t *ke
 	}
 	json_t *nodes = get(d, "/nodes");
 	json_array_append_new(keep, nodes ? nodes : json_null());
-	e->v = xcalloc(sw->n_engines + 1, sizeof(*e->v));
+	/* A hostname has one engine per entry (the keys are unique), a node one hostname. */
+	e->v = xcalloc(json_array_size(nodes) + 1, sizeof(*e->v));
 	for (size_t k = 0; k < sw->n_engines; k++) {
-		const char *id = NULL;
+		docker *nd = NULL;
 		size_t i;
 		json_t *n;
+		/* Every node of that hostname: a machine that rejoined (a replaced VM, a worker that
+		 * left) leaves its old node, down, under the same name, and the tasks run on the new
+		 * one. The engine is opened once, for the first. */
 		json_array_foreach(nodes, i, n) {
 			const char *host =
 				json_string_value(json_object_get(json_object_get(n, "Description"), "Hostname"));
-			if (host && !strcmp(host, sw->engines[k].key))
-				id = json_string_value(json_object_get(n, "ID"));
+			const char *id = json_string_value(json_object_get(n, "ID"));
+			if (!host || !id || strcmp(host, sw->engines[k].key))
+				continue;
+			bool first = !nd;
+			if (first) {
+				docker_config cfg;
+				docker_config_init(&cfg, sw->engines[k].value, sw->tls_ca, sw->tls_cert, sw->tls_key);
+				cfg.timeout_ms = STATS_TIMEOUT_MS;
+				char *err = NULL;
+				nd = docker_open(&cfg, &err);
+				free(err); /* not shown: the tasks count as missing metrics, as the plan says */
+				if (!nd)
+					break;
+			}
+			e->v[e->n++] = (engine_of){.node_id = id, .d = nd, .owned = first};
 		}
-		if (!id)
-			continue;
-		docker_config cfg;
-		docker_config_init(&cfg, sw->engines[k].value, sw->tls_ca, sw->tls_cert, sw->tls_key);
-		cfg.timeout_ms = STATS_TIMEOUT_MS;
-		char *err = NULL;
-		docker *nd = docker_open(&cfg, &err);
-		free(err);
-		if (nd)
-			e->v[e->n++] = (engine_of){.node_id = id, .d = nd, .owned = true};
 	}
 }
 
