@@ -13,16 +13,13 @@ source "$(dirname "$T_FILE")/workers_lib.sh"
 
 IMG=berth-test/busybox:latest
 
-# setup_tls_workers: the TLS harness with two Ready workers $W0 and $W1 (names of this run: the
-# nodes' network namespaces are named after them).
+# setup_tls_workers: the TLS harness with two Ready workers, hostnames $W0 and $W1.
 setup_tls_workers() {
 	OWNER=$(unique_owner)
 	export WORKERS_TLS=1
 	workers_up
 	trap workers_down EXIT
-	local sfx
-	sfx=$(tail -c 5 <<<"${WORKERS_BRIDGE,,}")
-	W0=tls${sfx}w0 W1=tls${sfx}w1
+	W0=tlsworker0 W1=tlsworker1
 	"$WORKERS_HOOK" create - "$W0"
 	"$WORKERS_HOOK" create - "$W1"
 	wait_until 60 "2 workers are Ready" workers_ready 2

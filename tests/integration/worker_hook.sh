@@ -58,7 +58,10 @@ create | manager)
 	echo "$cn" >>"$WORKERS_DIR/names" # workers_down removes exactly these nodes
 	idx=$(flock "$WORKERS_DIR/counter.lock" sh -c 'n=10; [ ! -s "$1" ] || n=$(cat "$1"); echo $((n + 1)) >"$1"; echo "$n"' \
 		_ "$WORKERS_DIR/counter")
-	ns=berth-$cn veth=bw$(basename "$WORKERS_DIR" | tail -c 5)$idx ip_addr=$WORKERS_NET.$idx
+	# the run's suffix in the names the host shares: two runs at once (each with its "berthmgr")
+	# must not meet on one namespace or interface
+	run=$(basename "$WORKERS_DIR" | tail -c 5)
+	ns=berth-$run-$cn veth=bw$run$idx ip_addr=$WORKERS_NET.$idx
 	echo "$ns" >"$w/netns"
 	echo "$veth" >"$w/veth"
 	echo "$ip_addr" >"$w/addr"
