@@ -42,7 +42,6 @@ setup_workers() {
 	workers_sim workers "$1"
 	wait_until 60 "$1 workers are Ready" workers_ready "$1"
 }
-workers_ready() { [ "$(worker_nodes ready | wc -l)" -eq "$1" ]; }
 
 test_plan_maps_instances_to_nodes_and_flags_strays() {
 	setup_workers 2

@@ -16,6 +16,10 @@
 # node, the busybox image tar, the address counter), WORKERS_BRIDGE and WORKERS_NET (the host
 # bridge and its /24 prefix, the host being .1); WORKERS_JOIN_DELAY (seconds, default 0: a new
 # worker joins in the background that long after its instance is created, as a booting VM would).
+# With WORKERS_TLS=1 (workers_up made the test CA in $WORKERS_DIR/tls) each node's dockerd also
+# listens on tcp://ITS_IP:2376 with --tlsverify and a server certificate of its own signed by that
+# CA (subjectAltName IP:ITS_IP, DNS:COMPUTERNAME); the endpoint goes to $w/tcp. The host, the
+# bridge's .1, reaches it over the bridge.
 #
 # Why a swarm of its own: the shared test swarm's manager advertises 127.0.0.1, which a worker in
 # another network namespace reaches only through a DNAT to the host (tried: it joins and stays
@@ -54,7 +58,10 @@ create | manager)
 	echo "$cn" >>"$WORKERS_DIR/names" # workers_down removes exactly these nodes
 	idx=$(flock "$WORKERS_DIR/counter.lock" sh -c 'n=10; [ ! -s "$1" ] || n=$(cat "$1"); echo $((n + 1)) >"$1"; echo "$n"' \
 		_ "$WORKERS_DIR/counter")
-	ns=berth-$cn veth=bw$(basename "$WORKERS_DIR" | tail -c 5)$idx ip_addr=$WORKERS_NET.$idx
+	# the run's suffix in the names the host shares: two runs at once (each with its "berthmgr")
+	# must not meet on one namespace or interface
+	run=$(basename "$WORKERS_DIR" | tail -c 5)
+	ns=berth-$run-$cn veth=bw$run$idx ip_addr=$WORKERS_NET.$idx
 	echo "$ns" >"$w/netns"
 	echo "$veth" >"$w/veth"
 	echo "$ip_addr" >"$w/addr"
@@ -66,10 +73,17 @@ create | manager)
 		ip addr add $ip_addr/24 dev eth0
 		ip link set eth0 up
 		ip route add default via $host_ip"
+	tcp_args=
+	if [ "${WORKERS_TLS:-0}" = 1 ]; then
+		"$(dirname "$0")/tls_certs.sh" server "$WORKERS_DIR/tls" "$w/tls" "$ip_addr" "$cn"
+		tcp_args="-H 'tcp://$ip_addr:2376' --tlsverify --tlscacert '$WORKERS_DIR/tls/ca.pem' \
+			--tlscert '$w/tls/server-cert.pem' --tlskey '$w/tls/server-key.pem'"
+		echo "tcp://$ip_addr:2376" >"$w/tcp"
+	fi
 	# A new UTS namespace whose hostname is the computer name: the swarm node's hostname.
 	DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$ns" unshare --uts sh -c \
 		"hostname '$cn' && exec dockerd --data-root '$w/data' --exec-root '$w/exec' --pidfile '$w/pid' \
-			-H 'unix://$w/sock' --bridge=none" </dev/null >"$w/dockerd.log" 2>&1 &
+			-H 'unix://$w/sock' $tcp_args --bridge=none" </dev/null >"$w/dockerd.log" 2>&1 &
 	export DOCKER_HOST=unix://$w/sock
 	for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
 	docker info >/dev/null 2>&1 || { say "dockerd did not answer"; tail -n 20 "$w/dockerd.log" >&2; exit 1; }

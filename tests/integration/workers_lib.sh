@@ -8,8 +8,14 @@
 #                       what worker_hook.sh reads
 #   workers_sim NAME N  sim_boot with the hook, then seeds scale set NAME (tagged for $OWNER) with N
 #                       instances, each a joined worker (extra seed JSON: WORKERS_SEED_EXTRA)
+#   workers_ready N     N nodes besides the manager are Ready (for wait_until)
 #   workers_down        every node stopped, the bridge, namespaces and directories deleted; DOCKER_HOST
 #                       back to the shared engine
+#
+# WORKERS_TLS=1 (set before workers_up): workers_up also makes a test CA and a client certificate
+# in $WORKERS_DIR/tls (ca.pem, cert.pem, key.pem: what swarm.tls names; tls_certs.sh), and every
+# node's dockerd listens on tcp://ITS_IP:2376 with --tlsverify too, its endpoint in
+# $WORKERS_DIR/w-NAME/tcp (worker_hook.sh).
 #
 # The network: a host bridge with 10.231.X.1/24 (X from the process id, so two runs do not share
 # one), a veth per node; the workers reach the manager at its bridge address.
@@ -28,6 +34,10 @@ workers_up() {
 	# dockerd's FORWARD policy is DROP and bridged frames pass through iptables (br_netfilter)
 	iptables -I FORWARD -i "$WORKERS_BRIDGE" -o "$WORKERS_BRIDGE" -j ACCEPT
 	docker save berth-test/busybox:latest >"$WORKERS_DIR/images.tar"
+	if [ "${WORKERS_TLS:-0}" = 1 ]; then
+		export WORKERS_TLS
+		"$(dirname "$WORKERS_HOOK")/tls_certs.sh" ca "$WORKERS_DIR/tls"
+	fi
 	WORKERS_SHARED_DOCKER_HOST=$DOCKER_HOST
 	"$WORKERS_HOOK" manager - berthmgr
 	export DOCKER_HOST=unix://$WORKERS_DIR/w-berthmgr/sock
@@ -61,6 +71,9 @@ worker_nodes() {
 	docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | awk -v me="$WORKERS_MANAGER" -v st="${1:-}" \
 		'substr(me, 1, length($1)) != $1 && (st == "" || tolower($3) == st) {print $2}' | sort
 }
+
+# Succeeds when exactly N nodes other than the test manager are Ready.
+workers_ready() { [ "$(worker_nodes ready | wc -l)" -eq "$1" ]; }
 
 workers_down() {
 	set +e

@@ -111,27 +111,34 @@ engine_stats *engine_stats_open(docker *d, const spec_swarm *sw)
 		return es;
 	}
 	json_t *nodes = get(d, "/nodes");
-	es->engines = xcalloc(sw->n_engines + 1, sizeof(*es->engines));
+	/* A hostname has one engine per entry (the keys are unique), a node one hostname. */
+	es->engines = xcalloc(json_array_size(nodes) + 1, sizeof(*es->engines));
 	for (size_t k = 0; k < sw->n_engines; k++) {
-		const char *id = NULL;
+		docker *nd = NULL;
 		size_t i;
 		json_t *n;
+		/* Every node of that hostname: a machine that rejoined (a replaced VM, a worker that
+		 * left) leaves its old node, down, under the same name, and the tasks run on the new
+		 * one. The engine is opened once, for the first. */
 		json_array_foreach(nodes, i, n) {
 			const char *host =
 				json_string_value(json_object_get(json_object_get(n, "Description"), "Hostname"));
-			if (host && !strcmp(host, sw->engines[k].key))
-				id = json_string_value(json_object_get(n, "ID"));
+			const char *id = json_string_value(json_object_get(n, "ID"));
+			if (!host || !id || strcmp(host, sw->engines[k].key))
+				continue;
+			bool first = !nd;
+			if (first) {
+				docker_config cfg;
+				docker_config_init(&cfg, sw->engines[k].value, sw->tls_ca, sw->tls_cert, sw->tls_key);
+				cfg.timeout_ms = STATS_TIMEOUT_MS;
+				char *err = NULL;
+				nd = docker_open(&cfg, &err);
+				free(err); /* not shown: the tasks count as missing metrics, as the plan says */
+				if (!nd)
+					break;
+			}
+			es->engines[es->n_engines++] = (engine_of){.node_id = xstrdup(id), .d = nd, .owned = first};
 		}
-		if (!id)
-			continue;
-		docker_config cfg;
-		docker_config_init(&cfg, sw->engines[k].value, sw->tls_ca, sw->tls_cert, sw->tls_key);
-		cfg.timeout_ms = STATS_TIMEOUT_MS;
-		char *err = NULL;
-		docker *nd = docker_open(&cfg, &err);
-		free(err);
-		if (nd)
-			es->engines[es->n_engines++] = (engine_of){.node_id = xstrdup(id), .d = nd, .owned = true};
 	}
 	json_decref(nodes);
 	return es;
