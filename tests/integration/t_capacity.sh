@@ -11,14 +11,15 @@ source "$(dirname "$T_FILE")/workers_lib.sh"
 IMG=berth-test/busybox:latest
 
 # cap_spec DIR CAPACITY SWARM_BLOCK SERVICES: the spec of scale set "workers" and the services;
-# CAPACITY is a number, or an autoscale block ("autoscale: {...}").
+# CAPACITY is a number, or an autoscale block ("autoscale: {...}"); CAP_SWARM_SETTINGS, lines
+# put under swarm: before the services (engines, tls).
 cap_spec() {
 	mkdir -p "$1"
 	local size="capacity: $2"
 	case $2 in autoscale:*) size=$2 ;; esac
 	{
 		printf 'version: 1\nname: %s\n' "$OWNER"
-		[ -z "${4:-}" ] || printf 'swarm:\n  services:\n%s\n' "$4"
+		[ -z "${4:-}" ] || printf 'swarm:\n%s  services:\n%s\n' "${CAP_SWARM_SETTINGS:-}" "$4"
 		printf 'azure:\n  subscription: %s\n  resource_group: %s\n  location: westeurope\n' "$SUB" "$RG"
 		printf '  scale_sets:\n    workers:\n      %s\n      swarm: %s\n' "$size" "$3"
 	} >"$1/berth.yaml"
@@ -216,7 +217,12 @@ workers000002" "$(worker_nodes ready)" "the nodes"
 set_tag() { sim_state "[s.get('tags', {}).get('berth-autoscale', '') for s in st['scale_sets'] if s['name'] == 'workers'][0]"; }
 node_label() { docker node inspect "$1" --format "{{index .Spec.Labels \"$2\"}}"; }
 pending_for_resources() { docker service ps "$1" --filter desired-state=running --format '{{.Error}}' --no-trunc | grep -q 'insufficient resources'; }
-plan_says() { "$BERTH" plan --no-color "$1" | grep -qF "$2"; }
+# plan_says DIR TEXT: berth plan DIR prints TEXT (the output is shown when it does not).
+plan_says() {
+	local out
+	out=$("$BERTH" plan --no-color "$1" 2>&1) || true
+	grep -qF "$2" <<<"$out" || { echo "$out"; return 1; }
+}
 
 # One worker (with the host's CPUs) and a service of two tasks that reserve 3/4 of them each: one
 # stays pending for lack of resources. Once it has been pending for pending_tasks_for, the set
@@ -258,7 +264,8 @@ test_cluster_scales_in_an_idle_node_through_the_drain() {
 	local dir services busy idle
 	dir=$(mktemp -d)
 	services=$(svc "${OWNER}-one" 1 node.role==worker)
-	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {cpu_below: 20%, for: 4s}}" "{role: worker, drain_timeout: 60s}" "$services"
+	# for: 20s leaves the second apply below well within the idle node's clock
+	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {cpu_below: 20%, for: 20s}}" "{role: worker, drain_timeout: 60s}" "$services"
 	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
 	wait_until 60 "one runs" running_is "${OWNER}-one" 1
 	busy=$(docker service ps "${OWNER}-one" --filter desired-state=running --format '{{.Node}}')
@@ -269,7 +276,7 @@ test_cluster_scales_in_an_idle_node_through_the_drain() {
 	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
 	[ -n "$(node_label "$idle" berth.idle-since)" ] || t_fail "$idle has no berth.idle-since label"
 	[ -z "$(node_label "$busy" berth.idle-since)" ] || t_fail "the busy node $busy kept its idle clock"
-	wait_until 30 "the plan scales in" plan_says "$dir" "autoscale down: node $idle"
+	wait_until 40 "the plan scales in" plan_says "$dir" "autoscale down: node $idle"
 	"$BERTH" apply --auto-approve --no-color "$dir" >"$T_DIR/apply.out" 2>&1 &
 	local pid=$! least=1
 	while kill -0 "$pid" 2>/dev/null; do
@@ -323,4 +330,43 @@ assert "at min 1" in a[0]["reason"], a'
 	assert_eq 1 "$(running "${OWNER}-one")" "the service still runs"
 	kill -TERM "$CAP_RUN_PID"
 	wait "$CAP_RUN_PID" 2>/dev/null || true
+}
+
+# With each worker's engine reachable over TLS (swarm.engines), the busy node's load is known:
+# berth reads its CPU-burning task's stats, stops its idle clock as busy, and the node that goes
+# is the idle one.
+test_cluster_scale_in_reads_each_nodes_load_over_tls() {
+	export WORKERS_TLS=1
+	setup_workers 2
+	local dir services busy idle
+	dir=$(mktemp -d)
+	CAP_SWARM_SETTINGS="  engines:
+    workers000000: $(cat "$WORKERS_DIR/w-workers000000/tcp")
+    workers000001: $(cat "$WORKERS_DIR/w-workers000001/tcp")
+  tls: {ca: $WORKERS_DIR/tls/ca.pem, cert: $WORKERS_DIR/tls/cert.pem, key: $WORKERS_DIR/tls/key.pem}
+"
+	services="    ${OWNER}-burn:
+      image: $IMG
+      command: [sh, -c, 'while :; do :; done']
+      deploy: {replicas: 1, placement: {constraints: [node.role==worker]}}"
+	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {cpu_below: 20%, for: 4s}}" "{role: worker, drain_timeout: 60s}" "$services"
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	wait_until 60 "burn runs" running_is "${OWNER}-burn" 1
+	busy=$(docker service ps "${OWNER}-burn" --filter desired-state=running --format '{{.Node}}')
+	idle=workers000000
+	[ "$busy" != "$idle" ] || idle=workers000001
+	# the first apply saw both nodes empty; now the busy one's task burns a core
+	wait_until 30 "the busy node's clock stops" plan_says "$dir" "swarm node $busy will be updated in place (busy again: its tasks use"
+	# that apply stops the busy node's clock, and scales in once the idle one's has run out (the
+	# same apply, or a later one)
+	applied_down() {
+		"$BERTH" apply --auto-approve --no-color "$dir" >>"$T_DIR/applies.out" 2>&1 || return 1
+		[ -z "$(node_label "$busy" berth.idle-since 2>/dev/null)" ] || t_fail "the busy node $busy kept its idle clock"
+		[ "$(worker_nodes)" = "$busy" ]
+	}
+	wait_until 60 "the idle node is gone" applied_down
+	assert_contains "$(cat "$T_DIR/applies.out")" "autoscale down: node $idle"
+	assert_eq "$busy" "$(worker_nodes)" "the node left"
+	assert_eq 1 "$(running "${OWNER}-burn")" "burn after"
+	unset WORKERS_TLS
 }
