@@ -39,8 +39,11 @@ static int64_t since_later(int64_t a, int64_t b)
 
 /* ---- bin packing: how many nodes a set of tasks needs, first fit ---- */
 
+#define NEW_NODE ((size_t)-1)
+
 typedef struct {
 	int64_t cpus, memory; /* left; < 0 never (unknown sizes are INT64_MAX) */
+	size_t node;          /* the node it stands for (in->nodes), or NEW_NODE */
 } bin;
 
 static int per_service_on(const cluster_task *const *placed, const size_t *where, size_t n, size_t b, const char *svc)
@@ -54,6 +57,8 @@ static int per_service_on(const cluster_task *const *placed, const size_t *where
 
 static bool fits(const bin *b, const cluster_task *t)
 {
+	if (t->allowed && b->node != NEW_NODE && !t->allowed[b->node])
+		return false;
 	return t->nano_cpus <= b->cpus && t->memory <= b->memory;
 }
 
@@ -90,7 +95,7 @@ static size_t pack(const cluster_task *const *tasks, size_t n, bin *existing, si
 				*all_placed = false;
 				continue;
 			}
-			bins[nb++] = (bin){cpus, memory};
+			bins[nb++] = (bin){cpus, memory, NEW_NODE};
 			if (!fits(&bins[b], t)) { /* bigger than a node: never placed */
 				nb--;
 				*all_placed = false;
@@ -114,7 +119,8 @@ static int by_cpu_desc(const void *a, const void *b)
 	return x->nano_cpus < y->nano_cpus ? 1 : x->nano_cpus > y->nano_cpus ? -1 : 0;
 }
 
-/* Whether the tasks of nodes[victim] fit on the set's other nodes that take tasks. */
+/* Whether the tasks of nodes[victim] fit on the set's other nodes that take tasks: in what they
+ * have left, the max per node of each service respected, on a node their constraints allow. */
 static bool fits_elsewhere(const cluster_input *in, size_t victim)
 {
 	const cluster_node *v = &in->nodes[victim];
@@ -134,7 +140,7 @@ static bool fits_elsewhere(const cluster_input *in, size_t victim)
 		const cluster_node *n = &in->nodes[i];
 		if (i == victim || !n->ready || n->draining_ours)
 			continue;
-		bins[nb] = (bin){n->nano_cpus - n->used_cpus, n->memory - n->used_memory};
+		bins[nb] = (bin){n->nano_cpus - n->used_cpus, n->memory - n->used_memory, i};
 		for (size_t k = 0; k < n->n_own; k++) {
 			already[n_already] = &n->own[k];
 			already_bin[n_already++] = nb;

@@ -43,6 +43,9 @@ typedef struct cluster_task {
 	int64_t nano_cpus, memory; /* its reservations */
 	int64_t max_per_node;     /* its service's max replicas per node; 0: no limit */
 	bool fits_new_node;       /* its placement constraints hold on a new node of this set */
+	/* A node's own task: allowed[i] whether its placement constraints hold on nodes[i] (where it
+	 * could move to); NULL: on every node. */
+	const bool *allowed;
 } cluster_task;
 
 typedef struct cluster_input {

@@ -596,6 +596,32 @@ static void test_cluster_autoscale_in_drains_the_idle_node(void **state)
 	spec_free(s);
 }
 
+/* A task pinned to the idle node (its constraints allow no other) keeps the node: a drain would
+ * never finish. */
+static void test_cluster_autoscale_pinned_task_keeps_the_idle_node(void **state)
+{
+	(void)state;
+	spec *s = autoscaled_spec();
+	const int tasks[4] = {2, 1, 1, 2};
+	const double cpus[4] = {1.2, 0, 1.0, 1.4};
+	const int idle[4] = {-1, 700, -1, -1};
+	vmss_observed_mirror *o = autoscaled(tasks, cpus, idle);
+	size_t i;
+	json_t *t;
+	json_array_foreach(o->tasks, i, t)
+		if (!strcmp(json_string_value(json_object_get(t, "NodeID")), "n1"))
+			json_object_set_new(json_object_get(t, "Spec"), "Placement",
+					    json_pack("{s:[s]}", "Constraints", "node.hostname == swarmwrk000001"));
+	plan *p = diff_ok("vmss", s, o, true);
+	assert_steps(p, 0);
+	int found = 0;
+	for (size_t k = 0; k < plan_n_notes(p); k++)
+		found += strstr(plan_note(p, k), "1 idle node, but its tasks would not fit on the other nodes") != NULL;
+	assert_int_equal(found, 1);
+	plan_free(p);
+	spec_free(s);
+}
+
 /* The cooldown counts from the change the tag records, once the set has that capacity: a
  * recorded scale-in that was cut short before its drain is not held back by itself. */
 static void test_cluster_autoscale_cooldown_from_the_tag(void **state)
@@ -1573,6 +1599,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_autoscale_in_drains_the_idle_node),
 		cmocka_unit_test(test_cluster_autoscale_idle_clock),
 		cmocka_unit_test(test_cluster_autoscale_cooldown_from_the_tag),
+		cmocka_unit_test(test_cluster_autoscale_pinned_task_keeps_the_idle_node),
 		cmocka_unit_test(test_cluster_autoscale_steady_plans_nothing),
 		cmocka_unit_test(test_vmss_missing_or_unowned_scale_sets_are_plan_errors),
 		cmocka_unit_test(test_vmss_names_match_case_insensitively),

@@ -21,6 +21,7 @@ typedef struct {
 	double cpus, gib;
 	int64_t max_per_node;
 	bool fits;
+	bool pinned; /* a node's own task whose constraints allow only that node */
 } task_case;
 
 typedef struct {
@@ -105,6 +106,10 @@ static const tcase cases[] = {
 	 {{"w1", "1", true, true, false, true, 50, -1, 4, 8, 0.1, 0.1, {{"one", 0, 0.1, 0.1, 1, true}}},
 	  {"w2", "2", true, true, false, true, 1, 700, 4, 8, 0.1, 0.1, {{"one", 0, 0.1, 0.1, 1, true}}}},
 	 {{NULL}}, 4, 8, 2, AUTOSCALE_HOLD, NULL, "would not fit"},
+	{"a task its constraints keep on the idle node keeps the node", 2, 1, 5, -1,
+	 {{"w1", "1", true, true, false, true, 30, -1, 4, 8, 1, 1, {{"a", 0, 1, 1, 0, true}}},
+	  {"w2", "2", true, true, false, true, 1, 700, 4, 8, 0.1, 0.1, {{"pin", 0, 0.1, 0.1, 0, true, true}}}},
+	 {{NULL}}, 4, 8, 2, AUTOSCALE_HOLD, NULL, "1 idle node, but its tasks would not fit on the other nodes"},
 	{"idle tasks that fit elsewhere move", 2, 1, 5, -1,
 	 {{"w1", "1", true, true, false, true, 30, -1, 4, 8, 1, 1, {{"a", 0, 1, 1, 0, true}}},
 	  {"w2", "2", true, true, false, true, 5, 700, 4, 8, 1, 1, {{"a", 0, 1, 1, 0, true}}}},
@@ -131,6 +136,7 @@ static const tcase cases[] = {
 typedef struct {
 	cluster_node nodes[MAXN];
 	cluster_task own[MAXN][MAXN];
+	bool allowed[MAXN][MAXN][MAXN]; /* node, task, where to */
 	cluster_task pending[MAXN];
 	cluster_input in;
 } built;
@@ -152,8 +158,13 @@ static void build(const tcase *c, built *b)
 	for (size_t i = 0; i < MAXN && c->nodes[i].host; i++, nn++) {
 		const node_case *n = &c->nodes[i];
 		size_t k = 0;
-		for (; k < MAXN && n->own[k].svc; k++)
+		for (; k < MAXN && n->own[k].svc; k++) {
 			b->own[i][k] = task_of(&n->own[k]);
+			if (n->own[k].pinned) {
+				b->allowed[i][k][i] = true;
+				b->own[i][k].allowed = b->allowed[i][k];
+			}
+		}
 		b->nodes[i] = (cluster_node){.hostname = n->host,
 					     .instance = n->inst,
 					     .ready = n->ready,

@@ -113,35 +113,38 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The value a new node would have for a constraint key; *known false when it cannot be told
- * (then the constraint is taken to hold). NULL with *known: the key has no value there. */
-static const char *new_node_value(const char *key, spec_node_role role, json_t *tmpl, bool *known)
+/* The value a node has for a constraint key: an existing node's own (is_new false), or a new
+ * node of a set of this role, like the template node (tmpl: its platform and labels, not berth's
+ * labels; a new node has no id or hostname of today). *known false when it cannot be told (then
+ * the constraint is taken to hold). NULL with *known: the key has no value there. */
+static const char *node_value(const char *key, json_t *node, bool is_new, spec_node_role role, bool *known)
 {
 	*known = true;
 	if (!strcmp(key, "node.role"))
-		return role == SPEC_NODE_MANAGER ? "manager" : "worker";
-	if (!strcmp(key, "node.id") || !strcmp(key, "node.hostname"))
-		return NULL; /* a new node's: never one named now */
-	*known = tmpl != NULL;
-	if (!tmpl)
+		return is_new ? (role == SPEC_NODE_MANAGER ? "manager" : "worker") : str(node, "Spec", "Role");
+	if (!strcmp(key, "node.id"))
+		return is_new ? NULL : str(node, "ID", NULL);
+	if (!strcmp(key, "node.hostname"))
+		return is_new ? NULL : str(node, "Description", "Hostname");
+	*known = node != NULL;
+	if (!node)
 		return NULL;
 	if (!strcmp(key, "node.platform.os"))
-		return str(at(tmpl, "Description", "Platform"), "OS", NULL);
+		return str(at(node, "Description", "Platform"), "OS", NULL);
 	if (!strcmp(key, "node.platform.arch"))
-		return str(at(tmpl, "Description", "Platform"), "Architecture", NULL);
+		return str(at(node, "Description", "Platform"), "Architecture", NULL);
 	if (!strncmp(key, "node.labels.", 12)) {
-		/* The labels the set's nodes get when they join (berth's own are not among them). */
-		if (!strncmp(key + 12, "berth.", 6))
-			return NULL;
-		return str(at(tmpl, "Spec", "Labels"), key + 12, NULL);
+		if (is_new && !strncmp(key + 12, "berth.", 6))
+			return NULL; /* the labels the set's nodes get when they join: not berth's own */
+		return str(at(node, "Spec", "Labels"), key + 12, NULL);
 	}
 	if (!strncmp(key, "engine.labels.", 14))
-		return str(at(at(tmpl, "Description", "Engine"), "Labels", NULL), key + 14, NULL);
+		return str(at(at(node, "Description", "Engine"), "Labels", NULL), key + 14, NULL);
 	*known = false;
 	return NULL;
 }
 
-bool vmss_constraints_fit_new(json_t *constraints, spec_node_role role, json_t *tmpl)
+static bool constraints_hold(json_t *constraints, json_t *node, bool is_new, spec_node_role role)
 {
 	size_t i;
 	json_t *c;
@@ -161,13 +164,18 @@ bool vmss_constraints_fit_new(json_t *constraints, spec_node_role role, json_t *
 		*op = 0;
 		const char *key = trim(copy), *want = trim(op + 2);
 		bool known;
-		const char *have = new_node_value(key, role, tmpl, &known);
+		const char *have = node_value(key, node, is_new, role, &known);
 		bool holds = !known || ((have && !strcasecmp(have, want)) == eq);
 		free(copy);
 		if (!holds)
 			return false;
 	}
 	return true;
+}
+
+bool vmss_constraints_fit_new(json_t *constraints, spec_node_role role, json_t *tmpl)
+{
+	return constraints_hold(constraints, tmpl, true, role);
 }
 
 bool vmss_pending_for_resources(const char *err)
@@ -255,6 +263,7 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 	out->node_of = xcalloc(n_vms + 1, sizeof(*out->node_of));
 	/* each task is on one node at most (ids are unique here), and pending or not: twice at most */
 	out->tasks = xcalloc(2 * n_tasks + 1, sizeof(*out->tasks));
+	json_t **own_json = xcalloc(n_tasks + 1, sizeof(*own_json)); /* out->tasks[i]'s task */
 	size_t nn = 0, nt = 0;
 	json_t *tmpl = NULL;
 	size_t i;
@@ -291,6 +300,7 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 		json_array_foreach(tasks, k, t) {
 			if (!on_node(t, id))
 				continue;
+			own_json[nt] = t;
 			out->tasks[nt] = task_of(t);
 			n->used_cpus += out->tasks[nt].nano_cpus;
 			n->used_memory += out->tasks[nt].memory;
@@ -299,6 +309,20 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 		}
 		n->tasks = (int)n->n_own;
 	}
+	/* Where each node's own tasks could go: their constraints on each node of the set. */
+	out->allowed = xcalloc(nt * nn + 1, sizeof(*out->allowed));
+	size_t own = 0;
+	for (size_t j = 0; j < nn; j++) {
+		cluster_node *n = &out->nodes[j];
+		for (size_t q = 0; q < n->n_own; q++, own++) {
+			bool *row = &out->allowed[own * nn];
+			json_t *constraints = at(at(own_json[own], "Spec", "Placement"), "Constraints", NULL);
+			for (size_t x = 0; x < nn; x++)
+				row[x] = constraints_hold(constraints, out->node_of[x], false, ss->swarm.role);
+			out->tasks[own].allowed = row;
+		}
+	}
+	free(own_json);
 	cluster_task *pending = &out->tasks[nt];
 	size_t np = 0;
 	size_t k;
@@ -337,6 +361,7 @@ void vmss_autoscale_eval(const spec_scale_set *ss, const char *owner, json_t *ob
 
 void vmss_scaling_free(vmss_scaling *s)
 {
+	free(s->allowed);
 	free(s->nodes);
 	free(s->node_of);
 	free(s->tasks);

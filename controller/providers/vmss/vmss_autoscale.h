@@ -26,6 +26,7 @@ typedef struct vmss_scaling {
 	json_t **node_of;   /* in.nodes[i]'s swarm node (borrowed) */
 	cluster_node *nodes;
 	cluster_task *tasks; /* the nodes' own tasks, then the pending ones */
+	bool *allowed;       /* own task i may go to node x: allowed[i * in.n_nodes + x] */
 } vmss_scaling;
 
 /* Evaluates ss (autoscaled) whose scale set is obs, instances vms; nodes, tasks and load as
