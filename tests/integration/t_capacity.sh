@@ -370,3 +370,30 @@ test_cluster_scale_in_reads_each_nodes_load_over_tls() {
 	assert_eq 1 "$(running "${OWNER}-burn")" "burn after"
 	unset WORKERS_TLS
 }
+
+# A manager is never chosen: with worker 1 promoted (the highest instance id, which a tie of task
+# counts would pick), 2 -> 1 drains and deletes instance 0, and the autoscaler, with both nodes
+# idle, scales in the worker, never the manager.
+test_a_manager_is_never_chosen() {
+	setup_workers 2
+	docker node promote workers000001 >/dev/null
+	is_manager() { [ "$(docker node inspect workers000001 --format '{{.Spec.Role}} {{.ManagerStatus.Reachability}}')" = "manager reachable" ]; }
+	wait_until 60 "workers000001 is a reachable manager" is_manager
+	local dir
+	dir=$(mktemp -d)
+	cap_spec "$dir" 1 "{role: worker, drain_timeout: 60s}"
+	assert_exit 0 "$BERTH" plan --no-color "$dir"
+	assert_contains "$T_OUT" 'instance 0: "workers000000 (node workers000000, 0 tasks): fewest tasks" -> "drained"'
+	assert_not_contains "$T_OUT" "instance 1:"
+	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {for: 1s}}" "{role: worker, drain_timeout: 60s}"
+	# the first apply starts the idle clock of the worker only (the manager is never a candidate)
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	[ -z "$(node_label workers000001 berth.idle-since)" ] || t_fail "the manager got an idle clock"
+	gone() {
+		"$BERTH" apply --auto-approve --no-color "$dir" >>"$T_DIR/applies.out" 2>&1 || return 1
+		[ "$(instances)" = workers000001 ]
+	}
+	wait_until 60 "the worker's instance is deleted" gone
+	assert_contains "$(cat "$T_DIR/applies.out")" "autoscale down: node workers000000"
+	is_manager || t_fail "the manager is not a reachable manager any more"
+}
