@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
@@ -30,6 +31,17 @@ static const char *plural(long long n, const char *one, const char *many)
 bool cluster_node_idle(const cluster_input *in, const cluster_node *n)
 {
 	return n->ready && !n->draining_ours && n->cpu_known && n->cpu_percent < in->cpu_below;
+}
+
+/* A wall time as the explanations show it: "2027-01-15T07:58:00Z". Ages would make every plan
+ * differ from the one made a second earlier (a saved plan is applied only if the plan made then
+ * is the same); a time does not. */
+static void fmt_time(char *buf, size_t size, int64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	if (ns < 0 || !gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "?");
 }
 
 static int64_t since_later(int64_t a, int64_t b)
@@ -179,7 +191,7 @@ static bool scale_out(const cluster_input *in, cluster_decision *out)
 	if (!due)
 		abort();
 	size_t n_due = 0, n_fit = 0, too_big = 0;
-	int64_t oldest = 0, soonest = -1;
+	int64_t oldest = -1, soonest = -1;
 	for (size_t i = 0; i < in->n_pending; i++) {
 		const cluster_task *t = &in->pending[i];
 		if (!t->fits_new_node)
@@ -192,8 +204,8 @@ static bool scale_out(const cluster_input *in, cluster_decision *out)
 		int64_t age = in->now_ns - since_later(t->since_ns, in->last_at_ns);
 		if (age >= in->pending_for_ns) {
 			due[n_due++] = t;
-			if (in->now_ns - t->since_ns > oldest)
-				oldest = in->now_ns - t->since_ns;
+			if (oldest < 0 || t->since_ns < oldest)
+				oldest = t->since_ns;
 		} else if (soonest < 0 || in->pending_for_ns - age < soonest) {
 			soonest = in->pending_for_ns - age;
 		}
@@ -221,8 +233,8 @@ static bool scale_out(const cluster_input *in, cluster_decision *out)
 	size_t need = pack(due, n_due, NULL, 0, in->new_cpus > 0 ? in->new_cpus : INT64_MAX,
 			   in->new_cpus > 0 ? in->new_memory : INT64_MAX, NULL, NULL, 0, &all);
 	free(due);
-	autoscale_fmt_duration(w, sizeof(w), oldest);
-	say(out, "%zu %s pending for lack of resources for %s or more (oldest %s)", n_due,
+	fmt_time(w, sizeof(w), oldest);
+	say(out, "%zu %s pending for lack of resources for %s or more (the first since %s)", n_due,
 	    plural((long long)n_due, "task", "tasks"), p, w);
 	if (in->new_cpus > 0)
 		say(out, "; %zu new %s of %.2f CPUs, %.1f GiB take%s them", need, plural((long long)need, "node", "nodes"),
@@ -296,8 +308,8 @@ static void scale_in(const cluster_input *in, cluster_decision *out)
 	}
 	if (best >= 0) {
 		const cluster_node *n = &in->nodes[best];
-		autoscale_fmt_duration(w, sizeof(w), in->now_ns - n->idle_since_ns);
-		say(out, "node %s (instance %s, %d %s) idle: cpu %.0f%% below %.0f%% for %s (at least %s)%s", n->hostname,
+		fmt_time(w, sizeof(w), n->idle_since_ns);
+		say(out, "node %s (instance %s, %d %s) idle: cpu %.0f%% below %.0f%% since %s (at least %s)%s", n->hostname,
 		    n->instance ? n->instance : "?", n->tasks, plural(n->tasks, "task", "tasks"), n->cpu_percent, in->cpu_below,
 		    w, f, n->n_own ? ", its tasks fit on the other nodes" : "");
 		out->victim = best;

@@ -244,7 +244,13 @@ test_cluster_scales_out_when_tasks_stay_pending() {
 	assert_contains "$T_OUT" "1 new node of"
 	assert_contains "$T_OUT" ': 1 -> 2)'
 	assert_contains "$T_OUT" 'capacity: "1" -> "2"'
-	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
+	# saved, then applied a second later: still the plan made then (no age or reading in it)
+	assert_exit 2 "$BERTH" plan --no-color --detailed-exitcode --out "$T_DIR/tfplan" "$dir"
+	local t0
+	t0=$(date +%s)
+	later() { [ "$(date +%s)" -gt "$t0" ]; }
+	wait_until 5 "a second has passed" later
+	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$T_DIR/tfplan"
 	assert_eq "workers000000 workers000001" "$(instances)" "the instances"
 	assert_eq "workers000000
 workers000001" "$(worker_nodes ready)" "both nodes joined before the apply ended"

@@ -66,7 +66,7 @@ static const tcase cases[] = {
 	{"above max: down to it", 5, 1, 3, -1, {{NULL}}, {{NULL}}, 2, 4, 3, AUTOSCALE_DOWN, NULL, "above max 3: 5 -> 3"},
 	{"two big pending tasks need two new nodes", 1, 1, 5, -1, {BUSY_NODE("w1", "1")},
 	 {{"web", 70, 1.5, 1, 0, true}, {"web", 65, 1.5, 1, 0, true}}, 2, 4, 3, AUTOSCALE_UP, NULL,
-	 "2 tasks pending for lack of resources for 1m00s or more (oldest 1m10s); 2 new nodes of 2.00 CPUs, 4.0 GiB take "
+	 "2 tasks pending for lack of resources for 1m00s or more (the first since 2027-01-15T07:58:50Z); 2 new nodes of 2.00 CPUs, 4.0 GiB take "
 	 "them: 1 -> 3"},
 	{"small pending tasks share a new node", 1, 1, 5, -1, {BUSY_NODE("w1", "1")},
 	 {{"a", 70, 0.5, 1, 0, true}, {"b", 70, 0.5, 1, 0, true}, {"c", 70, 0.5, 1, 0, true}}, 2, 4, 2, AUTOSCALE_UP, NULL,
@@ -88,7 +88,7 @@ static const tcase cases[] = {
 	 "1 pending task reserves more than a new node has (2.00 CPUs, 4.0 GiB); at min 1"},
 	{"a task whose constraints a new node does not meet is ignored", 2, 1, 5, -1,
 	 {BUSY_NODE("w1", "1"), IDLE_NODE("w2", "2", 700)}, {{"db", 300, 0.1, 0.1, 0, false}}, 2, 4, 1, AUTOSCALE_DOWN,
-	 "w2", "node w2 (instance 2, 0 tasks) idle: cpu 2% below 20% for 11m40s (at least 10m00s): 2 -> 1"},
+	 "w2", "node w2 (instance 2, 0 tasks) idle: cpu 2% below 20% since 2027-01-15T07:48:20Z (at least 10m00s): 2 -> 1"},
 	{"unknown node size: one more", 0, 0, 5, -1, {{NULL}}, {{"web", 70, 1, 1, 0, true}}, 0, 0, 1, AUTOSCALE_UP, NULL,
 	 "no node of the set to size a new one by: one more: 0 -> 1"},
 	{"pending tasks keep a scale-in back", 2, 1, 5, -1, {BUSY_NODE("w1", "1"), IDLE_NODE("w2", "2", 700)},
@@ -113,7 +113,7 @@ static const tcase cases[] = {
 	{"idle tasks that fit elsewhere move", 2, 1, 5, -1,
 	 {{"w1", "1", true, true, false, true, 30, -1, 4, 8, 1, 1, {{"a", 0, 1, 1, 0, true}}},
 	  {"w2", "2", true, true, false, true, 5, 700, 4, 8, 1, 1, {{"a", 0, 1, 1, 0, true}}}},
-	 {{NULL}}, 4, 8, 1, AUTOSCALE_DOWN, "w2", "(instance 2, 1 task) idle: cpu 5% below 20% for 11m40s (at least 10m00s), "
+	 {{NULL}}, 4, 8, 1, AUTOSCALE_DOWN, "w2", "(instance 2, 1 task) idle: cpu 5% below 20% since 2027-01-15T07:48:20Z (at least 10m00s), "
 					     "its tasks fit on the other nodes: 2 -> 1"},
 	{"the idle node with fewest tasks goes, then the highest instance", 3, 1, 5, -1,
 	 {IDLE_NODE("w1", "1", 900), IDLE_NODE("w7", "7", 700), IDLE_NODE("w3", "3", 900)}, {{NULL}}, 2, 4, 2,

@@ -30,6 +30,8 @@
 #include "transport/docker.h"
 
 #define VMSS_TYPE "Microsoft.Compute/virtualMachineScaleSets"
+/* A time the step writes is the apply's, as Terraform shows a value only the apply knows. */
+#define KNOWN_AFTER_APPLY "(known after apply)"
 
 typedef struct {
 	json_t *scale_sets; /* the resource group's scale sets (list items) */
@@ -321,7 +323,10 @@ static size_t record_step(const struct spec_model *m, const spec_scale_set *ss, 
 	size_t id = plan_add_step(p, PLAN_UPDATE, "scale set", ss->name, "record the autoscale decision",
 				  azure_step_new(STEP_RECORD, azure_resource_path(m, VMSS_TYPE, ss->name),
 						 json_pack("{s:O}", "tags", tags), ss->name));
-	plan_add_change(p, id, "tag " CLUSTER_TAG, old, json_string_value(json_object_get(tags, CLUSTER_TAG)), false);
+	char *shown = xasprintf("%lld %s %s", (long long)sc->d.capacity, KNOWN_AFTER_APPLY,
+				autoscale_direction_name(sc->d.direction));
+	plan_add_change(p, id, "tag " CLUSTER_TAG, old, shown, false);
+	free(shown);
 	json_decref(tags);
 	return id;
 }
@@ -423,14 +428,16 @@ static void idle_marks(const vmss_scaling *sc, long long now_ms, plan *p)
 		bool idle = cluster_node_idle(&sc->in, n), marked = n->idle_since_ns >= 0;
 		char since[32], *why;
 		snprintf(since, sizeof(since), "%lld", now_ms / 1000);
+		/* No reading or time in what the plan shows: a saved plan is applied only if the plan
+		 * made then is the same (the values are the apply's). */
 		if (idle && !marked && n->removable && sc->in.current > sc->in.min)
-			why = xasprintf("idle: its tasks use %.0f%% of its CPUs, below %.0f%%", n->cpu_percent, sc->in.cpu_below);
+			why = xasprintf("idle: its tasks use less than %.0f%% of its CPUs", sc->in.cpu_below);
 		else if (marked && !idle && !n->ready)
 			why = xstrdup("not taking tasks");
 		else if (marked && !idle && !n->cpu_known) /* the clock cannot be trusted across a gap */
 			why = xstrdup("its load could not be read");
 		else if (marked && !idle)
-			why = xasprintf("busy again: its tasks use %.0f%% of its CPUs", n->cpu_percent);
+			why = xasprintf("busy again: its tasks use %.0f%% of its CPUs or more", sc->in.cpu_below);
 		else
 			continue;
 		const char *id = json_string_value(json_object_get(sc->node_of[i], "ID"));
@@ -439,7 +446,7 @@ static void idle_marks(const vmss_scaling *sc, long long now_ms, plan *p)
 							   json_pack("{s:s, s:s?}", "node", id, "since", idle ? since : NULL),
 							   n->hostname));
 		char *old = marked ? xasprintf("%lld", (long long)(n->idle_since_ns / 1000000000LL)) : NULL;
-		plan_add_change(p, step, "label " CLUSTER_LABEL_IDLE_SINCE, old, idle ? since : NULL, false);
+		plan_add_change(p, step, "label " CLUSTER_LABEL_IDLE_SINCE, old, idle ? KNOWN_AFTER_APPLY : NULL, false);
 		free(old);
 		free(why);
 	}
