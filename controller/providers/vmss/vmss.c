@@ -12,8 +12,14 @@
  * "drained SET/ID" per chosen instance) sets the chosen nodes to drain and waits for their tasks
  * to move; "delete instances" (needs each "drained SET/ID") deletes exactly those instances and
  * removes their nodes once down. A node berth drained whose instance is gone (a scale-in killed
- * after the delete) gets a "swarm node" step that removes it. Scale-out PATCHes the capacity and
- * waits in the same step for the new instances' nodes to be Ready, before the service steps. */
+ * after the delete) gets a "swarm node" step that removes it; one drained for a scale-in no
+ * longer wanted, a step that puts it back into service. Scale-out PATCHes the capacity and waits
+ * in the same step for the new instances' nodes to be Ready, before the service steps.
+ *
+ * An autoscaled set (spec: scale_sets.NAME.autoscale, vmss_autoscale.h) gets its capacity from
+ * cluster_decide() instead of the spec, through the same steps: a scale-out's PATCH carries the
+ * decision in the set's tags, a scale-in records it in a step before its drain, and each node's
+ * idle clock is a label that a "swarm node" step sets or clears. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
