@@ -224,6 +224,13 @@ plan_says() {
 	grep -qF "$2" <<<"$out" || { echo "$out"; return 1; }
 }
 
+# busy_and_idle SERVICE: of the two workers, busy runs SERVICE's one task, idle the other.
+busy_and_idle() {
+	busy=$(docker service ps "$1" --filter desired-state=running --format '{{.Node}}')
+	idle=workers000000
+	[ "$busy" != "$idle" ] || idle=workers000001
+}
+
 # One worker (with the host's CPUs) and a service of two tasks that reserve 3/4 of them each: one
 # stays pending for lack of resources. Once it has been pending for pending_tasks_for, the set
 # grows by the node it needs, berth waits for that node to join, and the task runs there.
@@ -274,9 +281,7 @@ test_cluster_scales_in_an_idle_node_through_the_drain() {
 	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {cpu_below: 20%, for: 20s}}" "{role: worker, drain_timeout: 60s}" "$services"
 	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
 	wait_until 60 "one runs" running_is "${OWNER}-one" 1
-	busy=$(docker service ps "${OWNER}-one" --filter desired-state=running --format '{{.Node}}')
-	idle=workers000000
-	[ "$busy" != "$idle" ] || idle=workers000001
+	busy_and_idle "${OWNER}-one"
 	# the first apply saw both nodes empty and started both clocks; the next stops the busy node's
 	# (its task's stats are on its own engine, which berth does not reach here: its load is unknown)
 	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
@@ -358,9 +363,7 @@ test_cluster_scale_in_reads_each_nodes_load_over_tls() {
 	cap_spec "$dir" "autoscale: {min: 1, max: 3, cooldown: 1s, scale_in: {cpu_below: 20%, for: 4s}}" "{role: worker, drain_timeout: 60s}" "$services"
 	assert_exit 0 "$BERTH" apply --auto-approve --no-color "$dir"
 	wait_until 60 "burn runs" running_is "${OWNER}-burn" 1
-	busy=$(docker service ps "${OWNER}-burn" --filter desired-state=running --format '{{.Node}}')
-	idle=workers000000
-	[ "$busy" != "$idle" ] || idle=workers000001
+	busy_and_idle "${OWNER}-burn"
 	# the first apply saw both nodes empty; now the busy one's task burns a core
 	wait_until 30 "the busy node's clock stops" plan_says "$dir" "swarm node $busy will be updated in place (busy again: its tasks use"
 	# that apply stops the busy node's clock, and scales in once the idle one's has run out (the
